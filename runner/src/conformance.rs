@@ -1,0 +1,268 @@
+//! Runner for suites in the ONNX backend-test layout: a directory with
+//! `model.onnx` and `test_data_set_N/{input,output}_K.pb`.
+//!
+//! Outputs are compared like onnx's backend tests:
+//! `|actual - expected| <= atol + rtol * |expected|` with NaN matching NaN,
+//! exact equality for integer and bool tensors.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+use crate::backend::Backend;
+use crate::error::Error;
+use crate::model::Model;
+use crate::onnx::{data_type as dt, ModelProto, TensorProto};
+use crate::tensor::{Data, Tensor};
+
+/// Default relative tolerance (onnx backend test default).
+pub const RTOL: f64 = 1e-3;
+/// Default absolute tolerance (onnx backend test default).
+pub const ATOL: f64 = 1e-7;
+
+/// One discovered test case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// `suite/test_name`, e.g. `node/test_abs` — stable across roots.
+    pub name: String,
+    pub dir: PathBuf,
+    /// Operator the case exercises: the op type when the graph has one
+    /// distinct operator, otherwise `(composite)`.
+    pub op: String,
+    /// True when every input and output tensor is float32, int32, int64
+    /// or bool — the cases that count toward an operator being green.
+    pub in_scope: bool,
+}
+
+/// Outcome of a case on one backend.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Pass,
+    Fail(String),
+    Unsupported(String),
+}
+
+impl Status {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail(_) => "fail",
+            Status::Unsupported(_) => "unsupported",
+        }
+    }
+
+    pub fn detail(&self) -> &str {
+        match self {
+            Status::Pass => "",
+            Status::Fail(s) | Status::Unsupported(s) => s,
+        }
+    }
+}
+
+/// Recursively finds case directories under `root`, sorted by name.
+pub fn discover(root: &Path) -> Vec<Case> {
+    let mut dirs = Vec::new();
+    collect(root, &mut dirs, 0);
+    dirs.sort();
+    dirs.into_iter().map(describe).collect()
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    if dir.join("model.onnx").is_file() {
+        out.push(dir.to_path_buf());
+        return;
+    }
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_dir() {
+                collect(&e.path(), out, depth + 1);
+            }
+        }
+    }
+}
+
+fn describe(dir: PathBuf) -> Case {
+    let name = {
+        let leaf = dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match dir.parent().and_then(|p| p.file_name()) {
+            Some(p) => format!("{}/{leaf}", p.to_string_lossy()),
+            None => leaf,
+        }
+    };
+    let proto = fs::read(dir.join("model.onnx"))
+        .ok()
+        .and_then(|b| ModelProto::decode(b.as_slice()).ok());
+    let op = proto
+        .as_ref()
+        .and_then(|m| m.graph.as_ref())
+        .map(|g| {
+            let mut ops: Vec<&str> = g.node.iter().map(|n| n.op_type.as_str()).collect();
+            ops.sort_unstable();
+            ops.dedup();
+            match ops.as_slice() {
+                [one] => one.to_string(),
+                [] => "(empty)".to_string(),
+                _ => "(composite)".to_string(),
+            }
+        })
+        .unwrap_or_else(|| "(unreadable)".to_string());
+    let in_scope = data_sets(&dir).first().is_some_and(|set| {
+        ["input", "output"].iter().all(|kind| {
+            pb_files(set, kind).iter().all(|f| {
+                fs::read(f)
+                    .ok()
+                    .and_then(|b| TensorProto::decode(b.as_slice()).ok())
+                    .is_some_and(|t| {
+                        matches!(t.data_type, dt::FLOAT | dt::INT32 | dt::INT64 | dt::BOOL)
+                    })
+            })
+        })
+    });
+    Case {
+        name,
+        dir,
+        op,
+        in_scope,
+    }
+}
+
+fn data_sets(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.is_dir()
+                        && p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with("test_data_set_"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn pb_files(set: &Path, kind: &str) -> Vec<PathBuf> {
+    (0..)
+        .map(|k| set.join(format!("{kind}_{k}.pb")))
+        .take_while(|p| p.is_file())
+        .collect()
+}
+
+fn read_tensors(set: &Path, kind: &str, model: &Model) -> Result<Vec<Tensor>, Status> {
+    pb_files(set, kind)
+        .iter()
+        .map(|f| {
+            let bytes = fs::read(f).map_err(|e| Status::Fail(format!("{}: {e}", f.display())))?;
+            let p = TensorProto::decode(bytes.as_slice()).map_err(|_| {
+                Status::Unsupported(format!("{} is not a plain tensor", f.display()))
+            })?;
+            Tensor::from_proto(&p, &model.limits).map_err(|e| match e {
+                Error::Unsupported(m) => Status::Unsupported(m),
+                e => Status::Fail(e.to_string()),
+            })
+        })
+        .collect()
+}
+
+/// Compares one output against its reference.
+pub fn compare(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Result<(), String> {
+    if actual.shape != expected.shape {
+        return Err(format!(
+            "shape {:?}, expected {:?}",
+            actual.shape, expected.shape
+        ));
+    }
+    if actual.dtype() != expected.dtype() {
+        return Err(format!(
+            "type {:?}, expected {:?}",
+            actual.dtype(),
+            expected.dtype()
+        ));
+    }
+    match (&actual.data, &expected.data) {
+        (Data::F32(_), _) | (Data::F64(_), _) => {
+            let (a, e) = (actual.to_f64s(), expected.to_f64s());
+            for (i, (&x, &y)) in a.iter().zip(&e).enumerate() {
+                let ok =
+                    (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= atol + rtol * y.abs();
+                if !ok {
+                    return Err(format!("element {i}: {x}, expected {y}"));
+                }
+            }
+            Ok(())
+        }
+        _ if actual.data == expected.data => Ok(()),
+        _ => Err("integer/bool values differ".to_string()),
+    }
+}
+
+/// Runs every data set of `case` on `backend`.
+pub fn run_case(backend: &mut dyn Backend, case: &Case) -> Status {
+    let bytes = match fs::read(case.dir.join("model.onnx")) {
+        Ok(b) => b,
+        Err(e) => return Status::Fail(e.to_string()),
+    };
+    let model = match Model::load(&bytes) {
+        Ok(m) => m,
+        Err(Error::Unsupported(m)) => return Status::Unsupported(m),
+        Err(e) => return Status::Fail(format!("load: {e}")),
+    };
+    let missing = backend.unsupported_ops(&model);
+    if !missing.is_empty() {
+        return Status::Unsupported(format!("operators {}", missing.join(", ")));
+    }
+    let sets = data_sets(&case.dir);
+    if sets.is_empty() {
+        return Status::Fail("no test_data_set_* directories".into());
+    }
+    for set in sets {
+        let inputs = match read_tensors(&set, "input", &model) {
+            Ok(t) => t,
+            Err(s) => return s,
+        };
+        let expected = match read_tensors(&set, "output", &model) {
+            Ok(t) => t,
+            Err(s) => return s,
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backend.run(&model, &inputs)
+        }));
+        let outputs = match result {
+            Err(_) => return Status::Fail("panicked".into()),
+            Ok(Err(Error::Unsupported(m))) => return Status::Unsupported(m),
+            Ok(Err(e)) => return Status::Fail(e.to_string()),
+            Ok(Ok(o)) => o,
+        };
+        if outputs.len() < expected.len() {
+            return Status::Fail(format!(
+                "{} outputs, expected {}",
+                outputs.len(),
+                expected.len()
+            ));
+        }
+        for (k, (a, e)) in outputs.iter().zip(&expected).enumerate() {
+            if let Err(m) = compare(a, e, RTOL, ATOL) {
+                return Status::Fail(format!("output {k}: {m}"));
+            }
+        }
+    }
+    Status::Pass
+}
+
+/// Reads an allow-list: one case name per line, `#` comments.
+pub fn read_allow_list(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,510 @@
+//! Element-wise unary, binary, comparison, logic and selection operators.
+
+use super::broadcast::{binary, broadcast_shapes, broadcast_to};
+use super::{opt, req, Ctx};
+use crate::error::{Error, Result};
+use crate::model::Node;
+use crate::tensor::{Data, Tensor};
+
+/// Float32 unary op table; `None` if `op` is not a simple unary op.
+type UnaryFn = Box<dyn Fn(f32) -> f32>;
+
+fn unary_fn(node: &Node) -> Result<Option<UnaryFn>> {
+    let a = |n, d| node.attr_f(n, d);
+    Ok(Some(match node.op_type.as_str() {
+        "Abs" => Box::new(f32::abs),
+        "Neg" => Box::new(|x: f32| -x),
+        "Exp" => Box::new(f32::exp),
+        "Log" => Box::new(f32::ln),
+        "Sqrt" => Box::new(f32::sqrt),
+        "Reciprocal" => Box::new(|x: f32| 1.0 / x),
+        "Sigmoid" => Box::new(sigmoid),
+        "Tanh" => Box::new(f32::tanh),
+        "Relu" => Box::new(|x: f32| x.max(0.0)),
+        "Sin" => Box::new(f32::sin),
+        "Cos" => Box::new(f32::cos),
+        "Tan" => Box::new(f32::tan),
+        "Asin" => Box::new(f32::asin),
+        "Acos" => Box::new(f32::acos),
+        "Atan" => Box::new(f32::atan),
+        "Sinh" => Box::new(f32::sinh),
+        "Cosh" => Box::new(f32::cosh),
+        "Asinh" => Box::new(f32::asinh),
+        "Acosh" => Box::new(f32::acosh),
+        "Atanh" => Box::new(f32::atanh),
+        "Floor" => Box::new(f32::floor),
+        "Ceil" => Box::new(f32::ceil),
+        "Round" => Box::new(f32::round_ties_even),
+        "Sign" => Box::new(|x: f32| {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }),
+        "Erf" => Box::new(|x: f32| libm::erf(x as f64) as f32),
+        "Softplus" => Box::new(|x: f32| if x > 20.0 { x } else { x.exp().ln_1p() }),
+        "Softsign" => Box::new(|x: f32| x / (1.0 + x.abs())),
+        "Mish" => Box::new(|x: f32| x * (x.exp().ln_1p()).tanh()),
+        "LeakyRelu" => {
+            let al = a("alpha", 0.01)?;
+            Box::new(move |x: f32| if x < 0.0 { al * x } else { x })
+        }
+        "Elu" => {
+            let al = a("alpha", 1.0)?;
+            Box::new(move |x: f32| if x < 0.0 { al * (x.exp() - 1.0) } else { x })
+        }
+        "Selu" => {
+            let al = a("alpha", 1.673_263_2)?;
+            let g = a("gamma", 1.050_701)?;
+            Box::new(move |x: f32| {
+                if x <= 0.0 {
+                    g * (al * x.exp() - al)
+                } else {
+                    g * x
+                }
+            })
+        }
+        "Celu" => {
+            let al = a("alpha", 1.0)?;
+            Box::new(move |x: f32| x.max(0.0) + (al * ((x / al).exp() - 1.0)).min(0.0))
+        }
+        "ThresholdedRelu" => {
+            let al = a("alpha", 1.0)?;
+            Box::new(move |x: f32| if x > al { x } else { 0.0 })
+        }
+        "HardSigmoid" => {
+            let (al, b) = (a("alpha", 0.2)?, a("beta", 0.5)?);
+            Box::new(move |x: f32| (al * x + b).clamp(0.0, 1.0))
+        }
+        "HardSwish" => Box::new(|x: f32| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
+        "Shrink" => {
+            let (b, l) = (a("bias", 0.0)?, a("lambd", 0.5)?);
+            Box::new(move |x: f32| {
+                if x < -l {
+                    x + b
+                } else if x > l {
+                    x - b
+                } else {
+                    0.0
+                }
+            })
+        }
+        "Gelu" => {
+            if node.attr_s("approximate", "none")? == "tanh" {
+                Box::new(|x: f32| {
+                    let c = (2.0f32 / std::f32::consts::PI).sqrt();
+                    0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+                })
+            } else {
+                Box::new(|x: f32| {
+                    let xd = x as f64;
+                    (0.5 * xd * (1.0 + libm::erf(xd / std::f64::consts::SQRT_2))) as f32
+                })
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// Sign test that also compiles for unsigned types (for integer Mod).
+trait Negative {
+    fn negative(self) -> bool;
+}
+
+macro_rules! negative_impl {
+    ($($t:ty => $e:expr),*) => {
+        $(impl Negative for $t {
+            fn negative(self) -> bool {
+                let f: fn($t) -> bool = $e;
+                f(self)
+            }
+        })*
+    };
+}
+negative_impl!(i64 => |v| v < 0, i32 => |v| v < 0, i8 => |v| v < 0, u8 => |_| false);
+
+pub(crate) fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+pub const UNARY_OPS: &[&str] = &[
+    "Abs",
+    "Neg",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Reciprocal",
+    "Sigmoid",
+    "Tanh",
+    "Relu",
+    "Sin",
+    "Cos",
+    "Tan",
+    "Asin",
+    "Acos",
+    "Atan",
+    "Sinh",
+    "Cosh",
+    "Asinh",
+    "Acosh",
+    "Atanh",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sign",
+    "Erf",
+    "Softplus",
+    "Softsign",
+    "Mish",
+    "LeakyRelu",
+    "Elu",
+    "Selu",
+    "Celu",
+    "ThresholdedRelu",
+    "HardSigmoid",
+    "HardSwish",
+    "Shrink",
+    "Gelu",
+];
+
+pub fn unary(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let op = node.op_type.as_str();
+    // Integer support for the ops where it is meaningful.
+    let data = match (&x.data, op) {
+        (Data::I64(v), "Abs") => Data::I64(v.iter().map(|x| x.wrapping_abs()).collect()),
+        (Data::I32(v), "Abs") => Data::I32(v.iter().map(|x| x.wrapping_abs()).collect()),
+        (Data::I64(v), "Neg") => Data::I64(v.iter().map(|x| x.wrapping_neg()).collect()),
+        (Data::I32(v), "Neg") => Data::I32(v.iter().map(|x| x.wrapping_neg()).collect()),
+        (Data::I64(v), "Sign") => Data::I64(v.iter().map(|x| x.signum()).collect()),
+        (Data::I32(v), "Sign") => Data::I32(v.iter().map(|x| x.signum()).collect()),
+        (Data::I64(v), "Relu") => Data::I64(v.iter().map(|&x| x.max(0)).collect()),
+        (Data::I32(v), "Relu") => Data::I32(v.iter().map(|&x| x.max(0)).collect()),
+        (Data::F32(v), _) => {
+            let f = unary_fn(node)?.ok_or_else(|| Error::Unsupported(op.to_string()))?;
+            Data::F32(v.iter().map(|&x| f(x)).collect())
+        }
+        (d, _) => {
+            return Err(Error::unsup(
+                op,
+                format!("unsupported type {:?}", d.dtype()),
+            ))
+        }
+    };
+    Ok(vec![Tensor {
+        shape: x.shape.clone(),
+        data,
+    }])
+}
+
+pub fn clip(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let bound = |i: usize, attr: &str, dflt: f64| -> Result<f64> {
+        if ctx.opset < 11 {
+            return Ok(node.attr_f(attr, dflt as f32)? as f64);
+        }
+        Ok(match opt(ins, i) {
+            Some(t) => *t
+                .to_f64s()
+                .first()
+                .ok_or_else(|| Error::op("Clip", "empty bound"))?,
+            None => dflt,
+        })
+    };
+    let lo = bound(1, "min", f64::NEG_INFINITY)?;
+    let hi = bound(2, "max", f64::INFINITY)?;
+    let data = match &x.data {
+        Data::F32(v) => Data::F32(v.iter().map(|&x| x.max(lo as f32).min(hi as f32)).collect()),
+        Data::I64(v) => Data::I64(
+            v.iter()
+                .map(|&x| (x as f64).max(lo).min(hi) as i64)
+                .collect(),
+        ),
+        Data::I32(v) => Data::I32(
+            v.iter()
+                .map(|&x| (x as f64).max(lo).min(hi) as i32)
+                .collect(),
+        ),
+        Data::I8(v) => Data::I8(
+            v.iter()
+                .map(|&x| (x as f64).max(lo).min(hi) as i8)
+                .collect(),
+        ),
+        Data::U8(v) => Data::U8(
+            v.iter()
+                .map(|&x| (x as f64).max(lo).min(hi) as u8)
+                .collect(),
+        ),
+        d => {
+            return Err(Error::unsup(
+                "Clip",
+                format!("unsupported type {:?}", d.dtype()),
+            ))
+        }
+    };
+    Ok(vec![Tensor {
+        shape: x.shape.clone(),
+        data,
+    }])
+}
+
+/// Numeric binary op over matching types; separate float and integer
+/// expressions so integer paths can avoid overflow/zero-division panics.
+macro_rules! arith_arm {
+    ($name:expr, $l:expr, $a:expr, $b:expr, $p:expr, $q:expr, $var:ident, |$x:ident, $y:ident| $e:expr) => {{
+        let (v, s) = binary($name, $l, $p, &$a.shape, $q, &$b.shape, |$x, $y| $e)?;
+        Tensor {
+            shape: s,
+            data: Data::$var(v),
+        }
+    }};
+}
+
+macro_rules! arith {
+    ($name:expr, $ctx:expr, $a:expr, $b:expr, |$x:ident, $y:ident| float: $fe:expr, int: $ie:expr) => {{
+        let (a, b): (&Tensor, &Tensor) = ($a, $b);
+        let l = $ctx.limits;
+        match (&a.data, &b.data) {
+            (Data::F32(p), Data::F32(q)) => arith_arm!($name, l, a, b, p, q, F32, |$x, $y| $fe),
+            (Data::F64(p), Data::F64(q)) => arith_arm!($name, l, a, b, p, q, F64, |$x, $y| $fe),
+            (Data::I64(p), Data::I64(q)) => arith_arm!($name, l, a, b, p, q, I64, |$x, $y| $ie),
+            (Data::I32(p), Data::I32(q)) => arith_arm!($name, l, a, b, p, q, I32, |$x, $y| $ie),
+            (Data::I8(p), Data::I8(q)) => arith_arm!($name, l, a, b, p, q, I8, |$x, $y| $ie),
+            (Data::U8(p), Data::U8(q)) => arith_arm!($name, l, a, b, p, q, U8, |$x, $y| $ie),
+            (p, q) => {
+                return Err(Error::op(
+                    $name,
+                    format!("unsupported types {:?}, {:?}", p.dtype(), q.dtype()),
+                ))
+            }
+        }
+    }};
+}
+
+fn binary_arith(ctx: &Ctx, op: &str, a: &Tensor, b: &Tensor, fmod: bool) -> Result<Tensor> {
+    Ok(match op {
+        "Add" | "Sum" => arith!(op, ctx, a, b, |x, y| float: x + y, int: x.wrapping_add(y)),
+        "Sub" => arith!(op, ctx, a, b, |x, y| float: x - y, int: x.wrapping_sub(y)),
+        "Mul" => arith!(op, ctx, a, b, |x, y| float: x * y, int: x.wrapping_mul(y)),
+        "Div" => arith!(op, ctx, a, b, |x, y| float: x / y, int: x.checked_div(y).unwrap_or(0)),
+        "Max" => {
+            arith!(op, ctx, a, b, |x, y| float: if x.is_nan() || x > y { x } else { y }, int: x.max(y))
+        }
+        "Min" => {
+            arith!(op, ctx, a, b, |x, y| float: if x.is_nan() || x < y { x } else { y }, int: x.min(y))
+        }
+        "Mod" if fmod => {
+            arith!(op, ctx, a, b, |x, y| float: x % y, int: x.checked_rem(y).unwrap_or(0))
+        }
+        "Mod" => {
+            arith!(op, ctx, a, b, |x, y| float: { let r = x % y; if r != 0.0 && ((r < 0.0) != (y < 0.0)) { r + y } else { r } },
+            int: { let r = x.checked_rem(y).unwrap_or(0); if r != 0 && (r.negative() != y.negative()) { r.wrapping_add(y) } else { r } })
+        }
+        _ => return Err(Error::Unsupported(op.to_string())),
+    })
+}
+
+pub fn arith_op(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let a = req(node, ins, 0)?;
+    let b = req(node, ins, 1)?;
+    let fmod = node.attr_i("fmod", 0)? != 0;
+    Ok(vec![binary_arith(ctx, &node.op_type, a, b, fmod)?])
+}
+
+/// Max, Min, Sum, Mean over any number of broadcast inputs.
+pub fn variadic(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let op = node.op_type.as_str();
+    let mut acc = req(node, ins, 0)?.clone();
+    let n = ins.iter().flatten().count();
+    for t in ins.iter().skip(1).flatten() {
+        let base = if op == "Mean" { "Sum" } else { op };
+        acc = binary_arith(ctx, base, &acc, t, false)?;
+    }
+    if op == "Mean" {
+        acc = match acc.data {
+            Data::F32(v) => Tensor {
+                data: Data::F32(v.into_iter().map(|x| x / n as f32).collect()),
+                shape: acc.shape,
+            },
+            d => {
+                return Err(Error::unsup(
+                    op,
+                    format!("unsupported type {:?}", d.dtype()),
+                ))
+            }
+        };
+    }
+    Ok(vec![acc])
+}
+
+pub fn pow(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let a = req(node, ins, 0)?;
+    let b = req(node, ins, 1)?;
+    let l = ctx.limits;
+    let out = match &a.data {
+        Data::F32(x) => {
+            let e: Vec<f32> = match &b.data {
+                Data::F32(v) => v.clone(),
+                _ => b.to_f64s().into_iter().map(|v| v as f32).collect(),
+            };
+            let (v, s) = binary("Pow", l, x, &a.shape, &e, &b.shape, f32::powf)?;
+            Tensor::new(s, Data::F32(v))?
+        }
+        Data::I64(_) | Data::I32(_) => {
+            let (x, e) = (a.to_f64s(), b.to_f64s());
+            let (v, s) = binary("Pow", l, &x, &a.shape, &e, &b.shape, f64::powf)?;
+            let data = if let Data::I64(_) = a.data {
+                Data::I64(v.into_iter().map(|f| f as i64).collect())
+            } else {
+                Data::I32(v.into_iter().map(|f| f as i32).collect())
+            };
+            Tensor::new(s, data)?
+        }
+        d => {
+            return Err(Error::unsup(
+                "Pow",
+                format!("unsupported type {:?}", d.dtype()),
+            ))
+        }
+    };
+    Ok(vec![out])
+}
+
+pub fn prelu(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let mut s = req(node, ins, 1)?.clone();
+    // Opset < 7 slopes are per-channel vectors; align them with axis 1.
+    if s.rank() == 1 && x.rank() > 2 && s.len() == x.shape[1] && s.len() != x.shape[x.rank() - 1] {
+        s.shape = vec![s.len()];
+        s.shape.extend(std::iter::repeat_n(1, x.rank() - 2));
+    }
+    let (v, sh) = binary(
+        "PRelu",
+        ctx.limits,
+        x.f32s("PRelu")?,
+        &x.shape,
+        s.f32s("PRelu")?,
+        &s.shape,
+        |x, a| if x < 0.0 { a * x } else { x },
+    )?;
+    Ok(vec![Tensor::new(sh, Data::F32(v))?])
+}
+
+pub fn compare(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let a = req(node, ins, 0)?;
+    let b = req(node, ins, 1)?;
+    let op = node.op_type.as_str();
+    macro_rules! cmp {
+        ($p:expr, $q:expr) => {{
+            let (v, s) = match op {
+                "Equal" => binary(op, ctx.limits, $p, &a.shape, $q, &b.shape, |x, y| x == y)?,
+                "Less" => binary(op, ctx.limits, $p, &a.shape, $q, &b.shape, |x, y| x < y)?,
+                "Greater" => binary(op, ctx.limits, $p, &a.shape, $q, &b.shape, |x, y| x > y)?,
+                "LessOrEqual" => binary(op, ctx.limits, $p, &a.shape, $q, &b.shape, |x, y| x <= y)?,
+                "GreaterOrEqual" => {
+                    binary(op, ctx.limits, $p, &a.shape, $q, &b.shape, |x, y| x >= y)?
+                }
+                _ => return Err(Error::Unsupported(op.to_string())),
+            };
+            Tensor::new(s, Data::Bool(v))?
+        }};
+    }
+    let t = match (&a.data, &b.data) {
+        (Data::F32(p), Data::F32(q)) => cmp!(p, q),
+        (Data::F64(p), Data::F64(q)) => cmp!(p, q),
+        (Data::I64(p), Data::I64(q)) => cmp!(p, q),
+        (Data::I32(p), Data::I32(q)) => cmp!(p, q),
+        (Data::I8(p), Data::I8(q)) => cmp!(p, q),
+        (Data::U8(p), Data::U8(q)) => cmp!(p, q),
+        (Data::Bool(p), Data::Bool(q)) => cmp!(p, q),
+        (p, q) => {
+            return Err(Error::op(
+                op,
+                format!("unsupported types {:?}, {:?}", p.dtype(), q.dtype()),
+            ))
+        }
+    };
+    Ok(vec![t])
+}
+
+fn bools<'a>(op: &str, t: &'a Tensor) -> Result<&'a [bool]> {
+    match &t.data {
+        Data::Bool(v) => Ok(v),
+        d => Err(Error::op(op, format!("expected bool, got {:?}", d.dtype()))),
+    }
+}
+
+pub fn logic(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let op = node.op_type.as_str();
+    let a = req(node, ins, 0)?;
+    if op == "Not" {
+        let v = bools(op, a)?.iter().map(|x| !x).collect();
+        return Ok(vec![Tensor::new(a.shape.clone(), Data::Bool(v))?]);
+    }
+    let b = req(node, ins, 1)?;
+    let (p, q) = (bools(op, a)?, bools(op, b)?);
+    let f: fn(bool, bool) -> bool = match op {
+        "And" => |x, y| x && y,
+        "Or" => |x, y| x || y,
+        "Xor" => |x, y| x ^ y,
+        _ => return Err(Error::Unsupported(op.to_string())),
+    };
+    let (v, s) = binary(op, ctx.limits, p, &a.shape, q, &b.shape, f)?;
+    Ok(vec![Tensor::new(s, Data::Bool(v))?])
+}
+
+pub fn is_nan_inf(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let v = x.f32s(&node.op_type)?;
+    let out: Vec<bool> = if node.op_type == "IsNaN" {
+        v.iter().map(|x| x.is_nan()).collect()
+    } else {
+        let pos = node.attr_i("detect_positive", 1)? != 0;
+        let neg = node.attr_i("detect_negative", 1)? != 0;
+        v.iter()
+            .map(|&x| x.is_infinite() && ((x > 0.0 && pos) || (x < 0.0 && neg)))
+            .collect()
+    };
+    Ok(vec![Tensor::new(x.shape.clone(), Data::Bool(out))?])
+}
+
+pub fn where_op(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let c = req(node, ins, 0)?;
+    let x = req(node, ins, 1)?;
+    let y = req(node, ins, 2)?;
+    let cond = bools("Where", c)?;
+    let out = broadcast_shapes("Where", &[&c.shape, &x.shape, &y.shape])?;
+    ctx.limits.check_shape(&out, x.dtype().size())?;
+    let cb = broadcast_to(cond, &c.shape, &out);
+    macro_rules! sel {
+        ($p:expr, $q:expr, $var:ident) => {{
+            let p = broadcast_to($p, &x.shape, &out);
+            let q = broadcast_to($q, &y.shape, &out);
+            Data::$var(
+                cb.iter()
+                    .zip(p.into_iter().zip(q))
+                    .map(|(&c, (a, b))| if c { a } else { b })
+                    .collect(),
+            )
+        }};
+    }
+    let data = match (&x.data, &y.data) {
+        (Data::F32(p), Data::F32(q)) => sel!(p, q, F32),
+        (Data::F64(p), Data::F64(q)) => sel!(p, q, F64),
+        (Data::I64(p), Data::I64(q)) => sel!(p, q, I64),
+        (Data::I32(p), Data::I32(q)) => sel!(p, q, I32),
+        (Data::I8(p), Data::I8(q)) => sel!(p, q, I8),
+        (Data::U8(p), Data::U8(q)) => sel!(p, q, U8),
+        (Data::Bool(p), Data::Bool(q)) => sel!(p, q, Bool),
+        _ => return Err(Error::op("Where", "branches have different types")),
+    };
+    Ok(vec![Tensor::new(out, data)?])
+}

@@ -1,0 +1,432 @@
+//! Cast, Range, OneHot, TopK, CumSum and Resize.
+
+use super::shape::norm_axis;
+use super::{opt, req, Ctx};
+use crate::error::{Error, Result};
+use crate::model::Node;
+use crate::tensor::{numel, Data, DataType, Tensor};
+
+/// Converts a tensor to `dtype` with C-like numeric casts.
+pub fn cast_tensor(x: &Tensor, dtype: DataType) -> Tensor {
+    if x.dtype() == dtype {
+        return x.clone();
+    }
+    macro_rules! conv {
+        ($v:expr) => {
+            match dtype {
+                DataType::F32 => Data::F32($v.iter().map(|&a| a as f32).collect()),
+                DataType::F64 => Data::F64($v.iter().map(|&a| a as f64).collect()),
+                DataType::I64 => Data::I64($v.iter().map(|&a| a as i64).collect()),
+                DataType::I32 => Data::I32($v.iter().map(|&a| a as i32).collect()),
+                DataType::I8 => Data::I8($v.iter().map(|&a| a as i8).collect()),
+                DataType::U8 => Data::U8($v.iter().map(|&a| a as u8).collect()),
+                DataType::Bool => Data::Bool($v.iter().map(|&a| a as f64 != 0.0).collect()),
+            }
+        };
+    }
+    let data = match &x.data {
+        Data::F32(v) => conv!(v),
+        Data::F64(v) => conv!(v),
+        Data::I64(v) => conv!(v),
+        Data::I32(v) => conv!(v),
+        Data::I8(v) => conv!(v),
+        Data::U8(v) => conv!(v),
+        Data::Bool(v) => {
+            let u: Vec<u8> = v.iter().map(|&b| b as u8).collect();
+            conv!(u)
+        }
+    };
+    Tensor {
+        shape: x.shape.clone(),
+        data,
+    }
+}
+
+pub fn cast(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let dtype = if node.op_type == "CastLike" {
+        req(node, ins, 1)?.dtype()
+    } else {
+        let to = node.attr_i("to", 0)?;
+        DataType::from_onnx(to as i32)
+            .ok_or_else(|| Error::Unsupported(format!("Cast to type {to}")))?
+    };
+    Ok(vec![cast_tensor(x, dtype)])
+}
+
+pub fn range(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let s = req(node, ins, 0)?;
+    let l = req(node, ins, 1)?;
+    let d = req(node, ins, 2)?;
+    let first = |t: &Tensor| {
+        t.to_f64s()
+            .first()
+            .copied()
+            .ok_or_else(|| Error::op("Range", "empty scalar"))
+    };
+    let (start, limit, delta) = (first(s)?, first(l)?, first(d)?);
+    if delta == 0.0 || !delta.is_finite() || !start.is_finite() || !limit.is_finite() {
+        return Err(Error::op("Range", "delta must be finite and non-zero"));
+    }
+    let n = ((limit - start) / delta).ceil().max(0.0);
+    if n > ctx.limits.max_dim as f64 {
+        return Err(Error::Limit(format!("Range of {n} elements")));
+    }
+    let n = n as usize;
+    ctx.limits.check_shape(&[n], s.dtype().size())?;
+    let data = match &s.data {
+        Data::F32(_) => {
+            let (a, b) = (start as f32, delta as f32);
+            Data::F32((0..n).map(|i| a + i as f32 * b).collect())
+        }
+        Data::F64(_) => Data::F64((0..n).map(|i| start + i as f64 * delta).collect()),
+        Data::I64(_) => Data::I64(
+            (0..n)
+                .map(|i| start as i64 + i as i64 * delta as i64)
+                .collect(),
+        ),
+        Data::I32(_) => Data::I32(
+            (0..n)
+                .map(|i| start as i32 + i as i32 * delta as i32)
+                .collect(),
+        ),
+        d => {
+            return Err(Error::unsup(
+                "Range",
+                format!("unsupported type {:?}", d.dtype()),
+            ))
+        }
+    };
+    Ok(vec![Tensor::new(vec![n], data)?])
+}
+
+pub fn one_hot(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let ind = req(node, ins, 0)?;
+    let depth = req(node, ins, 1)?.to_f64s().first().copied().unwrap_or(0.0);
+    let vals = req(node, ins, 2)?;
+    if depth < 1.0 || depth > ctx.limits.max_dim as f64 || vals.len() != 2 {
+        return Err(Error::op("OneHot", "invalid depth or values"));
+    }
+    let depth = depth as usize;
+    let r = ind.rank() + 1;
+    let axis = norm_axis("OneHot", node.attr_i("axis", -1)?, r)?;
+    let mut out = ind.shape.clone();
+    out.insert(axis, depth);
+    ctx.limits.check_shape(&out, vals.dtype().size())?;
+    let iv = ind.to_f64s();
+    let outer = numel(&ind.shape[..axis]);
+    let inner = numel(&ind.shape[axis..]);
+    let mut hot = vec![false; numel(&out)];
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut k = iv[o * inner + i] as i64;
+            if k < 0 {
+                k += depth as i64;
+            }
+            if (0..depth as i64).contains(&k) {
+                hot[(o * depth + k as usize) * inner + i] = true;
+            }
+        }
+    }
+    let data = crate::map_data!(&vals.data, v => hot.iter().map(|&h| if h { v[1] } else { v[0] }).collect());
+    Ok(vec![Tensor::new(out, data)?])
+}
+
+pub fn topk(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let k = if ctx.opset >= 10 {
+        req(node, ins, 1)?
+            .to_i64s("TopK")?
+            .first()
+            .copied()
+            .unwrap_or(-1)
+    } else {
+        node.attr_i("k", -1)?
+    };
+    let axis = norm_axis("TopK", node.attr_i("axis", -1)?, x.rank())?;
+    let dim = x.shape[axis];
+    if k < 0 || k as usize > dim {
+        return Err(Error::op(
+            "TopK",
+            format!("k={k} out of range for axis of {dim}"),
+        ));
+    }
+    let k = k as usize;
+    let largest = node.attr_i("largest", 1)? != 0;
+    let vals = x.to_f64s();
+    let outer = numel(&x.shape[..axis]);
+    let inner = numel(&x.shape[axis + 1..]);
+    let mut out = x.shape.clone();
+    out[axis] = k;
+    let mut src_idx = vec![0usize; numel(&out)];
+    let mut ind = vec![0i64; numel(&out)];
+    let mut order: Vec<usize> = Vec::with_capacity(dim);
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |j: usize| (o * dim + j) * inner + i;
+            order.clear();
+            order.extend(0..dim);
+            // Stable sort keeps the lower index first among equal values.
+            order.sort_by(|&a, &b| {
+                let (va, vb) = (vals[at(a)], vals[at(b)]);
+                let c = va.partial_cmp(&vb).unwrap_or(std::cmp::Ordering::Equal);
+                if largest {
+                    c.reverse()
+                } else {
+                    c
+                }
+            });
+            for (j, &s) in order.iter().take(k).enumerate() {
+                let dst = (o * k + j) * inner + i;
+                src_idx[dst] = at(s);
+                ind[dst] = s as i64;
+            }
+        }
+    }
+    Ok(vec![
+        Tensor::new(out.clone(), super::shape::take(&x.data, &src_idx))?,
+        Tensor::new(out, Data::I64(ind))?,
+    ])
+}
+
+pub fn cumsum(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let a = req(node, ins, 1)?.to_i64s("CumSum")?;
+    let axis = norm_axis(
+        "CumSum",
+        *a.first().ok_or_else(|| Error::op("CumSum", "empty axis"))?,
+        x.rank(),
+    )?;
+    let excl = node.attr_i("exclusive", 0)? != 0;
+    let rev = node.attr_i("reverse", 0)? != 0;
+    let dim = x.shape[axis];
+    let inner = numel(&x.shape[axis + 1..]);
+    let outer = numel(&x.shape[..axis]);
+    macro_rules! go {
+        ($v:expr, $zero:expr) => {{
+            let mut out = vec![$zero; $v.len()];
+            for o in 0..outer {
+                for i in 0..inner {
+                    let mut acc = $zero;
+                    for s in 0..dim {
+                        let j = if rev { dim - 1 - s } else { s };
+                        let p = (o * dim + j) * inner + i;
+                        if excl {
+                            out[p] = acc;
+                            acc += $v[p];
+                        } else {
+                            acc += $v[p];
+                            out[p] = acc;
+                        }
+                    }
+                }
+            }
+            out
+        }};
+    }
+    let data = match &x.data {
+        Data::F32(v) => Data::F32(go!(v, 0.0f32)),
+        Data::F64(v) => Data::F64(go!(v, 0.0f64)),
+        Data::I64(v) => Data::I64(go!(v, 0i64)),
+        Data::I32(v) => Data::I32(go!(v, 0i32)),
+        d => {
+            return Err(Error::unsup(
+                "CumSum",
+                format!("unsupported type {:?}", d.dtype()),
+            ))
+        }
+    };
+    Ok(vec![Tensor::new(x.shape.clone(), data)?])
+}
+
+/// Source taps (index, weight) for each output coordinate along one axis.
+fn resize_taps(
+    node: &Node,
+    mode: &str,
+    in_len: usize,
+    out_len: usize,
+    scale: f64,
+) -> Result<Vec<Vec<(usize, f64)>>> {
+    let ctm = node.attr_s("coordinate_transformation_mode", "half_pixel")?;
+    let nearest = node.attr_s("nearest_mode", "round_prefer_floor")?;
+    let a = node.attr_f("cubic_coeff_a", -0.75)? as f64;
+    let exclude = node.attr_i("exclude_outside", 0)? != 0;
+    let n = in_len as i64;
+    let clampi = |i: i64| i.clamp(0, n - 1) as usize;
+    let mut taps = Vec::with_capacity(out_len);
+    for o in 0..out_len {
+        let xr = o as f64;
+        let x = match ctm.as_str() {
+            "half_pixel" => (xr + 0.5) / scale - 0.5,
+            "half_pixel_symmetric" => {
+                let adj = out_len as f64 / (scale * in_len as f64);
+                let center = in_len as f64 / 2.0;
+                center * (1.0 - adj) + (xr + 0.5) / scale - 0.5
+            }
+            "pytorch_half_pixel" => {
+                if out_len > 1 {
+                    (xr + 0.5) / scale - 0.5
+                } else {
+                    0.0
+                }
+            }
+            // The reference uses the unrounded resized length here.
+            "align_corners" => {
+                let len = scale * in_len as f64;
+                if out_len == 1 {
+                    0.0
+                } else {
+                    xr * (in_len as f64 - 1.0) / (len - 1.0)
+                }
+            }
+            "asymmetric" => xr / scale,
+            m => return Err(Error::Unsupported(format!("Resize coordinate mode {m}"))),
+        };
+        taps.push(match mode {
+            "nearest" => {
+                let i = match nearest.as_str() {
+                    "round_prefer_ceil" => (x + 0.5).floor(),
+                    "floor" => x.floor(),
+                    "ceil" => x.ceil(),
+                    _ => {
+                        if x.fract() == 0.5 {
+                            x.floor()
+                        } else {
+                            x.round()
+                        }
+                    }
+                };
+                vec![(clampi(i as i64), 1.0)]
+            }
+            "linear" => {
+                let x = x.clamp(0.0, in_len as f64 - 1.0);
+                let i = x.floor();
+                let r = x - i;
+                vec![(clampi(i as i64), 1.0 - r), (clampi(i as i64 + 1), r)]
+            }
+            "cubic" => {
+                let i = x.floor() as i64;
+                let r = x - x.floor();
+                let w = [
+                    ((a * (r + 1.0) - 5.0 * a) * (r + 1.0) + 8.0 * a) * (r + 1.0) - 4.0 * a,
+                    ((a + 2.0) * r - (a + 3.0)) * r * r + 1.0,
+                    ((a + 2.0) * (1.0 - r) - (a + 3.0)) * (1.0 - r) * (1.0 - r) + 1.0,
+                    ((a * (2.0 - r) - 5.0 * a) * (2.0 - r) + 8.0 * a) * (2.0 - r) - 4.0 * a,
+                ];
+                let mut t: Vec<(usize, f64)> = Vec::with_capacity(4);
+                let mut total = 0.0;
+                for (k, &wk) in w.iter().enumerate() {
+                    let j = i - 1 + k as i64;
+                    if exclude && (j < 0 || j >= n) {
+                        continue;
+                    }
+                    total += wk;
+                    t.push((clampi(j), wk));
+                }
+                if exclude && total != 0.0 {
+                    t.iter_mut().for_each(|p| p.1 /= total);
+                }
+                t
+            }
+            m => return Err(Error::Unsupported(format!("Resize mode {m}"))),
+        });
+    }
+    Ok(taps)
+}
+
+pub fn resize(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let r = x.rank();
+    if node.attr_i("antialias", 0)? != 0 {
+        return Err(Error::Unsupported("Resize antialias".into()));
+    }
+    let mode = node.attr_s("mode", "nearest")?;
+    let (scales_in, sizes_in) = if ctx.opset < 11 {
+        (opt(ins, 1), None)
+    } else {
+        (opt(ins, 2), opt(ins, 3))
+    };
+    let axes: Vec<usize> = match node.attr_ints("axes")? {
+        Some(a) => a
+            .iter()
+            .map(|&v| norm_axis("Resize", v, r))
+            .collect::<Result<_>>()?,
+        None => (0..r).collect(),
+    };
+    let mut scales = vec![1.0f64; r];
+    let mut out = x.shape.clone();
+    if let Some(sz) = sizes_in.filter(|t| !t.is_empty()) {
+        let sz = sz.to_i64s("Resize")?;
+        if sz.len() != axes.len() || sz.iter().any(|&v| v < 0) {
+            return Err(Error::op(
+                "Resize",
+                "sizes must be non-negative, one per axis",
+            ));
+        }
+        let policy = node.attr_s("keep_aspect_ratio_policy", "stretch")?;
+        let ratios: Vec<f64> = axes
+            .iter()
+            .zip(&sz)
+            .map(|(&a, &s)| s as f64 / x.shape[a] as f64)
+            .collect();
+        let common = match policy.as_str() {
+            "not_larger" => ratios.iter().cloned().fold(f64::INFINITY, f64::min),
+            "not_smaller" => ratios.iter().cloned().fold(0.0, f64::max),
+            _ => f64::NAN,
+        };
+        for (k, &a) in axes.iter().enumerate() {
+            if common.is_nan() {
+                scales[a] = ratios[k];
+                out[a] = sz[k] as usize;
+            } else {
+                scales[a] = common;
+                out[a] = (x.shape[a] as f64 * common).round() as usize;
+            }
+        }
+    } else if let Some(sc) = scales_in.filter(|t| !t.is_empty()) {
+        let sc = sc.to_f64s();
+        if sc.len() != axes.len() || sc.iter().any(|&s| s <= 0.0 || !s.is_finite()) {
+            return Err(Error::op("Resize", "scales must be positive, one per axis"));
+        }
+        for (k, &a) in axes.iter().enumerate() {
+            scales[a] = sc[k];
+            let o = (x.shape[a] as f64 * sc[k]).floor();
+            if o > ctx.limits.max_dim as f64 {
+                return Err(Error::Limit("Resize output too large".into()));
+            }
+            out[a] = o as usize;
+        }
+    } else {
+        return Err(Error::op("Resize", "needs scales or sizes"));
+    }
+    ctx.limits.check_shape(&out, 4)?;
+    let mut cur = x.to_f64s();
+    let mut shape = x.shape.clone();
+    // Separable resampling: one axis at a time.
+    for a in 0..r {
+        if out[a] == shape[a] && scales[a] == 1.0 {
+            continue;
+        }
+        if shape[a] == 0 {
+            return Err(Error::op("Resize", "cannot resize an empty axis"));
+        }
+        let taps = resize_taps(node, &mode, shape[a], out[a], scales[a])?;
+        let outer = numel(&shape[..a]);
+        let inner = numel(&shape[a + 1..]);
+        let mut next = vec![0.0f64; outer * out[a] * inner];
+        for o in 0..outer {
+            for (j, t) in taps.iter().enumerate() {
+                for i in 0..inner {
+                    next[(o * out[a] + j) * inner + i] = t
+                        .iter()
+                        .map(|&(s, w)| w * cur[(o * shape[a] + s) * inner + i])
+                        .sum();
+                }
+            }
+        }
+        cur = next;
+        shape[a] = out[a];
+    }
+    let t = Tensor::new(out, Data::F64(cur))?;
+    Ok(vec![cast_tensor(&t, x.dtype())])
+}

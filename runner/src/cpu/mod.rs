@@ -1,0 +1,211 @@
+//! CPU backend: the reference implementation of every operator, also used
+//! as the browser fallback when no GPU adapter is available.
+
+pub mod broadcast;
+mod elementwise;
+mod linalg;
+mod misc;
+mod nn;
+mod reduce;
+mod shape;
+
+use crate::backend::{check_inputs, last_uses, Backend};
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::model::{Model, Node};
+use crate::tensor::Tensor;
+
+/// Per-run context handed to operator kernels.
+pub struct Ctx<'a> {
+    pub limits: &'a Limits,
+    /// Default-domain opset version (operator semantics change across it).
+    pub opset: i64,
+}
+
+/// Kernel signature: inputs are `None` where an optional input is omitted.
+pub type OpFn = fn(&Ctx, &Node, &[Option<&Tensor>]) -> Result<Vec<Tensor>>;
+
+pub(crate) fn req<'a>(node: &Node, ins: &[Option<&'a Tensor>], i: usize) -> Result<&'a Tensor> {
+    ins.get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| Error::op(&node.op_type, format!("missing input {i}")))
+}
+
+pub(crate) fn opt<'a>(ins: &[Option<&'a Tensor>], i: usize) -> Option<&'a Tensor> {
+    ins.get(i).copied().flatten()
+}
+
+/// The kernel for an operator type, if the CPU backend implements it.
+pub fn kernel(op_type: &str) -> Option<OpFn> {
+    use elementwise as ew;
+    if ew::UNARY_OPS.contains(&op_type) {
+        return Some(ew::unary);
+    }
+    Some(match op_type {
+        "Add" | "Sub" | "Mul" | "Div" | "Mod" => ew::arith_op,
+        "Max" | "Min" | "Sum" | "Mean" => ew::variadic,
+        "Pow" => ew::pow,
+        "PRelu" => ew::prelu,
+        "Clip" => ew::clip,
+        "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" => ew::compare,
+        "And" | "Or" | "Xor" | "Not" => ew::logic,
+        "IsNaN" | "IsInf" => ew::is_nan_inf,
+        "Where" => ew::where_op,
+        "Identity" | "Dropout" => shape::identity,
+        "Reshape" => shape::reshape,
+        "Flatten" => shape::flatten,
+        "Squeeze" => shape::squeeze,
+        "Unsqueeze" => shape::unsqueeze,
+        "Transpose" => shape::transpose,
+        "Concat" => shape::concat,
+        "Split" => shape::split,
+        "Slice" => shape::slice,
+        "Gather" => shape::gather,
+        "GatherElements" => shape::gather_elements,
+        "GatherND" => shape::gather_nd,
+        "ScatterElements" => shape::scatter_elements,
+        "ScatterND" => shape::scatter_nd,
+        "Expand" => shape::expand,
+        "Tile" => shape::tile,
+        "Pad" => shape::pad,
+        "Shape" => shape::shape_op,
+        "Size" => shape::size,
+        "ConstantOfShape" => shape::constant_of_shape,
+        "Constant" => shape::constant,
+        "DepthToSpace" | "SpaceToDepth" => shape::depth_space,
+        "Trilu" => shape::trilu,
+        "EyeLike" => shape::eye_like,
+        "Range" => misc::range,
+        "Cast" | "CastLike" => misc::cast,
+        "OneHot" => misc::one_hot,
+        "TopK" => misc::topk,
+        "CumSum" => misc::cumsum,
+        "Resize" => misc::resize,
+        "ReduceSum" | "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL1"
+        | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" | "ReduceSumSquare" => reduce::reduce,
+        "ArgMax" | "ArgMin" => reduce::arg,
+        "Softmax" | "LogSoftmax" | "Hardmax" => reduce::softmax,
+        "MatMul" => linalg::matmul,
+        "Gemm" => linalg::gemm,
+        "Einsum" => linalg::einsum,
+        "Conv" => nn::conv,
+        "ConvTranspose" => nn::conv_transpose,
+        "MaxPool" | "AveragePool" | "LpPool" => nn::pool,
+        "GlobalAveragePool" | "GlobalMaxPool" | "GlobalLpPool" => nn::global_pool,
+        "BatchNormalization" => nn::batch_norm,
+        "InstanceNormalization" => nn::instance_norm,
+        "LayerNormalization" => nn::layer_norm,
+        "MeanVarianceNormalization" => nn::mvn,
+        "LRN" => nn::lrn,
+        _ => return None,
+    })
+}
+
+/// Runs one node on host tensors, enforcing the size budget on outputs.
+pub fn run_node(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+        return Err(Error::Unsupported(format!(
+            "operator {}::{}",
+            node.domain, node.op_type
+        )));
+    }
+    let k = kernel(&node.op_type)
+        .ok_or_else(|| Error::Unsupported(format!("operator {}", node.op_type)))?;
+    let outs = k(ctx, node, ins)?;
+    for t in &outs {
+        ctx.limits.check_shape(&t.shape, t.dtype().size())?;
+    }
+    Ok(outs)
+}
+
+/// The CPU executor.
+#[derive(Default, Debug, Clone)]
+pub struct CpuBackend;
+
+impl CpuBackend {
+    pub fn new() -> Self {
+        CpuBackend
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn unsupported_ops(&self, model: &Model) -> Vec<String> {
+        let mut v: Vec<String> = model
+            .graph
+            .nodes
+            .iter()
+            .filter(|n| {
+                !(n.domain.is_empty() || n.domain == "ai.onnx") || kernel(&n.op_type).is_none()
+            })
+            .map(|n| n.op_type.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn run(&mut self, model: &Model, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        check_inputs(model, inputs)?;
+        let g = &model.graph;
+        let ctx = Ctx {
+            limits: &model.limits,
+            opset: model.opset,
+        };
+        let last = last_uses(model);
+        let mut vals: Vec<Option<Tensor>> = vec![None; g.values.len()];
+        for ((id, _), t) in g.inputs.iter().zip(inputs) {
+            vals[*id] = Some(t.clone());
+        }
+        for (i, node) in g.nodes.iter().enumerate() {
+            let outs = {
+                let ins: Vec<Option<&Tensor>> = node
+                    .inputs
+                    .iter()
+                    .map(|v| v.and_then(|id| vals[id].as_ref().or(g.consts[id].as_ref())))
+                    .collect();
+                if let Some(pos) = node
+                    .inputs
+                    .iter()
+                    .zip(&ins)
+                    .position(|(v, t)| v.is_some() && t.is_none())
+                {
+                    return Err(Error::MissingValue {
+                        node: node.name.clone(),
+                        value: g.values[node.inputs[pos].unwrap_or(0)].clone(),
+                    });
+                }
+                run_node(&ctx, node, &ins)?
+            };
+            let mut outs = outs.into_iter();
+            for o in &node.outputs {
+                let t = outs.next();
+                if let (Some(id), Some(t)) = (o, t) {
+                    vals[*id] = Some(t);
+                }
+            }
+            // Free everything whose last reader was this node.
+            for v in node.inputs.iter().flatten() {
+                if last[*v] == i {
+                    vals[*v] = None;
+                }
+            }
+        }
+        g.outputs
+            .iter()
+            .map(|(id, _)| {
+                vals[*id]
+                    .clone()
+                    .or_else(|| g.consts[*id].clone())
+                    .ok_or_else(|| Error::MissingValue {
+                        node: "<graph output>".into(),
+                        value: g.values[*id].clone(),
+                    })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,650 @@
+//! Convolution, pooling and normalisation operators (NC + spatial layout).
+
+use super::linalg::sgemm;
+use super::shape::{for_each_multi, norm_axis, strides};
+use super::{opt, req, Ctx};
+use crate::error::{Error, Result};
+use crate::model::Node;
+use crate::tensor::{numel, Data, Tensor};
+
+/// Resolved spatial geometry of a convolution or pooling window.
+pub(crate) struct Geometry {
+    pub kernel: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub dilations: Vec<usize>,
+    pub pad_begin: Vec<usize>,
+    pub out: Vec<usize>,
+}
+
+fn positive(op: &str, v: Vec<i64>, what: &str) -> Result<Vec<usize>> {
+    v.into_iter()
+        .map(|x| {
+            if x >= 1 {
+                Ok(x as usize)
+            } else {
+                Err(Error::op(op, format!("{what} must be >= 1")))
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn geometry(
+    node: &Node,
+    input: &[usize],
+    kernel: Vec<usize>,
+    ceil_mode: bool,
+) -> Result<Geometry> {
+    let op = node.op_type.as_str();
+    let k = input.len();
+    if kernel.len() != k {
+        return Err(Error::op(op, "kernel rank does not match input"));
+    }
+    let strides = positive(
+        op,
+        node.attr_ints("strides")?.unwrap_or_else(|| vec![1; k]),
+        "strides",
+    )?;
+    let dilations = positive(
+        op,
+        node.attr_ints("dilations")?.unwrap_or_else(|| vec![1; k]),
+        "dilations",
+    )?;
+    if strides.len() != k || dilations.len() != k {
+        return Err(Error::op(op, "strides/dilations rank mismatch"));
+    }
+    let auto_pad = node.attr_s("auto_pad", "NOTSET")?;
+    let mut pb = vec![0usize; k];
+    let mut pe = vec![0usize; k];
+    let mut out = vec![0usize; k];
+    for i in 0..k {
+        let span = dilations[i] * (kernel[i].max(1) - 1) + 1;
+        match auto_pad.as_str() {
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let o = input[i].div_ceil(strides[i]);
+                let total = ((o.max(1) - 1) * strides[i] + span).saturating_sub(input[i]);
+                let small = total / 2;
+                (pb[i], pe[i]) = if auto_pad == "SAME_UPPER" {
+                    (small, total - small)
+                } else {
+                    (total - small, small)
+                };
+                out[i] = o;
+                continue;
+            }
+            "VALID" => {}
+            _ => {
+                if let Some(p) = node.attr_ints("pads")? {
+                    if p.len() != 2 * k || p.iter().any(|&x| x < 0) {
+                        return Err(Error::op(op, "pads must be 2*rank non-negative values"));
+                    }
+                    pb[i] = p[i] as usize;
+                    pe[i] = p[i + k] as usize;
+                }
+            }
+        }
+        let padded = input[i] + pb[i] + pe[i];
+        if padded < span {
+            return Err(Error::op(op, "kernel larger than padded input"));
+        }
+        let num = padded - span;
+        out[i] = if ceil_mode {
+            let mut o = num.div_ceil(strides[i]) + 1;
+            // The last window must start inside the input or left padding.
+            if (o - 1) * strides[i] >= input[i] + pb[i] {
+                o -= 1;
+            }
+            o
+        } else {
+            num / strides[i] + 1
+        };
+    }
+    Ok(Geometry {
+        kernel,
+        strides,
+        dilations,
+        pad_begin: pb,
+        out,
+    })
+}
+
+/// Input coordinate along one axis for output `o`, kernel tap `k`.
+#[inline]
+fn src(g: &Geometry, d: usize, o: usize, k: usize) -> isize {
+    (o * g.strides[d] + k * g.dilations[d]) as isize - g.pad_begin[d] as isize
+}
+
+pub fn conv(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let w = req(node, ins, 1)?;
+    let b = opt(ins, 2);
+    if x.rank() < 3 || w.rank() != x.rank() {
+        return Err(Error::op(
+            "Conv",
+            "expects N,C,spatial input and matching weight rank",
+        ));
+    }
+    let (n, c) = (x.shape[0], x.shape[1]);
+    let m = w.shape[0];
+    let group = node.attr_i("group", 1)?;
+    if group < 1 || c % group as usize != 0 || m % group as usize != 0 {
+        return Err(Error::op("Conv", "invalid group"));
+    }
+    let group = group as usize;
+    let cg = c / group;
+    if w.shape[1] != cg {
+        return Err(Error::op(
+            "Conv",
+            "weight channels do not match input/group",
+        ));
+    }
+    let sp = &x.shape[2..];
+    let g = geometry(node, sp, w.shape[2..].to_vec(), false)?;
+    let mut oshape = vec![n, m];
+    oshape.extend(&g.out);
+    ctx.limits.check_shape(&oshape, 4)?;
+    let (xv, wv) = (x.f32s("Conv")?, w.f32s("Conv")?);
+    let ksz = numel(&g.kernel);
+    let osz = numel(&g.out);
+    let isz = numel(sp);
+    let rows = cg * ksz;
+    ctx.limits.check_shape(&[rows, osz], 4)?;
+    let ist = strides(sp);
+    let mg = m / group;
+    let mut out = vec![0.0f32; numel(&oshape)];
+    let mut cols = vec![0.0f32; rows * osz];
+    // Precompute, for every (kernel tap, output position), the input offset.
+    let mut taps: Vec<Option<usize>> = Vec::with_capacity(ksz * osz);
+    for_each_multi(&g.kernel, |kk| {
+        for_each_multi(&g.out, |oo| {
+            let mut off = 0usize;
+            let mut inside = true;
+            for d in 0..sp.len() {
+                let s = src(&g, d, oo[d], kk[d]);
+                if s < 0 || s as usize >= sp[d] {
+                    inside = false;
+                    break;
+                }
+                off += s as usize * ist[d];
+            }
+            taps.push(inside.then_some(off));
+        });
+    });
+    for bn in 0..n {
+        for gi in 0..group {
+            for ci in 0..cg {
+                let base = (bn * c + gi * cg + ci) * isz;
+                let plane = &xv[base..base + isz];
+                for (t, tap) in taps.iter().enumerate() {
+                    cols[ci * ksz * osz + t] = tap.map_or(0.0, |o| plane[o]);
+                }
+            }
+            let wo = gi * mg * rows;
+            let oo = (bn * m + gi * mg) * osz;
+            sgemm(
+                mg,
+                rows,
+                osz,
+                1.0,
+                &wv[wo..wo + mg * rows],
+                (rows, 1),
+                &cols,
+                (osz, 1),
+                0.0,
+                &mut out[oo..oo + mg * osz],
+            );
+        }
+    }
+    if let Some(b) = b {
+        let bv = b.f32s("Conv")?;
+        if bv.len() != m {
+            return Err(Error::op(
+                "Conv",
+                "bias length differs from output channels",
+            ));
+        }
+        for (i, chunk) in out.chunks_mut(osz.max(1)).enumerate() {
+            let bias = bv[i % m];
+            chunk.iter_mut().for_each(|v| *v += bias);
+        }
+    }
+    Ok(vec![Tensor::new(oshape, Data::F32(out))?])
+}
+
+pub fn conv_transpose(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let w = req(node, ins, 1)?;
+    if x.rank() < 3 || w.rank() != x.rank() {
+        return Err(Error::op("ConvTranspose", "expects N,C,spatial input"));
+    }
+    let (n, c) = (x.shape[0], x.shape[1]);
+    let group = node.attr_i("group", 1)?.max(1) as usize;
+    if c % group != 0 || w.shape[0] != c {
+        return Err(Error::op("ConvTranspose", "weight/input channel mismatch"));
+    }
+    let cg = c / group;
+    let mg = w.shape[1];
+    let m = mg * group;
+    let sp = &x.shape[2..];
+    let k = sp.len();
+    let kernel = w.shape[2..].to_vec();
+    let st = positive(
+        "ConvTranspose",
+        node.attr_ints("strides")?.unwrap_or_else(|| vec![1; k]),
+        "strides",
+    )?;
+    let dil = positive(
+        "ConvTranspose",
+        node.attr_ints("dilations")?.unwrap_or_else(|| vec![1; k]),
+        "dilations",
+    )?;
+    let opad = node
+        .attr_ints("output_padding")?
+        .unwrap_or_else(|| vec![0; k]);
+    let auto_pad = node.attr_s("auto_pad", "NOTSET")?;
+    let out_shape_attr = node.attr_ints("output_shape")?;
+    if st.len() != k || dil.len() != k || opad.len() != k {
+        return Err(Error::op("ConvTranspose", "attribute rank mismatch"));
+    }
+    let mut pb = vec![0i64; k];
+    let mut out = vec![0usize; k];
+    for i in 0..k {
+        let full = (st[i] * (sp[i].max(1) - 1)) as i64
+            + opad[i]
+            + ((kernel[i].max(1) - 1) * dil[i] + 1) as i64;
+        let target = match (&out_shape_attr, auto_pad.as_str()) {
+            (Some(os), _) => Some(*os.get(os.len().saturating_sub(k) + i).unwrap_or(&0)),
+            (None, "SAME_UPPER" | "SAME_LOWER") => Some((sp[i] * st[i]) as i64),
+            _ => None,
+        };
+        match target {
+            Some(t) => {
+                let total = (full - t).max(0);
+                pb[i] = if auto_pad == "SAME_LOWER" {
+                    total - total / 2
+                } else {
+                    total / 2
+                };
+                out[i] = t as usize;
+            }
+            None => {
+                let p = node.attr_ints("pads")?.unwrap_or_else(|| vec![0; 2 * k]);
+                if p.len() != 2 * k {
+                    return Err(Error::op("ConvTranspose", "pads length"));
+                }
+                pb[i] = p[i];
+                let o = full - p[i] - p[i + k];
+                if o < 0 {
+                    return Err(Error::op("ConvTranspose", "negative output size"));
+                }
+                out[i] = o as usize;
+            }
+        }
+    }
+    let mut oshape = vec![n, m];
+    oshape.extend(&out);
+    ctx.limits.check_shape(&oshape, 4)?;
+    let (xv, wv) = (x.f32s("ConvTranspose")?, w.f32s("ConvTranspose")?);
+    let isz = numel(sp);
+    let ksz = numel(&kernel);
+    let osz = numel(&out);
+    let ost = strides(&out);
+    let rows = mg * ksz;
+    ctx.limits.check_shape(&[rows, isz], 4)?;
+    let mut cols = vec![0.0f32; rows * isz];
+    let mut res = vec![0.0f32; numel(&oshape)];
+    for bn in 0..n {
+        for gi in 0..group {
+            // cols[mg*ksz, isz] = W_g^T [mg*ksz, cg] x X_g [cg, isz]
+            let xo = (bn * c + gi * cg) * isz;
+            let wo = gi * cg * rows;
+            sgemm(
+                rows,
+                cg,
+                isz,
+                1.0,
+                &wv[wo..wo + cg * rows],
+                (1, rows),
+                &xv[xo..xo + cg * isz],
+                (isz, 1),
+                0.0,
+                &mut cols,
+            );
+            // col2im: scatter-add every tap into the output plane.
+            let mut row = 0;
+            for mi in 0..mg {
+                let ob = (bn * m + gi * mg + mi) * osz;
+                for_each_multi(&kernel, |kk| {
+                    let mut p = 0;
+                    for_each_multi(sp, |ii| {
+                        let mut off = 0usize;
+                        let mut inside = true;
+                        for d in 0..k {
+                            let o = (ii[d] * st[d] + kk[d] * dil[d]) as i64 - pb[d];
+                            if o < 0 || o as usize >= out[d] {
+                                inside = false;
+                                break;
+                            }
+                            off += o as usize * ost[d];
+                        }
+                        if inside {
+                            res[ob + off] += cols[row * isz + p];
+                        }
+                        p += 1;
+                    });
+                    row += 1;
+                });
+            }
+        }
+    }
+    if let Some(b) = opt(ins, 2) {
+        let bv = b.f32s("ConvTranspose")?;
+        if bv.len() != m {
+            return Err(Error::op("ConvTranspose", "bias length"));
+        }
+        for (i, chunk) in res.chunks_mut(osz.max(1)).enumerate() {
+            chunk.iter_mut().for_each(|v| *v += bv[i % m]);
+        }
+    }
+    Ok(vec![Tensor::new(oshape, Data::F32(res))?])
+}
+
+pub fn pool(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let op = node.op_type.as_str();
+    if x.rank() < 3 {
+        return Err(Error::op(op, "expects N,C,spatial input"));
+    }
+    let kernel = positive(
+        op,
+        node.attr_ints("kernel_shape")?
+            .ok_or_else(|| Error::op(op, "missing kernel_shape"))?,
+        "kernel_shape",
+    )?;
+    let sp = &x.shape[2..];
+    let ceil_mode = node.attr_i("ceil_mode", 0)? != 0;
+    let g = geometry(node, sp, kernel, ceil_mode)?;
+    let (n, c) = (x.shape[0], x.shape[1]);
+    let mut oshape = vec![n, c];
+    oshape.extend(&g.out);
+    ctx.limits.check_shape(&oshape, 8)?;
+    let xv = x.f32s(op)?;
+    let isz = numel(sp);
+    let ist = strides(sp);
+    let include_pad = node.attr_i("count_include_pad", 0)? != 0;
+    let p = node.attr_i("p", 2)? as f32;
+    let col_major = node.attr_i("storage_order", 0)? != 0;
+    // Column-major index strides for MaxPool's Indices output.
+    let mut cst = vec![1usize; sp.len()];
+    for d in 1..sp.len() {
+        cst[d] = cst[d - 1] * sp[d - 1];
+    }
+    let pads = node.attr_ints("pads")?.unwrap_or_default();
+    let mut out = Vec::with_capacity(numel(&oshape));
+    let mut idx = Vec::with_capacity(numel(&oshape));
+    for plane in 0..n * c {
+        let xp = &xv[plane * isz..(plane + 1) * isz];
+        for_each_multi(&g.out, |oo| {
+            let (mut best, mut best_i) = (f32::NEG_INFINITY, 0usize);
+            let (mut sum, mut cnt, mut padded_cnt) = (0.0f32, 0usize, 0usize);
+            for_each_multi(&g.kernel, |kk| {
+                let mut off = 0;
+                let mut coff = 0;
+                let mut inside = true;
+                let mut in_pad_region = true;
+                for d in 0..sp.len() {
+                    let s = src(&g, d, oo[d], kk[d]);
+                    let pe = pads.get(d + sp.len()).copied().unwrap_or(0) as isize;
+                    if s < -(g.pad_begin[d] as isize) || s >= sp[d] as isize + pe {
+                        in_pad_region = false;
+                    }
+                    if s < 0 || s as usize >= sp[d] {
+                        inside = false;
+                        continue;
+                    }
+                    off += s as usize * ist[d];
+                    coff += s as usize * cst[d];
+                }
+                if in_pad_region {
+                    padded_cnt += 1;
+                }
+                if inside {
+                    let v = xp[off];
+                    if v > best {
+                        best = v;
+                        best_i = if col_major { coff } else { off };
+                    }
+                    sum += if op == "LpPool" { v.abs().powf(p) } else { v };
+                    cnt += 1;
+                }
+            });
+            out.push(match op {
+                "MaxPool" => best,
+                "LpPool" => sum.powf(1.0 / p),
+                _ => {
+                    sum / if include_pad {
+                        padded_cnt.max(1)
+                    } else {
+                        cnt.max(1)
+                    } as f32
+                }
+            });
+            idx.push((plane * isz + best_i) as i64);
+        });
+    }
+    let mut res = vec![Tensor::new(oshape.clone(), Data::F32(out))?];
+    if op == "MaxPool" && node.outputs.len() > 1 {
+        res.push(Tensor::new(oshape, Data::I64(idx))?);
+    }
+    Ok(res)
+}
+
+pub fn global_pool(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let op = node.op_type.as_str();
+    if x.rank() < 2 {
+        return Err(Error::op(op, "expects N,C,... input"));
+    }
+    let xv = x.f32s(op)?;
+    let isz = numel(&x.shape[2..]);
+    let p = node.attr_i("p", 2)? as f32;
+    let out: Vec<f32> = xv
+        .chunks(isz.max(1))
+        .take(x.shape[0] * x.shape[1])
+        .map(|ch| match op {
+            "GlobalMaxPool" => ch.iter().cloned().fold(f32::NEG_INFINITY, f32::max),
+            "GlobalLpPool" => ch
+                .iter()
+                .map(|v| v.abs().powf(p))
+                .sum::<f32>()
+                .powf(1.0 / p),
+            _ => ch.iter().sum::<f32>() / ch.len().max(1) as f32,
+        })
+        .collect();
+    let mut shape = x.shape.clone();
+    shape[2..].iter_mut().for_each(|d| *d = 1);
+    Ok(vec![Tensor::new(shape, Data::F32(out))?])
+}
+
+fn channel_param<'a>(op: &str, t: &'a Tensor, c: usize) -> Result<&'a [f32]> {
+    let v = t.f32s(op)?;
+    if v.len() != c {
+        return Err(Error::op(
+            op,
+            format!("per-channel parameter has {} values, expected {c}", v.len()),
+        ));
+    }
+    Ok(v)
+}
+
+pub fn batch_norm(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    if node.attr_i("training_mode", 0)? != 0 {
+        return Err(Error::Unsupported(
+            "BatchNormalization training mode".into(),
+        ));
+    }
+    if x.rank() < 2 {
+        return Err(Error::op("BatchNormalization", "rank < 2"));
+    }
+    let c = x.shape[1];
+    let op = "BatchNormalization";
+    let scale = channel_param(op, req(node, ins, 1)?, c)?;
+    let bias = channel_param(op, req(node, ins, 2)?, c)?;
+    let mean = channel_param(op, req(node, ins, 3)?, c)?;
+    let var = channel_param(op, req(node, ins, 4)?, c)?;
+    let eps = node.attr_f("epsilon", 1e-5)?;
+    let isz = numel(&x.shape[2..]);
+    let mut out = x.f32s(op)?.to_vec();
+    for (i, ch) in out.chunks_mut(isz.max(1)).enumerate() {
+        let k = i % c;
+        let a = scale[k] / (var[k] + eps).sqrt();
+        let b = bias[k] - mean[k] * a;
+        ch.iter_mut().for_each(|v| *v = *v * a + b);
+    }
+    Ok(vec![Tensor::new(x.shape.clone(), Data::F32(out))?])
+}
+
+/// Normalises each contiguous group of `d` values; returns (mean, inv_std).
+fn normalize_groups(v: &mut [f32], d: usize, eps: f64) -> (Vec<f32>, Vec<f32>) {
+    let mut means = Vec::new();
+    let mut invs = Vec::new();
+    for g in v.chunks_mut(d.max(1)) {
+        let mean = g.iter().map(|&x| x as f64).sum::<f64>() / d as f64;
+        let var = g.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+        let inv = 1.0 / (var + eps).sqrt();
+        g.iter_mut()
+            .for_each(|x| *x = ((*x as f64 - mean) * inv) as f32);
+        means.push(mean as f32);
+        invs.push(inv as f32);
+    }
+    (means, invs)
+}
+
+pub fn instance_norm(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let op = "InstanceNormalization";
+    if x.rank() < 3 {
+        return Err(Error::op(op, "rank < 3"));
+    }
+    let c = x.shape[1];
+    let scale = channel_param(op, req(node, ins, 1)?, c)?;
+    let bias = channel_param(op, req(node, ins, 2)?, c)?;
+    let eps = node.attr_f("epsilon", 1e-5)? as f64;
+    let isz = numel(&x.shape[2..]);
+    let mut out = x.f32s(op)?.to_vec();
+    normalize_groups(&mut out, isz, eps);
+    for (i, ch) in out.chunks_mut(isz.max(1)).enumerate() {
+        let k = i % c;
+        ch.iter_mut().for_each(|v| *v = *v * scale[k] + bias[k]);
+    }
+    Ok(vec![Tensor::new(x.shape.clone(), Data::F32(out))?])
+}
+
+pub fn layer_norm(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let op = "LayerNormalization";
+    let axis = norm_axis(op, node.attr_i("axis", -1)?, x.rank())?;
+    let eps = node.attr_f("epsilon", 1e-5)? as f64;
+    let d = numel(&x.shape[axis..]);
+    let mut out = x.f32s(op)?.to_vec();
+    let (mean, inv) = normalize_groups(&mut out, d, eps);
+    let norm_shape = &x.shape[axis..];
+    let apply = |v: Vec<f32>, t: &Tensor, f: fn(f32, f32) -> f32| -> Result<Vec<f32>> {
+        let (r, _) =
+            super::broadcast::binary(op, ctx.limits, &v, &x.shape, t.f32s(op)?, &t.shape, f)?;
+        Ok(r)
+    };
+    let scale = req(node, ins, 1)?;
+    if numel(&scale.shape) != d && scale.len() != 1 {
+        return Err(Error::op(
+            op,
+            format!("scale {:?} does not fit {norm_shape:?}", scale.shape),
+        ));
+    }
+    out = apply(out, scale, |a, b| a * b)?;
+    if let Some(b) = opt(ins, 2) {
+        out = apply(out, b, |a, b| a + b)?;
+    }
+    let mut stat_shape = x.shape[..axis].to_vec();
+    stat_shape.extend(std::iter::repeat_n(1, x.rank() - axis));
+    Ok(vec![
+        Tensor::new(x.shape.clone(), Data::F32(out))?,
+        Tensor::new(stat_shape.clone(), Data::F32(mean))?,
+        Tensor::new(stat_shape, Data::F32(inv))?,
+    ])
+}
+
+pub fn mvn(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let op = "MeanVarianceNormalization";
+    let axes: Vec<usize> = node
+        .attr_ints("axes")?
+        .unwrap_or_else(|| vec![0, 2, 3])
+        .iter()
+        .map(|&a| norm_axis(op, a, x.rank()))
+        .collect::<Result<_>>()?;
+    let xv = x.f32s(op)?;
+    let red: Vec<bool> = (0..x.rank()).map(|d| axes.contains(&d)).collect();
+    let kept: Vec<usize> = x
+        .shape
+        .iter()
+        .zip(&red)
+        .map(|(&d, &r)| if r { 1 } else { d })
+        .collect();
+    let kst = strides(&kept);
+    let cnt = (x.len() / numel(&kept).max(1)) as f64;
+    let oi = |m: &[usize]| -> usize {
+        m.iter()
+            .zip(&red)
+            .zip(&kst)
+            .map(|((&i, &r), &s)| if r { 0 } else { i * s })
+            .sum()
+    };
+    let mut sum = vec![0.0f64; numel(&kept)];
+    let mut sq = vec![0.0f64; numel(&kept)];
+    let mut k = 0;
+    for_each_multi(&x.shape, |m| {
+        let o = oi(m);
+        sum[o] += xv[k] as f64;
+        sq[o] += (xv[k] as f64).powi(2);
+        k += 1;
+    });
+    let mut out = Vec::with_capacity(x.len());
+    let mut k = 0;
+    for_each_multi(&x.shape, |m| {
+        let o = oi(m);
+        let mean = sum[o] / cnt;
+        let var = (sq[o] / cnt - mean * mean).max(0.0);
+        out.push(((xv[k] as f64 - mean) / (var.sqrt() + 1e-9)) as f32);
+        k += 1;
+    });
+    Ok(vec![Tensor::new(x.shape.clone(), Data::F32(out))?])
+}
+
+pub fn lrn(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    if x.rank() < 3 {
+        return Err(Error::op("LRN", "rank < 3"));
+    }
+    let size = node.attr_i("size", 1)?.max(1) as usize;
+    let alpha = node.attr_f("alpha", 1e-4)?;
+    let beta = node.attr_f("beta", 0.75)?;
+    let bias = node.attr_f("bias", 1.0)?;
+    let (n, c) = (x.shape[0], x.shape[1]);
+    let isz = numel(&x.shape[2..]);
+    let xv = x.f32s("LRN")?;
+    let lo = (size - 1) / 2;
+    let hi = size - 1 - lo;
+    let mut out = vec![0.0f32; xv.len()];
+    for b in 0..n {
+        for ch in 0..c {
+            let (s, e) = (ch.saturating_sub(lo), (ch + hi).min(c - 1));
+            for p in 0..isz {
+                let sq: f32 = (s..=e).map(|j| xv[(b * c + j) * isz + p].powi(2)).sum();
+                let i = (b * c + ch) * isz + p;
+                out[i] = xv[i] / (bias + alpha / size as f32 * sq).powf(beta);
+            }
+        }
+    }
+    Ok(vec![Tensor::new(x.shape.clone(), Data::F32(out))?])
+}

@@ -1,0 +1,21 @@
+//! Bazaar's ONNX inference engine.
+//!
+//! Load a model with [`Model::load`], then run it on a [`Backend`]: the
+//! [`cpu::CpuBackend`] (reference implementation, also the browser
+//! fallback) or, with the `wgpu` feature, the GPU backend.
+
+pub mod backend;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod conformance;
+pub mod cpu;
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod onnx;
+pub mod tensor;
+
+pub use backend::Backend;
+pub use error::{Error, Result};
+pub use limits::Limits;
+pub use model::{Model, Node};
+pub use tensor::{Data, DataType, Tensor};

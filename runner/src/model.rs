@@ -1,0 +1,461 @@
+//! Loading and validating ONNX models into Bazaar's graph IR.
+
+use std::collections::HashMap;
+
+use prost::Message;
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::onnx::{self, attribute_type as at, type_proto, ModelProto};
+use crate::tensor::{DataType, Tensor};
+
+/// Index of a value (tensor edge) in [`Graph::values`].
+pub type ValueId = usize;
+
+/// One dimension of a declared shape.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dim {
+    Known(usize),
+    Symbolic(String),
+    Unknown,
+}
+
+/// Declared element type and (possibly partial) shape of a value.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ValueType {
+    /// `None` if the type is not a supported tensor type.
+    pub dtype: Option<DataType>,
+    /// `None` if the rank is unknown.
+    pub shape: Option<Vec<Dim>>,
+}
+
+impl ValueType {
+    /// The shape if every dimension is known.
+    pub fn static_shape(&self) -> Option<Vec<usize>> {
+        self.shape
+            .as_ref()?
+            .iter()
+            .map(|d| match d {
+                Dim::Known(n) => Some(*n),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A decoded node attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attr {
+    Float(f32),
+    Int(i64),
+    String(String),
+    Tensor(Tensor),
+    Floats(Vec<f32>),
+    Ints(Vec<i64>),
+    Strings(Vec<String>),
+    /// Subgraphs (If/Loop/Scan bodies) are recognised but not executed.
+    Graph,
+}
+
+/// An operator application.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub op_type: String,
+    pub domain: String,
+    /// `None` for omitted optional inputs (empty names in ONNX).
+    pub inputs: Vec<Option<ValueId>>,
+    pub outputs: Vec<Option<ValueId>>,
+    pub attrs: Vec<(String, Attr)>,
+}
+
+impl Node {
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+
+    pub fn attr_i(&self, name: &str, default: i64) -> Result<i64> {
+        match self.attr(name) {
+            None => Ok(default),
+            Some(Attr::Int(i)) => Ok(*i),
+            Some(a) => Err(self.bad_attr(name, a)),
+        }
+    }
+
+    pub fn attr_f(&self, name: &str, default: f32) -> Result<f32> {
+        match self.attr(name) {
+            None => Ok(default),
+            Some(Attr::Float(f)) => Ok(*f),
+            Some(Attr::Int(i)) => Ok(*i as f32),
+            Some(a) => Err(self.bad_attr(name, a)),
+        }
+    }
+
+    pub fn attr_s(&self, name: &str, default: &str) -> Result<String> {
+        match self.attr(name) {
+            None => Ok(default.to_string()),
+            Some(Attr::String(s)) => Ok(s.clone()),
+            Some(a) => Err(self.bad_attr(name, a)),
+        }
+    }
+
+    pub fn attr_ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(Attr::Ints(v)) => Ok(Some(v.clone())),
+            Some(Attr::Int(i)) => Ok(Some(vec![*i])),
+            Some(a) => Err(self.bad_attr(name, a)),
+        }
+    }
+
+    pub fn attr_floats(&self, name: &str) -> Result<Option<Vec<f32>>> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(Attr::Floats(v)) => Ok(Some(v.clone())),
+            Some(a) => Err(self.bad_attr(name, a)),
+        }
+    }
+
+    fn bad_attr(&self, name: &str, a: &Attr) -> Error {
+        Error::op(
+            &self.op_type,
+            format!("attribute `{name}` has unexpected kind {a:?}"),
+        )
+    }
+}
+
+/// A validated, topologically sorted computation graph.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    /// Names of all values, indexed by [`ValueId`].
+    pub values: Vec<String>,
+    /// Runtime inputs (graph inputs without an initializer).
+    pub inputs: Vec<(ValueId, ValueType)>,
+    pub outputs: Vec<(ValueId, ValueType)>,
+    /// Initializers and folded constants, indexed by [`ValueId`].
+    pub consts: Vec<Option<Tensor>>,
+    /// Nodes in a valid execution order.
+    pub nodes: Vec<Node>,
+}
+
+/// A loaded model.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub ir_version: i64,
+    /// Version of the default (`ai.onnx`) operator set.
+    pub opset: i64,
+    pub graph: Graph,
+    pub limits: Limits,
+}
+
+impl Model {
+    /// Decodes and validates a model with default [`Limits`].
+    pub fn load(bytes: &[u8]) -> Result<Model> {
+        Model::load_with_limits(bytes, Limits::default())
+    }
+
+    /// Decodes and validates a model, enforcing `limits`.
+    pub fn load_with_limits(bytes: &[u8], limits: Limits) -> Result<Model> {
+        if bytes.len() > limits.max_model_bytes {
+            return Err(Error::Limit(format!(
+                "model is {} bytes, limit is {}",
+                bytes.len(),
+                limits.max_model_bytes
+            )));
+        }
+        let proto = ModelProto::decode(bytes)?;
+        Model::from_proto(&proto, limits)
+    }
+
+    /// Validates an already decoded model.
+    pub fn from_proto(proto: &ModelProto, limits: Limits) -> Result<Model> {
+        let g = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("model has no graph".into()))?;
+        let opset = proto
+            .opset_import
+            .iter()
+            .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+            .map(|o| o.version)
+            // Models importing only other domains get opset 0; their
+            // default-domain nodes (if any) are then reported unsupported.
+            .unwrap_or(if proto.ir_version < 3 { 1 } else { 0 });
+        let graph = build_graph(g, &limits)?;
+        Ok(Model {
+            ir_version: proto.ir_version,
+            opset,
+            graph,
+            limits,
+        })
+    }
+
+    /// Value id of a named value.
+    pub fn value_id(&self, name: &str) -> Option<ValueId> {
+        self.graph.values.iter().position(|v| v == name)
+    }
+}
+
+fn value_type(vi: &onnx::ValueInfoProto) -> ValueType {
+    let Some(tp) = vi.r#type.as_ref() else {
+        return ValueType::default();
+    };
+    match &tp.value {
+        Some(type_proto::Value::TensorType(t)) => ValueType {
+            dtype: DataType::from_onnx(t.elem_type),
+            shape: t.shape.as_ref().map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| {
+                        use onnx::tensor_shape_proto::dimension::Value as V;
+                        match &d.value {
+                            Some(V::DimValue(v)) if *v >= 0 => Dim::Known(*v as usize),
+                            Some(V::DimParam(p)) => Dim::Symbolic(p.clone()),
+                            _ => Dim::Unknown,
+                        }
+                    })
+                    .collect()
+            }),
+        },
+        _ => ValueType::default(),
+    }
+}
+
+fn is_tensor_type(vi: &onnx::ValueInfoProto) -> bool {
+    match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        None | Some(type_proto::Value::TensorType(_)) => true,
+        Some(_) => false,
+    }
+}
+
+fn convert_attr(a: &onnx::AttributeProto, limits: &Limits) -> Result<Attr> {
+    let utf8 = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    // Old exporters leave `type` unset; infer it from the populated field.
+    let ty = if a.r#type != at::UNDEFINED {
+        a.r#type
+    } else if a.t.is_some() {
+        at::TENSOR
+    } else if a.g.is_some() {
+        at::GRAPH
+    } else if !a.floats.is_empty() {
+        at::FLOATS
+    } else if !a.ints.is_empty() {
+        at::INTS
+    } else if !a.strings.is_empty() {
+        at::STRINGS
+    } else if !a.s.is_empty() {
+        at::STRING
+    } else if a.f != 0.0 {
+        at::FLOAT
+    } else {
+        at::INT
+    };
+    Ok(match ty {
+        at::FLOAT => Attr::Float(a.f),
+        at::INT => Attr::Int(a.i),
+        at::STRING => Attr::String(utf8(&a.s)),
+        at::TENSOR => Attr::Tensor(Tensor::from_proto(
+            a.t.as_ref()
+                .ok_or_else(|| Error::Invalid(format!("attribute `{}` has no tensor", a.name)))?,
+            limits,
+        )?),
+        at::FLOATS => Attr::Floats(a.floats.clone()),
+        at::INTS => Attr::Ints(a.ints.clone()),
+        at::STRINGS => Attr::Strings(a.strings.iter().map(|s| utf8(s)).collect()),
+        at::GRAPH | at::GRAPHS => Attr::Graph,
+        other => {
+            return Err(Error::Unsupported(format!(
+                "attribute `{}` of type {other}",
+                a.name
+            )))
+        }
+    })
+}
+
+fn build_graph(g: &onnx::GraphProto, limits: &Limits) -> Result<Graph> {
+    if g.node.len() > limits.max_nodes {
+        return Err(Error::Limit(format!(
+            "{} nodes, limit is {}",
+            g.node.len(),
+            limits.max_nodes
+        )));
+    }
+    let mut names = Interner::default();
+    // Producers: initializers, graph inputs, node outputs. Each value may be
+    // produced once (SSA); initializers may shadow same-named inputs.
+    let mut produced: HashMap<ValueId, usize> = HashMap::new(); // value -> producer node or usize::MAX
+    let mut consts_map: HashMap<ValueId, Tensor> = HashMap::new();
+    for init in &g.initializer {
+        if init.name.is_empty() {
+            return Err(Error::Invalid("unnamed initializer".into()));
+        }
+        let id = names.id(&init.name);
+        let t = Tensor::from_proto(init, limits)?;
+        if consts_map.insert(id, t).is_some() {
+            return Err(Error::Invalid(format!(
+                "duplicate initializer `{}`",
+                init.name
+            )));
+        }
+        produced.insert(id, usize::MAX);
+    }
+    if !g.sparse_initializer.is_empty() {
+        return Err(Error::Unsupported("sparse initializers".into()));
+    }
+    let mut inputs = Vec::new();
+    for vi in &g.input {
+        let id = names.id(&vi.name);
+        if consts_map.contains_key(&id) {
+            continue;
+        }
+        if !is_tensor_type(vi) {
+            return Err(Error::Unsupported(format!(
+                "graph input `{}` is not a tensor",
+                vi.name
+            )));
+        }
+        if produced.insert(id, usize::MAX).is_some() {
+            return Err(Error::Invalid(format!(
+                "duplicate graph input `{}`",
+                vi.name
+            )));
+        }
+        let vt = value_type(vi);
+        if let Some(s) = &vt.shape {
+            if s.len() > limits.max_rank {
+                return Err(Error::Limit(format!(
+                    "input `{}` has rank {}",
+                    vi.name,
+                    s.len()
+                )));
+            }
+        }
+        inputs.push((id, vt));
+    }
+
+    let mut nodes = Vec::with_capacity(g.node.len());
+    for (i, n) in g.node.iter().enumerate() {
+        let name = if n.name.is_empty() {
+            format!("{}#{i}", n.op_type)
+        } else {
+            n.name.clone()
+        };
+        let mut opt = |s: &String| (!s.is_empty()).then(|| names.id(s));
+        let ins: Vec<_> = n.input.iter().map(&mut opt).collect();
+        let outs: Vec<_> = n.output.iter().map(&mut opt).collect();
+        for o in outs.iter().flatten() {
+            if produced.insert(*o, i).is_some() {
+                return Err(Error::Invalid(format!(
+                    "value `{}` is produced twice (node `{name}`)",
+                    names.values[*o]
+                )));
+            }
+        }
+        let attrs = n
+            .attribute
+            .iter()
+            .map(|a| Ok((a.name.clone(), convert_attr(a, limits)?)))
+            .collect::<Result<Vec<_>>>()?;
+        nodes.push(Node {
+            name,
+            op_type: n.op_type.clone(),
+            domain: n.domain.clone(),
+            inputs: ins,
+            outputs: outs,
+            attrs,
+        });
+    }
+    let mut outputs = Vec::new();
+    for vi in &g.output {
+        let id = names.id(&vi.name);
+        if !produced.contains_key(&id) {
+            return Err(Error::MissingValue {
+                node: "<graph output>".into(),
+                value: vi.name.clone(),
+            });
+        }
+        if !is_tensor_type(vi) {
+            return Err(Error::Unsupported(format!(
+                "graph output `{}` is not a tensor",
+                vi.name
+            )));
+        }
+        outputs.push((id, value_type(vi)));
+    }
+    let values = names.values;
+
+    let order = topo_order(&nodes, &produced, &values)?;
+    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    let nodes = order.into_iter().filter_map(|i| slots[i].take()).collect();
+    let mut consts = vec![None; values.len()];
+    for (id, t) in consts_map {
+        consts[id] = Some(t);
+    }
+    Ok(Graph {
+        values,
+        inputs,
+        outputs,
+        consts,
+        nodes,
+    })
+}
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, ValueId>,
+    values: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, name: &str) -> ValueId {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        self.values.push(name.to_string());
+        self.ids.insert(name.to_string(), self.values.len() - 1);
+        self.values.len() - 1
+    }
+}
+
+/// Kahn's algorithm; reports missing producers and cycles as errors.
+fn topo_order(
+    nodes: &[Node],
+    produced: &HashMap<ValueId, usize>,
+    values: &[String],
+) -> Result<Vec<usize>> {
+    let mut indeg = vec![0usize; nodes.len()];
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for v in n.inputs.iter().flatten() {
+            match produced.get(v) {
+                None => {
+                    return Err(Error::MissingValue {
+                        node: n.name.clone(),
+                        value: values[*v].clone(),
+                    })
+                }
+                Some(&usize::MAX) => {}
+                Some(&p) => {
+                    indeg[i] += 1;
+                    users[p].push(i);
+                }
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..nodes.len()).filter(|&i| indeg[i] == 0).rev().collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(i) = ready.pop() {
+        order.push(i);
+        for &u in users[i].iter().rev() {
+            indeg[u] -= 1;
+            if indeg[u] == 0 {
+                ready.push(u);
+            }
+        }
+    }
+    if order.len() != nodes.len() {
+        let stuck = (0..nodes.len()).find(|&i| indeg[i] > 0).unwrap_or(0);
+        return Err(Error::Cycle(nodes[stuck].name.clone()));
+    }
+    Ok(order)
+}

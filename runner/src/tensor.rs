@@ -1,0 +1,336 @@
+//! Host tensors: a shape plus typed, contiguous row-major data.
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::onnx::{data_type as dt, TensorProto};
+
+/// Element types the engine computes with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataType {
+    F32,
+    F64,
+    I64,
+    I32,
+    I8,
+    U8,
+    Bool,
+}
+
+impl DataType {
+    /// Maps an ONNX `TensorProto.DataType` code; `None` if unsupported.
+    pub fn from_onnx(code: i32) -> Option<Self> {
+        Some(match code {
+            dt::FLOAT => DataType::F32,
+            dt::DOUBLE => DataType::F64,
+            dt::INT64 => DataType::I64,
+            dt::INT32 => DataType::I32,
+            dt::INT8 => DataType::I8,
+            dt::UINT8 => DataType::U8,
+            dt::BOOL => DataType::Bool,
+            _ => return None,
+        })
+    }
+
+    /// The ONNX `TensorProto.DataType` code.
+    pub fn onnx_code(self) -> i32 {
+        match self {
+            DataType::F32 => dt::FLOAT,
+            DataType::F64 => dt::DOUBLE,
+            DataType::I64 => dt::INT64,
+            DataType::I32 => dt::INT32,
+            DataType::I8 => dt::INT8,
+            DataType::U8 => dt::UINT8,
+            DataType::Bool => dt::BOOL,
+        }
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DataType::F64 | DataType::I64 => 8,
+            DataType::F32 | DataType::I32 => 4,
+            DataType::I8 | DataType::U8 | DataType::Bool => 1,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DataType::F32 | DataType::F64)
+    }
+}
+
+/// Typed element storage.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    I64(Vec<i64>),
+    I32(Vec<i32>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+    Bool(Vec<bool>),
+}
+
+/// Applies `$body` to the vector inside any `Data` variant, rewrapping the
+/// result in the same variant. `$body` is instantiated once per type.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! map_data {
+    ($data:expr, $v:ident => $body:expr) => {
+        match $data {
+            $crate::tensor::Data::F32($v) => $crate::tensor::Data::F32($body),
+            $crate::tensor::Data::F64($v) => $crate::tensor::Data::F64($body),
+            $crate::tensor::Data::I64($v) => $crate::tensor::Data::I64($body),
+            $crate::tensor::Data::I32($v) => $crate::tensor::Data::I32($body),
+            $crate::tensor::Data::I8($v) => $crate::tensor::Data::I8($body),
+            $crate::tensor::Data::U8($v) => $crate::tensor::Data::U8($body),
+            $crate::tensor::Data::Bool($v) => $crate::tensor::Data::Bool($body),
+        }
+    };
+}
+
+/// Like `map_data!` but `$body` returns `Result<Vec<_>>`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! try_map_data {
+    ($data:expr, $v:ident => $body:expr) => {
+        match $data {
+            $crate::tensor::Data::F32($v) => $crate::tensor::Data::F32($body?),
+            $crate::tensor::Data::F64($v) => $crate::tensor::Data::F64($body?),
+            $crate::tensor::Data::I64($v) => $crate::tensor::Data::I64($body?),
+            $crate::tensor::Data::I32($v) => $crate::tensor::Data::I32($body?),
+            $crate::tensor::Data::I8($v) => $crate::tensor::Data::I8($body?),
+            $crate::tensor::Data::U8($v) => $crate::tensor::Data::U8($body?),
+            $crate::tensor::Data::Bool($v) => $crate::tensor::Data::Bool($body?),
+        }
+    };
+}
+
+impl Data {
+    pub fn dtype(&self) -> DataType {
+        match self {
+            Data::F32(_) => DataType::F32,
+            Data::F64(_) => DataType::F64,
+            Data::I64(_) => DataType::I64,
+            Data::I32(_) => DataType::I32,
+            Data::I8(_) => DataType::I8,
+            Data::U8(_) => DataType::U8,
+            Data::Bool(_) => DataType::Bool,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Data::F32(v) => v.len(),
+            Data::F64(v) => v.len(),
+            Data::I64(v) => v.len(),
+            Data::I32(v) => v.len(),
+            Data::I8(v) => v.len(),
+            Data::U8(v) => v.len(),
+            Data::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `n` copies of the default (zero/false) value of `dtype`.
+    pub fn zeros(dtype: DataType, n: usize) -> Data {
+        match dtype {
+            DataType::F32 => Data::F32(vec![0.0; n]),
+            DataType::F64 => Data::F64(vec![0.0; n]),
+            DataType::I64 => Data::I64(vec![0; n]),
+            DataType::I32 => Data::I32(vec![0; n]),
+            DataType::I8 => Data::I8(vec![0; n]),
+            DataType::U8 => Data::U8(vec![0; n]),
+            DataType::Bool => Data::Bool(vec![false; n]),
+        }
+    }
+}
+
+/// A dense host tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    pub shape: Vec<usize>,
+    pub data: Data,
+}
+
+/// Number of elements of a shape (1 for scalars).
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+impl Tensor {
+    /// Builds a tensor, checking that data length matches the shape.
+    pub fn new(shape: Vec<usize>, data: Data) -> Result<Self> {
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::Limit(format!("element count of {shape:?} overflows")))?;
+        if n != data.len() {
+            return Err(Error::Invalid(format!(
+                "shape {shape:?} needs {n} elements, got {}",
+                data.len()
+            )));
+        }
+        Ok(Tensor { shape, data })
+    }
+
+    pub fn from_f32(shape: Vec<usize>, v: Vec<f32>) -> Result<Self> {
+        Tensor::new(shape, Data::F32(v))
+    }
+
+    pub fn from_i64(shape: Vec<usize>, v: Vec<i64>) -> Result<Self> {
+        Tensor::new(shape, Data::I64(v))
+    }
+
+    pub fn scalar_f32(v: f32) -> Self {
+        Tensor {
+            shape: vec![],
+            data: Data::F32(vec![v]),
+        }
+    }
+
+    pub fn dtype(&self) -> DataType {
+        self.data.dtype()
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Borrows f32 data or fails with a type error naming `op`.
+    pub fn f32s(&self, op: &str) -> Result<&[f32]> {
+        match &self.data {
+            Data::F32(v) => Ok(v),
+            d => Err(Error::unsup(
+                op,
+                format!("expected float32, got {:?}", d.dtype()),
+            )),
+        }
+    }
+
+    /// Integer contents widened to i64 (for shape-like inputs).
+    pub fn to_i64s(&self, op: &str) -> Result<Vec<i64>> {
+        Ok(match &self.data {
+            Data::I64(v) => v.clone(),
+            Data::I32(v) => v.iter().map(|&x| x as i64).collect(),
+            Data::I8(v) => v.iter().map(|&x| x as i64).collect(),
+            Data::U8(v) => v.iter().map(|&x| x as i64).collect(),
+            d => {
+                return Err(Error::op(
+                    op,
+                    format!("expected an integer tensor, got {:?}", d.dtype()),
+                ))
+            }
+        })
+    }
+
+    /// Contents converted to f64 (for scalar parameters of any numeric type).
+    pub fn to_f64s(&self) -> Vec<f64> {
+        match &self.data {
+            Data::F32(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::F64(v) => v.clone(),
+            Data::I64(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::I32(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::I8(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::U8(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+        }
+    }
+
+    /// Decodes a `TensorProto`, enforcing `limits` before allocating.
+    pub fn from_proto(p: &TensorProto, limits: &Limits) -> Result<Self> {
+        let dtype = DataType::from_onnx(p.data_type).ok_or_else(|| {
+            Error::Unsupported(format!("tensor `{}` has data type {}", p.name, p.data_type))
+        })?;
+        if p.data_location == 1 || !p.external_data.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "tensor `{}` uses external data",
+                p.name
+            )));
+        }
+        let shape = limits.check_dims(&p.dims, dtype.size())?;
+        let n = numel(&shape);
+        let data = if !p.raw_data.is_empty() {
+            let raw = &p.raw_data;
+            if raw.len() != n * dtype.size() {
+                return Err(Error::Invalid(format!(
+                    "tensor `{}`: raw_data has {} bytes, expected {}",
+                    p.name,
+                    raw.len(),
+                    n * dtype.size()
+                )));
+            }
+            decode_raw(dtype, raw)
+        } else {
+            let d = match dtype {
+                DataType::F32 => Data::F32(p.float_data.clone()),
+                DataType::F64 => Data::F64(p.double_data.clone()),
+                DataType::I64 => Data::I64(p.int64_data.clone()),
+                DataType::I32 => Data::I32(p.int32_data.clone()),
+                DataType::I8 => Data::I8(p.int32_data.iter().map(|&x| x as i8).collect()),
+                DataType::U8 => Data::U8(p.int32_data.iter().map(|&x| x as u8).collect()),
+                DataType::Bool => Data::Bool(p.int32_data.iter().map(|&x| x != 0).collect()),
+            };
+            if d.len() != n {
+                return Err(Error::Invalid(format!(
+                    "tensor `{}`: {} elements stored, shape needs {n}",
+                    p.name,
+                    d.len()
+                )));
+            }
+            d
+        };
+        Tensor::new(shape, data)
+    }
+
+    /// Encodes as a `TensorProto` with little-endian `raw_data`.
+    pub fn to_proto(&self, name: &str) -> TensorProto {
+        let raw: Vec<u8> = match &self.data {
+            Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::I8(v) => v.iter().map(|&x| x as u8).collect(),
+            Data::U8(v) => v.clone(),
+            Data::Bool(v) => v.iter().map(|&x| x as u8).collect(),
+        };
+        TensorProto {
+            dims: self.shape.iter().map(|&d| d as i64).collect(),
+            data_type: self.dtype().onnx_code(),
+            name: name.to_string(),
+            raw_data: raw,
+            ..Default::default()
+        }
+    }
+}
+
+fn decode_raw(dtype: DataType, raw: &[u8]) -> Data {
+    fn chunks<const N: usize, T>(raw: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
+        raw.chunks_exact(N)
+            .map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                f(a)
+            })
+            .collect()
+    }
+    match dtype {
+        DataType::F32 => Data::F32(chunks(raw, f32::from_le_bytes)),
+        DataType::F64 => Data::F64(chunks(raw, f64::from_le_bytes)),
+        DataType::I64 => Data::I64(chunks(raw, i64::from_le_bytes)),
+        DataType::I32 => Data::I32(chunks(raw, i32::from_le_bytes)),
+        DataType::I8 => Data::I8(raw.iter().map(|&b| b as i8).collect()),
+        DataType::U8 => Data::U8(raw.to_vec()),
+        DataType::Bool => Data::Bool(raw.iter().map(|&b| b != 0).collect()),
+    }
+}
