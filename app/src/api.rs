@@ -1,0 +1,138 @@
+//! Server functions: each checks its caller and input, then calls one `domain` service.
+use leptos::prelude::*;
+
+use crate::error::AppError;
+use crate::wire::{ModelDetail, ModelSummary, PublisherProfile};
+
+#[server]
+pub async fn list_models(
+    query: Option<String>,
+    task: Option<String>,
+) -> Result<Vec<ModelSummary>, AppError> {
+    let state = expect_context::<domain::AppState>();
+    let query = domain::catalog::CatalogQuery { text: query, task };
+    let listings = domain::catalog::list(&state.db, &query).await?;
+    Ok(listings.into_iter().map(to_wire::summary).collect())
+}
+
+#[server]
+pub async fn get_model(owner: String, slug: String) -> Result<Option<ModelDetail>, AppError> {
+    let state = expect_context::<domain::AppState>();
+    let detail = domain::catalog::model_detail(&state.db, &owner, &slug).await?;
+    Ok(detail.map(to_wire::detail))
+}
+
+#[server]
+pub async fn get_publisher(username: String) -> Result<Option<PublisherProfile>, AppError> {
+    let state = expect_context::<domain::AppState>();
+    let publisher = domain::catalog::publisher(&state.db, &username).await?;
+    Ok(publisher.map(to_wire::publisher))
+}
+
+/// Domain results to wire types: the browser never sees an entity.
+#[cfg(feature = "ssr")]
+mod to_wire {
+    use domain::catalog::{LicenseKind, Listing};
+    use domain::entities::license_offer;
+
+    use crate::wire::*;
+
+    pub fn summary(listing: Listing) -> ModelSummary {
+        let Listing {
+            model,
+            owner,
+            offer,
+        } = listing;
+        ModelSummary {
+            owner: owner.username,
+            owner_display_name: owner.display_name,
+            slug: model.slug,
+            name: model.name,
+            summary: model.summary,
+            task: model.task,
+            tags: serde_json::from_value(model.tags).unwrap_or_default(),
+            license: offer.map_or(LicenseBadge::Unavailable, badge),
+            downloads: model.downloads,
+        }
+    }
+
+    fn badge(offer: license_offer::Model) -> LicenseBadge {
+        let license_offer::Model {
+            kind,
+            spdx,
+            price_cents,
+            currency,
+            ..
+        } = offer;
+        match LicenseKind::parse(&kind) {
+            Some(LicenseKind::Open) => LicenseBadge::Open { spdx },
+            Some(LicenseKind::Gated) => LicenseBadge::Gated,
+            Some(LicenseKind::Paid) => LicenseBadge::Paid {
+                price_cents,
+                currency,
+            },
+            Some(LicenseKind::Subscription) => LicenseBadge::Subscription {
+                price_cents,
+                currency,
+            },
+            None => LicenseBadge::Unavailable,
+        }
+    }
+
+    pub fn detail(detail: domain::catalog::ModelDetail) -> ModelDetail {
+        let card = detail.listing.model.card.clone();
+        let (facts, card_html) = match domain::card::parse(&card) {
+            Ok(parsed) => {
+                let fm = parsed.front_matter;
+                let facts = CardFacts {
+                    license: fm.license,
+                    library: fm.library_name,
+                    datasets: fm.datasets,
+                    languages: fm.language,
+                    base_models: fm.base_model,
+                };
+                (facts, domain::card::render_html(parsed.body))
+            }
+            // Stored cards were validated on write; show an old malformed one as plain markdown.
+            Err(_) => (CardFacts::default(), domain::card::render_html(&card)),
+        };
+        ModelDetail {
+            summary: summary(detail.listing),
+            card_html,
+            facts,
+            versions: detail
+                .versions
+                .into_iter()
+                .map(|v| VersionEntry {
+                    version: v.version.version,
+                    changelog: v.version.changelog,
+                    published_on: v
+                        .version
+                        .published_at
+                        .map(|t| t.format("%Y-%m-%d").to_string())
+                        .unwrap_or_default(),
+                    files: v
+                        .files
+                        .into_iter()
+                        .map(|f| FileEntry {
+                            path: f.path,
+                            size: f.size,
+                            sha256: f.sha256,
+                            format: f.format,
+                            is_demo: f.is_demo,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn publisher(publisher: domain::catalog::Publisher) -> PublisherProfile {
+        PublisherProfile {
+            username: publisher.user.username,
+            display_name: publisher.user.display_name,
+            bio: publisher.user.bio,
+            models: publisher.models.into_iter().map(summary).collect(),
+        }
+    }
+}

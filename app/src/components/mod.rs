@@ -1,0 +1,3 @@
+pub mod layout;
+pub mod license_badge;
+pub mod model_card;

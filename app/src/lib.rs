@@ -1,0 +1,63 @@
+#![recursion_limit = "256"]
+//! Bazaar's pages, rendered on the server and hydrated in the browser.
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod pages;
+pub mod wire;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+use components::layout::{SiteFooter, SiteHeader};
+use pages::{home::HomePage, model::ModelPage, not_found::NotFound, publisher::PublisherPage};
+
+/// The HTML document around the app. Asset URLs come from the server's options so a
+/// content-hashed asset directory is referenced correctly.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href=css />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Bazaar".to_owned() } else { format!("{page} · Bazaar") }
+        } />
+        <Router>
+            <SiteHeader />
+            <main class="page">
+                // Async SSR: pages arrive complete, so they read fine with JavaScript off.
+                <Routes fallback=NotFound>
+                    <Route path=path!("") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!(":owner/:slug") view=ModelPage ssr=SsrMode::Async />
+                    <Route path=path!(":owner") view=PublisherPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <SiteFooter />
+        </Router>
+    }
+}

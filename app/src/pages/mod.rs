@@ -1,0 +1,4 @@
+pub mod home;
+pub mod model;
+pub mod not_found;
+pub mod publisher;

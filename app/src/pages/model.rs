@@ -1,0 +1,168 @@
+use leptos::prelude::*;
+use leptos_meta::{Meta, Title};
+use leptos_router::{components::A, hooks::use_params_map};
+
+use crate::api::get_model;
+use crate::components::license_badge::{LicenseTag, PriceTag};
+use crate::pages::not_found::NotFound;
+use crate::wire::{format_size, CardFacts, FileEntry, ModelDetail, VersionEntry};
+
+#[component]
+pub fn ModelPage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || {
+        let p = params.read();
+        (
+            p.get("owner").unwrap_or_default(),
+            p.get("slug").unwrap_or_default(),
+        )
+    };
+    let detail = Resource::new(key, |(owner, slug)| get_model(owner, slug));
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading model…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(Some(detail)) => view! { <ModelView detail /> }.into_any(),
+                    Ok(None) => view! { <NotFound /> }.into_any(),
+                    Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ModelView(detail: ModelDetail) -> impl IntoView {
+    let ModelDetail {
+        summary: model,
+        card_html,
+        facts,
+        versions,
+    } = detail;
+    let owner_href = format!("/{}", model.owner);
+    let mut versions = versions.into_iter();
+    let latest = versions.next();
+    let older: Vec<VersionEntry> = versions.collect();
+    view! {
+        <Title text=model.name.clone() />
+        <Meta name="description" content=model.summary.clone() />
+        <nav class="breadcrumb" aria-label="Breadcrumb">
+            <A href=owner_href>{model.owner.clone()}</A>
+            " / "
+            <span>{model.slug.clone()}</span>
+        </nav>
+        <header class="model-head">
+            <h1>{model.name.clone()}</h1>
+            <p class="lede">{model.summary.clone()}</p>
+            <div class="model-meta">
+                <span class="task">{model.task.clone()}</span>
+                <LicenseTag license=model.license.clone() />
+                {model.tags.iter().map(|t| view! { <span class="tag">{t.clone()}</span> }).collect_view()}
+                <span class="downloads">{format!("↓ {} downloads", model.downloads)}</span>
+            </div>
+        </header>
+        <div class="model-layout">
+            <div class="model-main">
+                <section aria-labelledby="files-heading">
+                    <h2 id="files-heading">
+                        "Files"
+                        {latest.as_ref().map(|v| view! { <span class="version-pill">{format!("v{}", v.version)}</span> })}
+                    </h2>
+                    {match latest.clone() {
+                        Some(v) => view! { <FileTable files=v.files /> }.into_any(),
+                        None => view! { <p class="muted">"No published version yet."</p> }.into_any(),
+                    }}
+                </section>
+                <article class="card-body prose" inner_html=card_html></article>
+            </div>
+            <aside class="model-side">
+                <section class="panel license-panel">
+                    <h2>"License"</h2>
+                    <p class="price-big"><PriceTag license=model.license.clone() /></p>
+                    <p><LicenseTag license=model.license.clone() /></p>
+                </section>
+                <Facts facts />
+                <section class="panel">
+                    <h2>"Versions"</h2>
+                    <ol class="versions">
+                        {latest.map(|v| view! { <VersionItem version=v latest=true /> })}
+                        {older.into_iter().map(|v| view! { <VersionItem version=v latest=false /> }).collect_view()}
+                    </ol>
+                </section>
+            </aside>
+        </div>
+    }
+}
+
+#[component]
+fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+            <table class="files" data-testid="files">
+                <thead>
+                    <tr>
+                        <th scope="col">"File"</th>
+                        <th scope="col">"Format"</th>
+                        <th scope="col" class="num">"Size"</th>
+                        <th scope="col">"SHA-256"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {files
+                        .into_iter()
+                        .map(|f| {
+                            view! {
+                                <tr>
+                                    <td class="file-name">
+                                        {f.path.clone()}
+                                        {f.is_demo.then(|| view! { <span class="badge badge-demo" title="Public demo artifact: anyone may download it">"demo"</span> })}
+                                    </td>
+                                    <td>{f.format.clone()}</td>
+                                    <td class="num">{format_size(f.size)}</td>
+                                    <td><code class="sha" data-testid="sha256">{f.sha256.clone()}</code></td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn Facts(facts: CardFacts) -> impl IntoView {
+    let rows: Vec<(&'static str, String)> = [
+        ("Licence", facts.license.into_iter().collect::<Vec<_>>()),
+        ("Library", facts.library.into_iter().collect()),
+        ("Datasets", facts.datasets),
+        ("Languages", facts.languages),
+        ("Base model", facts.base_models),
+    ]
+    .into_iter()
+    .filter(|(_, values)| !values.is_empty())
+    .map(|(name, values)| (name, values.join(", ")))
+    .collect();
+    (!rows.is_empty()).then(|| {
+        view! {
+            <section class="panel">
+                <h2>"Model card"</h2>
+                <dl class="facts">
+                    {rows.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+                </dl>
+            </section>
+        }
+    })
+}
+
+#[component]
+fn VersionItem(version: VersionEntry, latest: bool) -> impl IntoView {
+    view! {
+        <li>
+            <strong>{format!("v{}", version.version)}</strong>
+            {latest.then(|| view! { <span class="badge">"latest"</span> })}
+            <span class="muted">" · " {version.published_on.clone()}</span>
+            <p class="changelog">{version.changelog.clone()}</p>
+        </li>
+    }
+}

@@ -1,0 +1,213 @@
+//! What the server sends the page: plain data, shared by both halves of the app.
+use serde::{Deserialize, Serialize};
+
+/// How a model is licensed, with what the buyer pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LicenseBadge {
+    Open {
+        spdx: Option<String>,
+    },
+    Gated,
+    Paid {
+        price_cents: i64,
+        currency: String,
+    },
+    Subscription {
+        price_cents: i64,
+        currency: String,
+    },
+    /// No active offer: listed but not obtainable.
+    Unavailable,
+}
+
+impl LicenseBadge {
+    /// Short label for the badge, e.g. `MIT`, `Gated`, `Paid`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Open { spdx: Some(id) } => id.to_uppercase(),
+            Self::Open { spdx: None } => "Open".into(),
+            Self::Gated => "Gated".into(),
+            Self::Paid { .. } => "Paid".into(),
+            Self::Subscription { .. } => "Subscription".into(),
+            Self::Unavailable => "Unavailable".into(),
+        }
+    }
+
+    /// CSS modifier naming the kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Open { .. } => "open",
+            Self::Gated => "gated",
+            Self::Paid { .. } => "paid",
+            Self::Subscription { .. } => "subscription",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    /// `Free`, `$9.00` or `$3.00/month`.
+    pub fn price(&self) -> String {
+        match self {
+            Self::Paid {
+                price_cents,
+                currency,
+            } => format_money(*price_cents, currency),
+            Self::Subscription {
+                price_cents,
+                currency,
+            } => {
+                format!("{}/month", format_money(*price_cents, currency))
+            }
+            Self::Unavailable => "—".into(),
+            Self::Open { .. } | Self::Gated => "Free".into(),
+        }
+    }
+}
+
+pub fn format_money(cents: i64, currency: &str) -> String {
+    let amount = format!("{}.{:02}", cents / 100, cents % 100);
+    match currency {
+        "usd" => format!("${amount}"),
+        "eur" => format!("€{amount}"),
+        other => format!("{amount} {}", other.to_uppercase()),
+    }
+}
+
+/// `1.2 MB`-style sizes (powers of 1000, as download sizes are usually quoted).
+pub fn format_size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelSummary {
+    pub owner: String,
+    pub owner_display_name: String,
+    pub slug: String,
+    pub name: String,
+    pub summary: String,
+    pub task: String,
+    pub tags: Vec<String>,
+    pub license: LicenseBadge,
+    pub downloads: i64,
+}
+
+impl ModelSummary {
+    pub fn href(&self) -> String {
+        format!("/{}/{}", self.owner, self.slug)
+    }
+
+    /// Whether the live filter text matches this model.
+    pub fn matches(&self, needle: &str) -> bool {
+        let needle = needle.trim().to_lowercase();
+        needle.is_empty()
+            || [
+                &self.name,
+                &self.summary,
+                &self.slug,
+                &self.owner,
+                &self.task,
+            ]
+            .iter()
+            .any(|field| field.to_lowercase().contains(&needle))
+            || self.tags.iter().any(|t| t.to_lowercase().contains(&needle))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub size: i64,
+    pub sha256: String,
+    pub format: String,
+    pub is_demo: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionEntry {
+    pub version: String,
+    pub changelog: String,
+    /// `YYYY-MM-DD`.
+    pub published_on: String,
+    pub files: Vec<FileEntry>,
+}
+
+/// Facts from the card's front matter, shown beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardFacts {
+    pub license: Option<String>,
+    pub library: Option<String>,
+    pub datasets: Vec<String>,
+    pub languages: Vec<String>,
+    pub base_models: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelDetail {
+    pub summary: ModelSummary,
+    /// Sanitised HTML rendered from the card's markdown.
+    pub card_html: String,
+    pub facts: CardFacts,
+    /// Newest first.
+    pub versions: Vec<VersionEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublisherProfile {
+    pub username: String,
+    pub display_name: String,
+    pub bio: String,
+    pub models: Vec<ModelSummary>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_read_as_a_buyer_expects() {
+        assert_eq!(
+            LicenseBadge::Open {
+                spdx: Some("mit".into())
+            }
+            .price(),
+            "Free"
+        );
+        assert_eq!(
+            LicenseBadge::Paid {
+                price_cents: 900,
+                currency: "usd".into()
+            }
+            .price(),
+            "$9.00"
+        );
+        let sub = LicenseBadge::Subscription {
+            price_cents: 1250,
+            currency: "eur".into(),
+        };
+        assert_eq!(sub.price(), "€12.50/month");
+        assert_eq!(
+            LicenseBadge::Open {
+                spdx: Some("apache-2.0".into())
+            }
+            .label(),
+            "APACHE-2.0"
+        );
+    }
+
+    #[test]
+    fn sizes_are_human() {
+        assert_eq!(format_size(713), "713 B");
+        assert_eq!(format_size(10_322), "10.3 kB");
+        assert_eq!(format_size(2_147_483_648), "2.1 GB");
+    }
+}

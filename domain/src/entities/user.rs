@@ -1,0 +1,24 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub username: String,
+    /// Normalised form used for case-insensitive uniqueness.
+    #[sea_orm(unique)]
+    pub username_key: String,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub bio: String,
+    pub password_hash: Option<String>,
+    pub is_publisher: bool,
+    pub is_admin: bool,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,31 @@
+use crate::storage::StorageError;
+
+/// What a domain service can refuse or fail with. `Invalid` and `NotFound` are the caller's
+/// doing and are shown as they are; the rest are internal and shown opaquely.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("storage error")]
+    Storage(#[from] StorageError),
+}
+
+impl DomainError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+pub type DomainResult<T> = Result<T, DomainError>;

@@ -1,0 +1,15 @@
+//! Bazaar's server-side core: entities, services and their rules. Used by the Leptos app's
+//! server half and by the server binary; never compiled for the browser.
+pub mod card;
+pub mod catalog;
+pub mod entities;
+pub mod error;
+pub mod names;
+pub mod publishing;
+pub mod seed;
+pub mod state;
+pub mod storage;
+
+pub use error::{DomainError, DomainResult};
+pub use state::AppState;
+pub use storage::Storage;

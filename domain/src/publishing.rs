@@ -1,0 +1,250 @@
+//! Creating publishers, listings, versions and files. A listing is hidden until its first
+//! version is complete, and a published version never changes.
+use bytes::Bytes;
+use chrono::Utc;
+use futures::Stream;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, SqlErr};
+
+use crate::card;
+use crate::catalog::LicenseKind;
+use crate::entities::{file, license_offer, model, model_version, user};
+use crate::error::{DomainError, DomainResult};
+use crate::names::{check_file_path, check_slug, check_username, check_version_name, username_key};
+use crate::storage::Storage;
+
+pub struct NewPublisher<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub bio: &'a str,
+}
+
+pub async fn create_publisher(
+    db: &impl ConnectionTrait,
+    new: NewPublisher<'_>,
+) -> DomainResult<user::Model> {
+    check_username(new.username)?;
+    check_text("display_name", new.display_name, 1, 100)?;
+    let row = user::ActiveModel {
+        username: Set(new.username.to_owned()),
+        username_key: Set(username_key(new.username)),
+        display_name: Set(new.display_name.to_owned()),
+        bio: Set(new.bio.to_owned()),
+        is_publisher: Set(true),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    row.insert(db)
+        .await
+        .map_err(|e| conflict_or(e, format!("the username '{}' is taken", new.username)))
+}
+
+pub struct NewModel<'a> {
+    pub owner_id: i64,
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub summary: &'a str,
+    pub task: &'a str,
+    pub tags: &'a [String],
+    pub card: &'a str,
+}
+
+/// Creates an unpublished listing; it shows in the catalog once [`publish_model`] is called.
+pub async fn create_model(
+    db: &impl ConnectionTrait,
+    new: NewModel<'_>,
+) -> DomainResult<model::Model> {
+    check_slug(new.slug)?;
+    check_text("name", new.name, 1, 120)?;
+    check_text("summary", new.summary, 0, 300)?;
+    check_text("task", new.task, 1, 64)?;
+    if new.tags.len() > 20 || new.tags.iter().any(|t| t.is_empty() || t.len() > 50) {
+        return Err(DomainError::invalid(
+            "tags",
+            "at most 20 tags of 1 to 50 characters",
+        ));
+    }
+    card::parse(new.card).map_err(|e| DomainError::invalid("card", e.to_string()))?;
+    let now = Utc::now();
+    let row = model::ActiveModel {
+        owner_id: Set(new.owner_id),
+        slug: Set(new.slug.to_owned()),
+        name: Set(new.name.to_owned()),
+        summary: Set(new.summary.to_owned()),
+        task: Set(new.task.to_owned()),
+        tags: Set(serde_json::json!(new.tags)),
+        card: Set(new.card.to_owned()),
+        is_published: Set(false),
+        downloads: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    row.insert(db)
+        .await
+        .map_err(|e| conflict_or(e, format!("you already have a model named '{}'", new.slug)))
+}
+
+pub async fn publish_model(
+    db: &impl ConnectionTrait,
+    model: model::Model,
+) -> DomainResult<model::Model> {
+    let mut row: model::ActiveModel = model.into();
+    row.is_published = Set(true);
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(db).await?)
+}
+
+pub async fn create_version(
+    db: &impl ConnectionTrait,
+    model_id: i64,
+    version: &str,
+    changelog: &str,
+) -> DomainResult<model_version::Model> {
+    check_version_name(version)?;
+    check_text("changelog", changelog, 0, 20_000)?;
+    let row = model_version::ActiveModel {
+        model_id: Set(model_id),
+        version: Set(version.to_owned()),
+        changelog: Set(changelog.to_owned()),
+        published_at: Set(None),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    row.insert(db)
+        .await
+        .map_err(|e| conflict_or(e, format!("version '{version}' already exists")))
+}
+
+/// Streams a file into storage and records it in a draft version. The row is written only after
+/// the object is complete; if the row cannot be written the object is deleted again.
+pub async fn add_file<S>(
+    db: &impl ConnectionTrait,
+    storage: &Storage,
+    version: &model_version::Model,
+    path: &str,
+    body: S,
+    is_demo: bool,
+) -> DomainResult<file::Model>
+where
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+{
+    check_file_path(path)?;
+    if version.published_at.is_some() {
+        return Err(DomainError::Conflict(format!(
+            "version '{}' is published and can no longer change",
+            version.version
+        )));
+    }
+    let stored = storage.put_stream(body).await?;
+    let row = file::ActiveModel {
+        version_id: Set(version.id),
+        path: Set(path.to_owned()),
+        object_key: Set(stored.key.clone()),
+        size: Set(stored.size as i64),
+        sha256: Set(stored.sha256),
+        format: Set(file_format(path).to_owned()),
+        metadata: Set(None),
+        is_demo: Set(is_demo),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    match row.insert(db).await {
+        Ok(file) => Ok(file),
+        Err(e) => {
+            if let Err(cleanup) = storage.delete(&stored.key).await {
+                tracing::warn!(key = %stored.key, error = %cleanup, "could not delete orphaned object");
+            }
+            Err(conflict_or(
+                e,
+                format!("the version already has a file named {path:?}"),
+            ))
+        }
+    }
+}
+
+pub async fn publish_version(
+    db: &impl ConnectionTrait,
+    version: model_version::Model,
+) -> DomainResult<model_version::Model> {
+    if version.published_at.is_some() {
+        return Ok(version);
+    }
+    let mut row: model_version::ActiveModel = version.into();
+    row.published_at = Set(Some(Utc::now()));
+    Ok(row.update(db).await?)
+}
+
+pub async fn add_offer(
+    db: &impl ConnectionTrait,
+    model_id: i64,
+    kind: LicenseKind,
+    spdx: Option<&str>,
+    price_cents: i64,
+) -> DomainResult<license_offer::Model> {
+    match (kind.is_priced(), price_cents) {
+        (true, p) if !(50..=100_000_000).contains(&p) => {
+            return Err(DomainError::invalid(
+                "price_cents",
+                "a price must be between 50 and 100,000,000 cents",
+            ))
+        }
+        (false, p) if p != 0 => {
+            return Err(DomainError::invalid(
+                "price_cents",
+                "open and gated licences are free",
+            ))
+        }
+        _ => {}
+    }
+    let row = license_offer::ActiveModel {
+        model_id: Set(model_id),
+        kind: Set(kind.as_str().to_owned()),
+        spdx: Set(spdx.map(str::to_owned)),
+        price_cents: Set(price_cents),
+        currency: Set("usd".to_owned()),
+        terms: Set(String::new()),
+        is_active: Set(true),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    };
+    Ok(row.insert(db).await?)
+}
+
+pub async fn find_model(db: &impl ConnectionTrait, id: i64) -> DomainResult<model::Model> {
+    model::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("model"))
+}
+
+/// The format a file is treated as, by its extension; header parsing comes with uploads.
+pub fn file_format(path: &str) -> &'static str {
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("onnx") => "onnx",
+        Some("safetensors") => "safetensors",
+        Some("gguf") => "gguf",
+        Some("md") => "markdown",
+        Some("json") => "json",
+        Some("txt") => "text",
+        _ => "other",
+    }
+}
+
+fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> DomainResult<()> {
+    let len = value.trim().chars().count();
+    if len < min || value.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be {min} to {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn conflict_or(err: DbErr, message: String) -> DomainError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::Conflict(message),
+        _ => DomainError::Database(err),
+    }
+}

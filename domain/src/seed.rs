@@ -1,0 +1,152 @@
+//! The demo catalog: real small models (see `seed/` and the script that generates it), loaded
+//! through the same publishing and storage services as any upload.
+use bytes::Bytes;
+use include_dir::Dir;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+
+use crate::catalog::{self, LicenseKind};
+use crate::entities::model;
+use crate::error::{DomainError, DomainResult};
+use crate::publishing::{self, NewModel, NewPublisher};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedCatalog {
+    #[serde(rename = "publisher")]
+    pub publishers: Vec<SeedPublisher>,
+    #[serde(rename = "model")]
+    pub models: Vec<SeedModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPublisher {
+    pub username: String,
+    pub display_name: String,
+    pub bio: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedModel {
+    pub owner: String,
+    pub slug: String,
+    pub name: String,
+    pub summary: String,
+    pub task: String,
+    pub tags: Vec<String>,
+    pub license: String,
+    pub spdx: Option<String>,
+    pub price_cents: i64,
+    pub version: String,
+    pub changelog: String,
+    pub files: Vec<String>,
+    pub demo_file: Option<String>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub models_added: usize,
+    pub models_present: usize,
+}
+
+/// Loads `catalog.toml` and the model folders beside it. Idempotent: models that exist are left alone.
+pub async fn seed_catalog(
+    state: &AppState,
+    dir: &'static Dir<'static>,
+) -> DomainResult<SeedReport> {
+    let manifest = dir
+        .get_file("catalog.toml")
+        .and_then(|f| f.contents_utf8())
+        .ok_or(DomainError::NotFound("seed/catalog.toml"))?;
+    let catalog: SeedCatalog = toml::from_str(manifest)
+        .map_err(|e| DomainError::invalid("catalog.toml", e.to_string()))?;
+    let db = &state.db;
+
+    for p in &catalog.publishers {
+        if catalog::find_user(db, &p.username).await?.is_none() {
+            publishing::create_publisher(
+                db,
+                NewPublisher {
+                    username: &p.username,
+                    display_name: &p.display_name,
+                    bio: &p.bio,
+                },
+            )
+            .await?;
+        }
+    }
+
+    let mut report = SeedReport::default();
+    for m in &catalog.models {
+        let owner = catalog::find_user(db, &m.owner)
+            .await?
+            .ok_or(DomainError::invalid(
+                "owner",
+                format!("unknown publisher '{}'", m.owner),
+            ))?;
+        let exists = model::Entity::find()
+            .filter(model::Column::OwnerId.eq(owner.id))
+            .filter(model::Column::Slug.eq(&m.slug))
+            .one(db)
+            .await?;
+        if exists.is_some() {
+            report.models_present += 1;
+            continue;
+        }
+        seed_model(state, dir, owner.id, m).await?;
+        report.models_added += 1;
+    }
+    Ok(report)
+}
+
+async fn seed_model(
+    state: &AppState,
+    dir: &'static Dir<'static>,
+    owner_id: i64,
+    m: &SeedModel,
+) -> DomainResult<()> {
+    let db = &state.db;
+    let read = |name: &str| -> DomainResult<&'static [u8]> {
+        let path = format!("{}/{name}", m.slug);
+        dir.get_file(&path)
+            .map(|f| f.contents())
+            .ok_or(DomainError::invalid(
+                "files",
+                format!("seed file {path} is missing"),
+            ))
+    };
+    let card = std::str::from_utf8(read("README.md")?)
+        .map_err(|_| DomainError::invalid("card", "README.md is not UTF-8"))?;
+    let kind = LicenseKind::parse(&m.license).ok_or(DomainError::invalid(
+        "license",
+        format!("unknown licence kind '{}'", m.license),
+    ))?;
+
+    let model = publishing::create_model(
+        db,
+        NewModel {
+            owner_id,
+            slug: &m.slug,
+            name: &m.name,
+            summary: &m.summary,
+            task: &m.task,
+            tags: &m.tags,
+            card,
+        },
+    )
+    .await?;
+    let version = publishing::create_version(db, model.id, &m.version, &m.changelog).await?;
+    for name in &m.files {
+        let bytes = Bytes::from_static(read(name)?);
+        let is_demo = m.demo_file.as_deref() == Some(name.as_str());
+        let body = futures::stream::iter([Ok(bytes)]);
+        publishing::add_file(db, &state.storage, &version, name, body, is_demo).await?;
+    }
+    publishing::publish_version(db, version).await?;
+    publishing::add_offer(db, model.id, kind, m.spdx.as_deref(), m.price_cents).await?;
+    publishing::publish_model(db, model).await?;
+    Ok(())
+}

@@ -1,0 +1,33 @@
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::storage::Storage;
+
+/// Everything a request handler needs; cheap to clone (connection pool and store are shared).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub storage: Storage,
+}
+
+impl AppState {
+    pub async fn connect(database_url: &str, storage: Storage) -> Result<Self, sea_orm::DbErr> {
+        let mut options = ConnectOptions::new(database_url);
+        options.sqlx_logging(false);
+        if database_url.starts_with("sqlite:") {
+            // SQLite allows one writer; a small pool avoids lock contention.
+            options.max_connections(4);
+        }
+        let db = Database::connect(options).await?;
+        Ok(Self { db, storage })
+    }
+
+    /// Readiness: both the database and the object store answer.
+    pub async fn check_ready(&self) -> Result<(), String> {
+        self.db.ping().await.map_err(|e| format!("database: {e}"))?;
+        self.storage
+            .check()
+            .await
+            .map_err(|e| format!("object storage: {e}"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+import { defineConfig } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// The server under test: a freshly built `bazaar` on its own port with an empty data directory,
+// so it migrates and seeds the demo catalog at start-up exactly as a new install does.
+const root = path.resolve(__dirname, '..');
+const port = Number(process.env.BAZAAR_E2E_PORT ?? 3917);
+const bin = process.env.BAZAAR_BIN ?? path.join(root, 'target/debug/bazaar');
+const siteRoot = process.env.BAZAAR_SITE_ROOT ?? path.join(root, 'target/site');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bazaar-e2e-'));
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  fullyParallel: true,
+  workers: 2,
+  forbidOnly: !!process.env.CI,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    },
+  },
+  projects: [
+    { name: 'ssr', use: { javaScriptEnabled: false } },
+    { name: 'hydrated', use: { javaScriptEnabled: true } },
+  ],
+  webServer: {
+    command:
+      `"${bin}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" ` +
+      `--database-url "sqlite://${dataDir}/bazaar.db?mode=rwc" --site-root "${siteRoot}"`,
+    url: `http://127.0.0.1:${port}/readyz`,
+    reuseExistingServer: false,
+    timeout: 120_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  },
+});

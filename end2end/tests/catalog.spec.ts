@@ -1,0 +1,75 @@
+import { expect, test } from '@playwright/test';
+
+const SEEDED = ['Digit Classifier', 'Iris Species', 'Diabetes Progression', 'Sentiment Mini'];
+
+// Fail any hydrated test on an uncaught error or console error (e.g. a hydration mismatch).
+test.beforeEach(async ({ page }, testInfo) => {
+  if (testInfo.project.name !== 'hydrated') return;
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+  });
+  (testInfo as any).problems = problems;
+});
+
+test.afterEach(async ({}, testInfo) => {
+  const problems: string[] = (testInfo as any).problems ?? [];
+  expect(problems, 'browser errors').toEqual([]);
+});
+
+test('the catalog lists the seeded models', async ({ page }) => {
+  await page.goto('/');
+  const cards = page.getByTestId('model-card');
+  await expect(cards).toHaveCount(SEEDED.length);
+  for (const name of SEEDED) {
+    await expect(page.getByRole('link', { name, exact: true })).toBeVisible();
+  }
+  await expect(page.getByTestId('result-count')).toHaveText('4 models');
+});
+
+test('a model page shows its files with their SHA-256', async ({ page }) => {
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Digit Classifier', exact: true }).click();
+  await expect(page).toHaveURL(/\/sklearn-lab\/digit-classifier$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Digit Classifier' })).toBeVisible();
+  const rows = page.getByTestId('files').locator('tbody tr');
+  await expect(rows).toHaveCount(4);
+  await expect(rows.filter({ hasText: 'model.onnx' })).toContainText('demo');
+  const hashes = await page.getByTestId('sha256').allTextContents();
+  expect(hashes).toHaveLength(4);
+  for (const hash of hashes) expect(hash).toMatch(/^[0-9a-f]{64}$/);
+});
+
+test('an unknown page is a 404 with a way back', async ({ page }) => {
+  const response = await page.goto('/nobody/nothing-here');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: "We couldn't find that page" })).toBeVisible();
+  await page.getByRole('link', { name: 'Browse all models' }).click();
+  await expect(page.getByTestId('model-card')).toHaveCount(SEEDED.length);
+});
+
+test('search filters as you type once hydrated, and by submitting without JavaScript', async ({ page }, testInfo) => {
+  await page.goto('/');
+  const search = page.getByRole('searchbox', { name: 'Search models' });
+  const cards = page.getByTestId('model-card');
+  await search.fill('iris');
+  if (testInfo.project.name === 'hydrated') {
+    // Live filtering is a hydrated behaviour: no navigation happens.
+    await expect(cards).toHaveCount(1);
+    await expect(page).toHaveURL(/\/$/);
+  } else {
+    // Without JavaScript typing changes nothing until the form is submitted.
+    await expect(cards).toHaveCount(SEEDED.length);
+    await search.press('Enter');
+    await expect(page).toHaveURL(/\?q=iris$/);
+    await expect(cards).toHaveCount(1);
+  }
+  await expect(cards.first()).toContainText('Iris Species');
+});
+
+test('a publisher page lists only their models', async ({ page }) => {
+  await page.goto('/tabular-works');
+  await expect(page.getByRole('heading', { level: 1, name: 'Tabular Works' })).toBeVisible();
+  await expect(page.getByTestId('model-card')).toHaveCount(2);
+});

@@ -1,0 +1,14 @@
+//! Schema migrations, applied at start-up and by `bazaar migrate`.
+//! Each issue that needs tables adds a new migration; published ones are never edited.
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_catalog;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_catalog::Migration)]
+    }
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds the site the server serves: the hydration bundle (wasm + JS), the stylesheet and the
+# public files, into the `site-root` named in Cargo.toml's [[workspace.metadata.leptos]] —
+# the same settings `cargo leptos` reads, so both produce the same layout.
+#   scripts/build-site.sh            optimised bundle (profile `lib-profile-release`)
+#   scripts/build-site.sh --dev      unoptimised, quicker to build
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+mode="release"
+[[ "${1:-}" == "--dev" ]] && mode="dev"
+
+# Read the leptos metadata once; fields become shell variables (name, site_root, …).
+eval "$(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, shlex, sys
+meta = json.load(sys.stdin)["metadata"]["leptos"][0]
+def get(key, default=""):
+    return meta.get(key, default)
+fields = {
+    "name": get("name"), "lib_package": get("lib-package"), "site_root": get("site-root"),
+    "pkg_dir": get("site-pkg-dir"), "style_file": get("style-file"), "assets_dir": get("assets-dir"),
+    "release_profile": get("lib-profile-release", "release"),
+    "lib_features": ",".join(get("lib-features", [])),
+    "lib_default_features": str(get("lib-default-features", True)).lower(),
+}
+for k, v in fields.items():
+    print(f"{k}={shlex.quote(v)}")
+')"
+
+profile="dev"
+[[ "$mode" == "release" ]] && profile="$release_profile"
+cargo_args=(build --package "$lib_package" --lib --target wasm32-unknown-unknown --profile "$profile")
+[[ -n "$lib_features" ]] && cargo_args+=(--features "$lib_features")
+[[ "$lib_default_features" == "false" ]] && cargo_args+=(--no-default-features)
+
+log "compiling the hydration bundle ($profile)"
+# shellcheck disable=SC2046
+$(wasm_cargo) "${cargo_args[@]}"
+profile_dir="$profile"
+[[ "$profile" == "dev" ]] && profile_dir="debug"
+wasm_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile_dir/${lib_package//-/_}.wasm"
+
+staging="$(mktemp -d)"
+trap 'rm -rf "$staging"' EXIT
+wasm-bindgen --target web --no-typescript --out-dir "$staging" --out-name "$name" "$wasm_in"
+if [[ "$mode" == "release" ]]; then
+  log "optimising the wasm for size"
+  "$ROOT/scripts/wasm-opt.sh" "$staging/${name}_bg.wasm"
+fi
+cp "$style_file" "$staging/$name.css"
+
+# Content-addressed directory: a new build gets new URLs, so browsers may cache forever.
+hash="$(cat "$staging"/* | sha256sum | cut -c1-16)"
+pkg_root="$site_root/$pkg_dir"
+mkdir -p "$pkg_root"
+if [[ ! -d "$pkg_root/$hash" ]]; then
+  for file in "$staging"/*; do
+    gzip -9 -k -n "$file"
+    brotli -q 11 -k "$file"
+  done
+  mv "$staging" "$pkg_root/$hash.tmp" && mv "$pkg_root/$hash.tmp" "$pkg_root/$hash"
+  mkdir -p "$staging"
+fi
+echo "$hash" >"$pkg_root/current.tmp" && mv "$pkg_root/current.tmp" "$pkg_root/current"
+# Keep the previous bundle for pages still open in browsers; drop older ones.
+find "$pkg_root" -mindepth 1 -maxdepth 1 -type d ! -name "$hash" -printf '%T@ %p\n' | sort -rn | tail -n +2 \
+  | cut -d' ' -f2- | xargs -r rm -rf
+
+cp -r "$assets_dir"/. "$site_root"/
+log "site built in $site_root (bundle $pkg_dir/$hash: $(du -h "$pkg_root/$hash/${name}_bg.wasm" | cut -f1) wasm, $(du -h "$pkg_root/$hash/${name}_bg.wasm.br" | cut -f1) brotli)"

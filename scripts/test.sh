@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: unit, integration (SQLite, and PostgreSQL when
+# DATABASE_URL is set) and end-to-end in Chromium, with and without JavaScript.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+"$ROOT/scripts/setup.sh"
+"$ROOT/scripts/build-site.sh"
+
+log "unit and integration tests"
+cargo test --workspace --locked
+
+log "end-to-end tests (Chromium)"
+export BAZAAR_BIN="$CARGO_TARGET_DIR/debug/bazaar"
+export BAZAAR_SITE_ROOT="$ROOT/target/site"
+(cd "$ROOT/end2end" && npx playwright test)

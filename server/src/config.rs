@@ -1,0 +1,151 @@
+//! Layered configuration: built-in defaults < `config/*.toml` (in name order) < `BAZAAR_*`
+//! environment variables (`DATABASE_URL` is honoured too) < command-line flags.
+//! Secrets belong in the environment, never in the TOML files.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub addr: SocketAddr,
+    /// Where the embedded database and local object storage live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// A local directory, `file:///…`, or `s3://bucket/prefix`; defaults to `data_dir/objects`.
+    pub storage_url: Option<String>,
+    /// The built site: `pkg/` (hydration bundle, CSS) and public assets.
+    pub site_root: PathBuf,
+    /// Load the demo catalog into an empty database at start-up.
+    pub seed_demo: bool,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            storage_url: None,
+            site_root: PathBuf::from("target/site"),
+            seed_demo: true,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site_root: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn load(config_dir: &Path, overrides: &Overrides) -> Result<Self, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        for file in toml_files(config_dir) {
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("BAZAAR_"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("bazaar.db").display()
+            )
+        })
+    }
+
+    pub fn storage_url(&self) -> String {
+        self.storage_url
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("objects").display().to_string())
+    }
+}
+
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file(
+                "config/10-base.toml",
+                "data_dir = \"/srv/a\"\nseed_demo = false\naddr = \"0.0.0.0:8080\"",
+            )?;
+            jail.create_file("config/20-site.toml", "data_dir = \"/srv/b\"")?;
+            jail.set_env("BAZAAR_ADDR", "127.0.0.1:9000");
+            jail.set_env("DATABASE_URL", "postgres://db/x");
+            let overrides = Overrides {
+                site_root: Some("/site".into()),
+                ..Default::default()
+            };
+            let config = Config::load(Path::new("config"), &overrides).unwrap();
+            assert_eq!(config.data_dir, PathBuf::from("/srv/b"));
+            assert!(!config.seed_demo);
+            assert_eq!(config.addr.port(), 9000);
+            assert_eq!(config.database_url(), "postgres://db/x");
+            assert_eq!(config.site_root, PathBuf::from("/site"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        figment::Jail::expect_with(|_| {
+            let config = Config::load(Path::new("config"), &Overrides::default()).unwrap();
+            assert_eq!(config.addr.port(), 3000);
+            assert_eq!(config.database_url(), "sqlite://data/bazaar.db?mode=rwc");
+            assert_eq!(config.storage_url(), "data/objects");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BAZAAR_ADDR", "not-an-address");
+            let err = Config::load(Path::new("config"), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("addr"), "{err}");
+            Ok(())
+        });
+    }
+}

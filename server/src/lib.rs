@@ -1,0 +1,8 @@
+//! The `bazaar` server: configuration, start-up and the HTTP surface.
+#![recursion_limit = "256"]
+pub mod assets;
+pub mod config;
+pub mod routes;
+pub mod seed_data;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,132 @@
+//! Building the application from its configuration: state, migrations, demo data, router.
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use domain::{AppState, Storage};
+use http::{header, HeaderValue};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+use tower_http::{
+    compression::CompressionLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
+};
+
+use crate::{assets, config::Config, seed_data};
+
+/// Connects to the database and object store named by the configuration and migrates the schema.
+pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let storage = Storage::from_url(&config.storage_url()).context("opening object storage")?;
+    let state = AppState::connect(&config.database_url(), storage)
+        .await
+        .context("connecting to the database")?;
+    migrations::Migrator::up(&state.db, None)
+        .await
+        .context("applying database migrations")?;
+    Ok(state)
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Everything `bazaar serve` does before it accepts connections.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let state = connect(config).await?;
+        if config.seed_demo && domain::catalog::count_models(&state.db).await? == 0 {
+            let report = seed_data::load(&state)
+                .await
+                .context("seeding the demo catalog")?;
+            tracing::info!(models = report.models_added, "seeded the demo catalog");
+        }
+        let router = router(config, state);
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        Ok(Self { listener, router })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "serving Bazaar");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+pub fn router(config: &Config, state: AppState) -> Router {
+    let pkg_dir = assets::pkg_dir(&config.site_root);
+    let leptos_options = LeptosOptions::builder()
+        .output_name("bazaar")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir(pkg_dir.clone())
+        .site_addr(config.addr)
+        .build();
+    let routes = generate_route_list(app::App);
+    let pages = Router::new()
+        .leptos_routes_with_context(
+            &leptos_options,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            {
+                let options = leptos_options.clone();
+                move || app::shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            app::shell,
+        ))
+        .with_state(leptos_options);
+
+    Router::new()
+        .merge(crate::routes::health().with_state(state))
+        .merge(assets::routes(&config.site_root, &pkg_dir))
+        .merge(pages)
+        .layer(CompressionLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

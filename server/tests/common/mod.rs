@@ -1,0 +1,142 @@
+//! `spawn_app`: the real server on port 0 with a fresh database (a SQLite file, or a new
+//! PostgreSQL database when `DATABASE_URL` is set) and the real migrations and seed data.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use domain::AppState;
+use sea_orm::{ConnectionTrait, Database};
+use server::config::{Config, LogFormat};
+use server::startup::{connect, Application};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// A second connection to the same database and store, for checking what was stored.
+    pub state: AppState,
+    pub site_root: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+}
+
+/// `None` when PostgreSQL is asked for but `DATABASE_URL` is not set.
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = match db {
+        Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+        Db::Postgres => fresh_postgres_database().await?,
+    };
+    let site_root = dir.path().join("site");
+    write_fake_site(&site_root);
+    let config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        database_url: Some(database_url),
+        storage_url: None,
+        site_root: site_root.clone(),
+        seed_demo: true,
+        log_format: LogFormat::Pretty,
+    };
+    let app = Application::build(&config).await.expect("server starts");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped());
+    let state = connect(&config).await.expect("second connection");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Some(TestApp {
+        addr,
+        client,
+        state,
+        site_root,
+        _dir: dir,
+    })
+}
+
+async fn fresh_postgres_database() -> Option<String> {
+    let admin_url = std::env::var("DATABASE_URL").ok()?;
+    let name = format!("bazaar_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = Database::connect(&admin_url)
+        .await
+        .expect("connect to DATABASE_URL");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin_url).expect("DATABASE_URL is a URL");
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+/// A site root shaped like the build's output: a content-hashed bundle directory named by
+/// `pkg/current`, with a precompressed copy of the wasm, and a public file.
+fn write_fake_site(root: &Path) {
+    let pkg = root.join("pkg/0123abcd");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(root.join("pkg/current"), "0123abcd\n").unwrap();
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.extend(std::iter::repeat_n(0u8, 4096));
+    std::fs::write(pkg.join("bazaar_bg.wasm"), &wasm).unwrap();
+    let status = std::process::Command::new("gzip")
+        .args(["-k", "-n", "-9"])
+        .arg(pkg.join("bazaar_bg.wasm"))
+        .status()
+        .expect("gzip runs");
+    assert!(status.success());
+    std::fs::write(pkg.join("bazaar.js"), "export default function init() {}").unwrap();
+    std::fs::write(pkg.join("bazaar.css"), "body{}").unwrap();
+    std::fs::write(
+        root.join("favicon.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+    )
+    .unwrap();
+}
+
+/// Runs an async test body once on SQLite and once on PostgreSQL (when `DATABASE_URL` is set).
+#[macro_export]
+macro_rules! on_each_database {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::common::spawn_app($crate::common::Db::Sqlite).await.unwrap();
+                super::$test(app).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                match $crate::common::spawn_app($crate::common::Db::Postgres).await {
+                    Some(app) => super::$test(app).await,
+                    None => eprintln!("DATABASE_URL is not set; PostgreSQL variant not run"),
+                }
+            }
+        }
+    )*};
+}

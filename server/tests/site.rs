@@ -1,0 +1,123 @@
+//! The marketplace as a visitor sees it, on a freshly seeded server.
+mod common;
+
+use common::TestApp;
+use domain::entities::file;
+use sea_orm::EntityTrait;
+use sha2::{Digest, Sha256};
+
+const SEEDED_MODELS: [(&str, &str); 4] = [
+    ("sklearn-lab/digit-classifier", "Digit Classifier"),
+    ("sklearn-lab/iris-species", "Iris Species"),
+    ("tabular-works/diabetes-progression", "Diabetes Progression"),
+    ("tabular-works/sentiment-mini", "Sentiment Mini"),
+];
+
+on_each_database!(
+    probes_answer,
+    home_lists_the_seeded_models,
+    model_pages_show_each_file_with_the_hash_of_its_stored_bytes,
+    unknown_pages_are_404,
+    search_narrows_the_catalog,
+    publisher_page_lists_their_models,
+    seeding_again_adds_nothing,
+);
+
+async fn probes_answer(app: TestApp) {
+    assert_eq!(app.get_text("/healthz").await, (200, "ok".into()));
+    assert_eq!(app.get_text("/readyz").await, (200, "ready".into()));
+}
+
+async fn home_lists_the_seeded_models(app: TestApp) {
+    let (status, html) = app.get_text("/").await;
+    assert_eq!(status, 200);
+    for (path, name) in SEEDED_MODELS {
+        assert!(html.contains(name), "home is missing {name}");
+        assert!(
+            html.contains(&format!("href=\"/{path}\"")),
+            "home does not link {path}"
+        );
+    }
+    assert!(html.contains("Free"), "open model shows as Free");
+    assert!(html.contains("$9.00"), "paid model shows its price");
+    assert!(
+        html.contains("$3.00/month"),
+        "subscription shows its monthly price"
+    );
+}
+
+async fn model_pages_show_each_file_with_the_hash_of_its_stored_bytes(app: TestApp) {
+    let files = file::Entity::find().all(&app.state.db).await.unwrap();
+    assert!(
+        files.len() >= 12,
+        "seed stores every model's files, found {}",
+        files.len()
+    );
+    for (path, name) in SEEDED_MODELS {
+        let (status, html) = app.get_text(&format!("/{path}")).await;
+        assert_eq!(status, 200, "/{path}");
+        assert!(html.contains(name));
+        assert!(html.contains("model.onnx"), "/{path} lists model.onnx");
+    }
+    for f in files {
+        let bytes = app.state.storage.read_all(&f.object_key).await.unwrap();
+        assert_eq!(bytes.len() as i64, f.size);
+        let actual = hex::encode(Sha256::digest(&bytes));
+        assert_eq!(
+            actual, f.sha256,
+            "{} stored hash differs from its bytes",
+            f.path
+        );
+        assert_eq!(f.sha256.len(), 64);
+    }
+    let (_, html) = app.get_text("/sklearn-lab/digit-classifier").await;
+    let hashes: Vec<&str> = html
+        .split("data-testid=\"sha256\">")
+        .skip(1)
+        .map(|rest| &rest[..64])
+        .collect();
+    assert_eq!(hashes.len(), 4, "digit-classifier ships four files");
+    assert!(hashes
+        .iter()
+        .all(|h| h.bytes().all(|b| b.is_ascii_hexdigit())));
+}
+
+async fn unknown_pages_are_404(app: TestApp) {
+    for path in [
+        "/no-such-publisher",
+        "/sklearn-lab/no-such-model",
+        "/a/b/c/d",
+    ] {
+        let (status, html) = app.get_text(path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(
+            html.contains("We couldn't find that page"),
+            "{path} renders the 404 page"
+        );
+    }
+}
+
+async fn search_narrows_the_catalog(app: TestApp) {
+    let (_, html) = app.get_text("/?q=IRIS").await;
+    assert!(html.contains("Iris Species"));
+    assert!(!html.contains("Digit Classifier"));
+    let (_, html) = app.get_text("/?q=100%25").await;
+    assert!(
+        html.contains("No models match"),
+        "LIKE wildcards in the query are literal"
+    );
+}
+
+async fn publisher_page_lists_their_models(app: TestApp) {
+    let (status, html) = app.get_text("/tabular-works").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Tabular Works"));
+    assert!(html.contains("Diabetes Progression"));
+    assert!(!html.contains("Iris Species"));
+}
+
+async fn seeding_again_adds_nothing(app: TestApp) {
+    let report = server::seed_data::load(&app.state).await.unwrap();
+    assert_eq!(report.models_added, 0);
+    assert_eq!(report.models_present, SEEDED_MODELS.len());
+}
