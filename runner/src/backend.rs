@@ -15,6 +15,12 @@ pub trait Backend {
     /// Runs the model on `inputs` (in graph-input order), returning the
     /// graph outputs in order.
     fn run(&mut self, model: &Model, inputs: &[Tensor]) -> Result<Vec<Tensor>>;
+
+    /// float32 nodes of the last run that this backend handed to the CPU
+    /// reference kernels (always 0 for the CPU backend itself).
+    fn fallback_nodes(&self) -> usize {
+        0
+    }
 }
 
 /// Checks runtime inputs against the graph's declared inputs.

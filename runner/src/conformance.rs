@@ -207,6 +207,18 @@ pub fn compare(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Resu
 
 /// Runs every data set of `case` on `backend`.
 pub fn run_case(backend: &mut dyn Backend, case: &Case) -> Status {
+    run_case_counting(backend, case).0
+}
+
+/// Like [`run_case`], also returning the most float32 nodes any data set
+/// handed to the CPU fallback (see [`Backend::fallback_nodes`]).
+pub fn run_case_counting(backend: &mut dyn Backend, case: &Case) -> (Status, usize) {
+    let mut fallback = 0;
+    let s = run_sets(backend, case, &mut fallback);
+    (s, fallback)
+}
+
+fn run_sets(backend: &mut dyn Backend, case: &Case, fallback: &mut usize) -> Status {
     let bytes = match fs::read(case.dir.join("model.onnx")) {
         Ok(b) => b,
         Err(e) => return Status::Fail(e.to_string()),
@@ -242,6 +254,7 @@ pub fn run_case(backend: &mut dyn Backend, case: &Case) -> Status {
             Ok(Err(e)) => return Status::Fail(e.to_string()),
             Ok(Ok(o)) => o,
         };
+        *fallback = (*fallback).max(backend.fallback_nodes());
         if outputs.len() < expected.len() {
             return Status::Fail(format!(
                 "{} outputs, expected {}",

@@ -9,6 +9,8 @@ pub mod backend;
 pub mod conformance;
 pub mod cpu;
 pub mod error;
+#[cfg(feature = "wgpu")]
+pub mod gpu;
 pub mod limits;
 pub mod model;
 pub mod onnx;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use runner::backend::Backend;
-use runner::conformance::{discover, read_allow_list, run_case, Case, Status};
+use runner::conformance::{discover, read_allow_list, run_case_counting, Case, Status};
 use runner::cpu::CpuBackend;
 
 const BACKENDS: [&str; 2] = ["cpu", "wgpu"];
@@ -129,6 +129,8 @@ fn main() -> ExitCode {
     }
     let n = cases.len();
     let mut results: Vec<BTreeMap<&str, Status>> = vec![BTreeMap::new(); n];
+    // Float32 nodes a backend handed to the CPU, per case.
+    let mut fallbacks: Vec<BTreeMap<&str, usize>> = vec![BTreeMap::new(); n];
     for &b in &args.backends {
         let mut backend = match make_backend(b) {
             Ok(be) => be,
@@ -140,8 +142,13 @@ fn main() -> ExitCode {
                 continue;
             }
         };
-        for (c, r) in cases.iter().zip(results.iter_mut()) {
-            let s = run_case(backend.as_mut(), c);
+        for ((c, r), fb) in cases
+            .iter()
+            .zip(results.iter_mut())
+            .zip(fallbacks.iter_mut())
+        {
+            let (s, f) = run_case_counting(backend.as_mut(), c);
+            fb.insert(b, f);
             if args.verbose && s != Status::Pass {
                 eprintln!("{b} {} {}: {}", c.name, s.label(), s.detail());
             }
@@ -156,9 +163,10 @@ fn main() -> ExitCode {
         in_scope: usize,
         counts: BTreeMap<&'static str, [usize; 3]>,
         scoped_pass: BTreeMap<&'static str, usize>,
+        native_pass: BTreeMap<&'static str, usize>,
     }
     let mut rows: BTreeMap<&str, Row> = BTreeMap::new();
-    for (c, r) in cases.iter().zip(&results) {
+    for ((c, r), fb) in cases.iter().zip(&results).zip(&fallbacks) {
         let row = rows.entry(c.op.as_str()).or_default();
         row.cases += 1;
         row.in_scope += c.in_scope as usize;
@@ -169,14 +177,17 @@ fn main() -> ExitCode {
                 _ => 2,
             };
             row.counts.entry(b).or_default()[k] += 1;
+            if k == 0 && fb.get(b).copied().unwrap_or(0) == 0 {
+                *row.native_pass.entry(b).or_default() += 1;
+            }
             if k == 0 && c.in_scope {
                 *row.scoped_pass.entry(b).or_default() += 1;
             }
         }
     }
     println!(
-        "{:<28} {:>5} {:>6} | {:>15} | {:>15} | green",
-        "operator", "cases", "f32", "cpu pass/fail/un", "wgpu pass/fail/un"
+        "{:<28} {:>5} {:>4} | {:>16} | {:>17} {:>6} | green",
+        "operator", "cases", "f32", "cpu pass/fail/un", "wgpu pass/fail/un", "on-gpu"
     );
     let mut green: BTreeMap<&str, usize> = BTreeMap::new();
     for (op, row) in &rows {
@@ -191,15 +202,19 @@ fn main() -> ExitCode {
             }
         }
         let f = |b: &str| {
+            if !args.backends.contains(&b) {
+                return "-".to_string();
+            }
             let c = row.counts.get(b).copied().unwrap_or_default();
             format!("{}/{}/{}", c[0], c[1], c[2])
         };
         println!(
-            "{op:<28} {:>5} {:>6} | {:>15} | {:>15} | {}",
+            "{op:<28} {:>5} {:>4} | {:>16} | {:>17} {:>6} | {}",
             row.cases,
             row.in_scope,
             f("cpu"),
             f("wgpu"),
+            row.native_pass.get("wgpu").copied().unwrap_or(0),
             g.join(",")
         );
     }
@@ -215,10 +230,18 @@ fn main() -> ExitCode {
             green.get(b).copied().unwrap_or(0)
         );
     }
+    // "on-gpu": passing wgpu cases whose float32 nodes all ran on the GPU.
+    let on_gpu = cases
+        .iter()
+        .zip(&results)
+        .zip(&fallbacks)
+        .filter(|((_, r), fb)| r.get("wgpu") == Some(&Status::Pass) && fb.get("wgpu") == Some(&0))
+        .count();
+    println!("wgpu: {on_gpu} passing cases ran every float32 node on the GPU");
 
     if let Some(p) = &args.json {
         let mut s = String::from("{\"rtol\":1e-3,\"atol\":1e-7,\"cases\":[\n");
-        for (i, (c, r)) in cases.iter().zip(&results).enumerate() {
+        for (i, ((c, r), fb)) in cases.iter().zip(&results).zip(&fallbacks).enumerate() {
             let _ = write!(
                 s,
                 "{{\"name\":{},\"op\":{},\"float32\":{}",
@@ -231,10 +254,11 @@ fn main() -> ExitCode {
                     Some(st) => {
                         let _ = write!(
                             s,
-                            ",{}:{{\"status\":\"{}\",\"detail\":{}}}",
+                            ",{}:{{\"status\":\"{}\",\"detail\":{},\"cpu_fallback_nodes\":{}}}",
                             json_str(b),
                             st.label(),
-                            json_str(st.detail())
+                            json_str(st.detail()),
+                            fb.get(b).copied().unwrap_or(0)
                         );
                     }
                     None => {

@@ -2,12 +2,12 @@
 //! as the browser fallback when no GPU adapter is available.
 
 pub mod broadcast;
-mod elementwise;
-mod linalg;
-mod misc;
-mod nn;
-mod reduce;
-mod shape;
+pub(crate) mod elementwise;
+pub(crate) mod linalg;
+pub(crate) mod misc;
+pub(crate) mod nn;
+pub(crate) mod reduce;
+pub(crate) mod shape;
 
 use crate::backend::{check_inputs, last_uses, Backend};
 use crate::error::{Error, Result};

@@ -210,23 +210,15 @@ pub fn conv(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
     Ok(vec![Tensor::new(oshape, Data::F32(out))?])
 }
 
-pub fn conv_transpose(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-    let x = req(node, ins, 0)?;
-    let w = req(node, ins, 1)?;
-    if x.rank() < 3 || w.rank() != x.rank() {
-        return Err(Error::op("ConvTranspose", "expects N,C,spatial input"));
-    }
-    let (n, c) = (x.shape[0], x.shape[1]);
-    let group = node.attr_i("group", 1)?.max(1) as usize;
-    if c % group != 0 || w.shape[0] != c {
-        return Err(Error::op("ConvTranspose", "weight/input channel mismatch"));
-    }
-    let cg = c / group;
-    let mg = w.shape[1];
-    let m = mg * group;
-    let sp = &x.shape[2..];
+/// Strides, dilations, leading pads and output spatial size of a
+/// ConvTranspose (explicit pads, auto_pad or output_shape).
+#[allow(clippy::type_complexity)]
+pub(crate) fn conv_transpose_geometry(
+    node: &Node,
+    sp: &[usize],
+    kernel: &[usize],
+) -> Result<(Vec<usize>, Vec<usize>, Vec<i64>, Vec<usize>)> {
     let k = sp.len();
-    let kernel = w.shape[2..].to_vec();
     let st = positive(
         "ConvTranspose",
         node.attr_ints("strides")?.unwrap_or_else(|| vec![1; k]),
@@ -258,6 +250,9 @@ pub fn conv_transpose(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result
         };
         match target {
             Some(t) => {
+                if t < 0 {
+                    return Err(Error::op("ConvTranspose", "negative output_shape"));
+                }
                 let total = (full - t).max(0);
                 pb[i] = if auto_pad == "SAME_LOWER" {
                     total - total / 2
@@ -280,6 +275,27 @@ pub fn conv_transpose(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result
             }
         }
     }
+    Ok((st, dil, pb, out))
+}
+
+pub fn conv_transpose(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let w = req(node, ins, 1)?;
+    if x.rank() < 3 || w.rank() != x.rank() {
+        return Err(Error::op("ConvTranspose", "expects N,C,spatial input"));
+    }
+    let (n, c) = (x.shape[0], x.shape[1]);
+    let group = node.attr_i("group", 1)?.max(1) as usize;
+    if c % group != 0 || w.shape[0] != c {
+        return Err(Error::op("ConvTranspose", "weight/input channel mismatch"));
+    }
+    let cg = c / group;
+    let mg = w.shape[1];
+    let m = mg * group;
+    let sp = &x.shape[2..];
+    let k = sp.len();
+    let kernel = w.shape[2..].to_vec();
+    let (st, dil, pb, out) = conv_transpose_geometry(node, sp, &kernel)?;
     let mut oshape = vec![n, m];
     oshape.extend(&out);
     ctx.limits.check_shape(&oshape, 4)?;

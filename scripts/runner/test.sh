@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Tests Bazaar's ONNX runner: prepares the ONNX backend-test data (cached
+# after the first run), then runs the crate's unit, hostile-input, fuzz and
+# conformance allow-list tests. The allow-list runs on the CPU backend and,
+# when a wgpu adapter exists (e.g. Vulkan on llvmpipe), on the GPU backend;
+# set RUNNER_REQUIRE_WGPU=1 to make a missing adapter an error.
+# Exits non-zero on any failure; bounded by RUNNER_TEST_TIMEOUT (seconds).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+export RUNNER_CONFORMANCE_DIR="${RUNNER_CONFORMANCE_DIR:-$CARGO_TARGET_DIR/onnx-data}"
+TIMEOUT="${RUNNER_TEST_TIMEOUT:-570}"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+
+log "runner: conformance data in $RUNNER_CONFORMANCE_DIR"
+"$ROOT/scripts/runner/prepare-conformance-data.sh" "$RUNNER_CONFORMANCE_DIR"
+
+log "runner: cargo test"
+timeout --signal=TERM --kill-after=15 "$TIMEOUT" \
+    cargo test --manifest-path "$ROOT/runner/Cargo.toml" --locked -- --nocapture 2>&1 \
+    | grep -v '^error: XDG_RUNTIME_DIR is invalid'
