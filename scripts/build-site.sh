@@ -39,6 +39,15 @@ $(wasm_cargo) "${cargo_args[@]}"
 profile_dir="$profile"
 [[ "$profile" == "dev" ]] && profile_dir="debug"
 wasm_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile_dir/${lib_package//-/_}.wasm"
+pkg_root="$site_root/$pkg_dir"
+
+# Nothing to do when the compiled wasm, the stylesheet, the assets and the mode are unchanged.
+source_key="$( (cat "$wasm_in" "$style_file"; echo "$mode"; find "$assets_dir" -type f -exec cat {} +) | sha256sum | cut -c1-32)"
+if [[ -f "$pkg_root/current" && -d "$pkg_root/$(cat "$pkg_root/current")" \
+      && "$(cat "$pkg_root/source" 2>/dev/null)" == "$source_key" ]]; then
+  log "site is up to date ($site_root)"
+  exit 0
+fi
 
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
@@ -51,13 +60,13 @@ cp "$style_file" "$staging/$name.css"
 
 # Content-addressed directory: a new build gets new URLs, so browsers may cache forever.
 hash="$(cat "$staging"/* | sha256sum | cut -c1-16)"
-pkg_root="$site_root/$pkg_dir"
 mkdir -p "$pkg_root"
 if [[ ! -d "$pkg_root/$hash" ]]; then
   for file in "$staging"/*; do
     gzip -9 -k -n "$file"
     brotli -q 11 -k "$file"
   done
+  chmod 755 "$staging"
   mv "$staging" "$pkg_root/$hash.tmp" && mv "$pkg_root/$hash.tmp" "$pkg_root/$hash"
   mkdir -p "$staging"
 fi
@@ -67,4 +76,5 @@ find "$pkg_root" -mindepth 1 -maxdepth 1 -type d ! -name "$hash" -printf '%T@ %p
   | cut -d' ' -f2- | xargs -r rm -rf
 
 cp -r "$assets_dir"/. "$site_root"/
+echo "$source_key" >"$pkg_root/source"
 log "site built in $site_root (bundle $pkg_dir/$hash: $(du -h "$pkg_root/$hash/${name}_bg.wasm" | cut -f1) wasm, $(du -h "$pkg_root/$hash/${name}_bg.wasm.br" | cut -f1) brotli)"

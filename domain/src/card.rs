@@ -1,5 +1,5 @@
 //! Model cards: markdown with YAML front matter, as on Hugging Face, plus Bazaar's `demo:` block.
-use pulldown_cmark::{html, CowStr, Event, Options, Parser, Tag};
+use pulldown_cmark::{html, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use serde::Deserialize;
 
 /// The front matter fields Bazaar understands; unknown keys are kept in the card text untouched.
@@ -85,12 +85,25 @@ pub fn parse(card: &str) -> Result<ParsedCard<'_>, CardError> {
 }
 
 /// Renders card markdown to HTML that is safe to inline: publishers are untrusted, so raw HTML
-/// is shown as text and only http(s), mailto and relative links survive.
+/// is shown as text and only http(s), mailto and relative links survive. Headings move down a
+/// level so the page's own `<h1>` stays the only one.
 pub fn render_html(markdown: &str) -> String {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
     let events = Parser::new_ext(markdown, options).map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        Event::Start(Tag::Heading {
+            level,
+            id,
+            classes,
+            attrs,
+        }) => Event::Start(Tag::Heading {
+            level: demote(level),
+            id,
+            classes,
+            attrs,
+        }),
+        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(demote(level))),
         Event::Start(Tag::Link {
             link_type,
             dest_url,
@@ -118,6 +131,16 @@ pub fn render_html(markdown: &str) -> String {
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, events);
     out
+}
+
+fn demote(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H2,
+        HeadingLevel::H2 => HeadingLevel::H3,
+        HeadingLevel::H3 => HeadingLevel::H4,
+        HeadingLevel::H4 => HeadingLevel::H5,
+        HeadingLevel::H5 | HeadingLevel::H6 => HeadingLevel::H6,
+    }
 }
 
 fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
@@ -161,6 +184,15 @@ mod tests {
     fn unterminated_or_invalid_front_matter_is_an_error() {
         assert!(parse("---\nlicense: mit\n# no end").is_err());
         assert!(parse("---\ntags: [unclosed\n---\n").is_err());
+    }
+
+    #[test]
+    fn card_headings_sit_below_the_page_title() {
+        let html = render_html("# Title\n\n## Usage\n\n###### Deep");
+        assert!(html.contains("<h2>Title</h2>"), "{html}");
+        assert!(html.contains("<h3>Usage</h3>"), "{html}");
+        assert!(html.contains("<h6>Deep</h6>"), "{html}");
+        assert!(!html.contains("<h1>"), "{html}");
     }
 
     #[test]

@@ -248,3 +248,184 @@ fn conflict_or(err: DbErr, message: String) -> DomainError {
         _ => DomainError::Database(err),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use migrations::{Migrator, MigratorTrait};
+
+    async fn setup() -> (AppStateForTest, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let storage = Storage::from_url(dir.path().join("objects").to_str().unwrap()).unwrap();
+        let state = crate::AppState::connect(&url, storage).await.unwrap();
+        Migrator::up(&state.db, None).await.unwrap();
+        let owner = create_publisher(
+            &state.db,
+            NewPublisher {
+                username: "acme",
+                display_name: "Acme",
+                bio: "",
+            },
+        )
+        .await
+        .unwrap();
+        (
+            AppStateForTest {
+                state,
+                owner_id: owner.id,
+            },
+            dir,
+        )
+    }
+
+    struct AppStateForTest {
+        state: crate::AppState,
+        owner_id: i64,
+    }
+
+    fn new_model(owner_id: i64, slug: &str) -> NewModel<'_> {
+        NewModel {
+            owner_id,
+            slug,
+            name: "A model",
+            summary: "",
+            task: "tabular",
+            tags: &[],
+            card: "# Card",
+        }
+    }
+
+    fn body(bytes: &'static [u8]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures::stream::iter([Ok(Bytes::from_static(bytes))])
+    }
+
+    #[tokio::test]
+    async fn a_published_version_refuses_new_files() {
+        let (t, _dir) = setup().await;
+        let db = &t.state.db;
+        let model = create_model(db, new_model(t.owner_id, "m")).await.unwrap();
+        let version = create_version(db, model.id, "1.0.0", "").await.unwrap();
+        add_file(db, &t.state.storage, &version, "a.txt", body(b"a"), false)
+            .await
+            .unwrap();
+        let version = publish_version(db, version).await.unwrap();
+        let err = add_file(db, &t.state.storage, &version, "b.txt", body(b"b"), false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DomainError::Conflict(ref m) if m.contains("published")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn duplicates_are_conflicts_not_database_errors() {
+        let (t, _dir) = setup().await;
+        let db = &t.state.db;
+        let model = create_model(db, new_model(t.owner_id, "m")).await.unwrap();
+        let err = create_model(db, new_model(t.owner_id, "m"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DomainError::Conflict(_)), "{err}");
+        let version = create_version(db, model.id, "1.0.0", "").await.unwrap();
+        assert!(matches!(
+            create_version(db, model.id, "1.0.0", "").await,
+            Err(DomainError::Conflict(_))
+        ));
+        add_file(db, &t.state.storage, &version, "a.txt", body(b"a"), false)
+            .await
+            .unwrap();
+        let err = add_file(db, &t.state.storage, &version, "a.txt", body(b"b"), false)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DomainError::Conflict(_)), "{err}");
+        let err = create_publisher(
+            db,
+            NewPublisher {
+                username: "acme",
+                display_name: "Again",
+                bio: "",
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, DomainError::Conflict(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn invalid_input_names_the_field() {
+        let (t, _dir) = setup().await;
+        let db = &t.state.db;
+        let cases = [
+            (
+                NewModel {
+                    slug: "Bad Slug",
+                    ..new_model(t.owner_id, "")
+                },
+                "slug",
+            ),
+            (
+                NewModel {
+                    name: "",
+                    ..new_model(t.owner_id, "ok")
+                },
+                "name",
+            ),
+            (
+                NewModel {
+                    card: "---\nlicense: [\n---\n",
+                    ..new_model(t.owner_id, "ok")
+                },
+                "card",
+            ),
+        ];
+        for (input, field) in cases {
+            match create_model(db, input).await {
+                Err(DomainError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("expected {field} to be rejected, got {other:?}"),
+            }
+        }
+        let model = create_model(db, new_model(t.owner_id, "ok")).await.unwrap();
+        let err = add_offer(db, model.id, LicenseKind::Paid, None, 0)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("price_cents:"), "{err}");
+        let err = add_offer(db, model.id, LicenseKind::Open, Some("mit"), 100)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().starts_with("price_cents:"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_rejected_file_row_leaves_no_object_behind() {
+        let (t, dir) = setup().await;
+        let db = &t.state.db;
+        let model = create_model(db, new_model(t.owner_id, "m")).await.unwrap();
+        let version = create_version(db, model.id, "1.0.0", "").await.unwrap();
+        add_file(
+            db,
+            &t.state.storage,
+            &version,
+            "a.txt",
+            body(b"first"),
+            false,
+        )
+        .await
+        .unwrap();
+        add_file(
+            db,
+            &t.state.storage,
+            &version,
+            "a.txt",
+            body(b"second"),
+            false,
+        )
+        .await
+        .unwrap_err();
+        let objects = std::fs::read_dir(dir.path().join("objects/objects"))
+            .unwrap()
+            .count();
+        assert_eq!(objects, 1, "the duplicate's bytes were deleted again");
+    }
+}

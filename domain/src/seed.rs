@@ -2,7 +2,7 @@
 //! through the same publishing and storage services as any upload.
 use bytes::Bytes;
 use include_dir::Dir;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::Deserialize;
 
 use crate::catalog::{self, LicenseKind};
@@ -108,7 +108,9 @@ async fn seed_model(
     owner_id: i64,
     m: &SeedModel,
 ) -> DomainResult<()> {
-    let db = &state.db;
+    // One transaction per model: a crash mid-seed leaves no half-made listing behind.
+    let txn = state.db.begin().await?;
+    let db = &txn;
     let read = |name: &str| -> DomainResult<&'static [u8]> {
         let path = format!("{}/{name}", m.slug);
         dir.get_file(&path)
@@ -148,5 +150,6 @@ async fn seed_model(
     publishing::publish_version(db, version).await?;
     publishing::add_offer(db, model.id, kind, m.spdx.as_deref(), m.price_cents).await?;
     publishing::publish_model(db, model).await?;
+    txn.commit().await?;
     Ok(())
 }

@@ -60,7 +60,7 @@ pub struct Overrides {
 }
 
 impl Config {
-    pub fn load(config_dir: &Path, overrides: &Overrides) -> Result<Self, figment::Error> {
+    pub fn load(config_dir: &Path, overrides: &Overrides) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         for file in toml_files(config_dir) {
             figment = figment.merge(Toml::file(file));
@@ -70,6 +70,7 @@ impl Config {
             .merge(Env::prefixed("BAZAAR_"))
             .merge(Serialized::defaults(overrides))
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn database_url(&self) -> String {
@@ -100,12 +101,15 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
+// `Jail`'s closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.create_dir("config")?;
             jail.create_file(
                 "config/10-base.toml",
@@ -130,7 +134,8 @@ mod tests {
 
     #[test]
     fn defaults_need_no_configuration() {
-        figment::Jail::expect_with(|_| {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             let config = Config::load(Path::new("config"), &Overrides::default()).unwrap();
             assert_eq!(config.addr.port(), 3000);
             assert_eq!(config.database_url(), "sqlite://data/bazaar.db?mode=rwc");
@@ -142,6 +147,7 @@ mod tests {
     #[test]
     fn a_bad_value_names_its_key() {
         figment::Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("BAZAAR_ADDR", "not-an-address");
             let err = Config::load(Path::new("config"), &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("addr"), "{err}");

@@ -72,9 +72,9 @@ async fn model_pages_show_each_file_with_the_hash_of_its_stored_bytes(app: TestA
     }
     let (_, html) = app.get_text("/sklearn-lab/digit-classifier").await;
     let hashes: Vec<&str> = html
-        .split("data-testid=\"sha256\">")
+        .split("data-testid=\"sha256\"")
         .skip(1)
-        .map(|rest| &rest[..64])
+        .filter_map(|rest| rest.split_once('>').map(|(_, text)| &text[..64]))
         .collect();
     assert_eq!(hashes.len(), 4, "digit-classifier ships four files");
     assert!(hashes

@@ -92,6 +92,7 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
             </aside>
         </div>
     }
+    .into_any()
 }
 
 #[component]
