@@ -223,7 +223,8 @@ fn run_sets(backend: &mut dyn Backend, case: &Case, fallback: &mut usize) -> Sta
         Ok(b) => b,
         Err(e) => return Status::Fail(e.to_string()),
     };
-    let model = match Model::load(&bytes) {
+    // Cases run optimised, so folding and fusion are held to the suite too.
+    let model = match Model::load(&bytes).and_then(|mut m| m.optimize().map(|_| m)) {
         Ok(m) => m,
         Err(Error::Unsupported(m)) => return Status::Unsupported(m),
         Err(e) => return Status::Fail(format!("load: {e}")),

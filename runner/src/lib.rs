@@ -11,9 +11,11 @@ pub mod cpu;
 pub mod error;
 #[cfg(feature = "wgpu")]
 pub mod gpu;
+pub mod infer;
 pub mod limits;
 pub mod model;
 pub mod onnx;
+pub mod optimize;
 pub mod tensor;
 
 pub use backend::Backend;

@@ -27,7 +27,10 @@ fn cases() -> Option<HashMap<String, Case>> {
         return None;
     };
     let found = discover(&PathBuf::from(dir));
-    assert!(!found.is_empty(), "no test cases under RUNNER_CONFORMANCE_DIR");
+    assert!(
+        !found.is_empty(),
+        "no test cases under RUNNER_CONFORMANCE_DIR"
+    );
     Some(found.into_iter().map(|c| (c.name.clone(), c)).collect())
 }
 
@@ -49,8 +52,15 @@ fn check(backend: &mut dyn Backend, cases: &HashMap<String, Case>) {
             s => failures.push(format!("{case}: {} {}", s.label(), s.detail())),
         }
     }
-    eprintln!("{name}: {ran} allow-listed cases run, {} regressions", failures.len());
-    assert!(failures.is_empty(), "{name} regressions:\n{}", failures.join("\n"));
+    eprintln!(
+        "{name}: {ran} allow-listed cases run, {} regressions",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{name} regressions:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

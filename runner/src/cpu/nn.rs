@@ -16,13 +16,20 @@ pub(crate) struct Geometry {
     pub out: Vec<usize>,
 }
 
+/// Window attributes (kernel, strides, dilations, pads) are capped so
+/// geometry arithmetic cannot overflow, even with 32-bit `usize`.
+const MAX_WINDOW_ATTR: i64 = 1 << 12;
+
 fn positive(op: &str, v: Vec<i64>, what: &str) -> Result<Vec<usize>> {
     v.into_iter()
         .map(|x| {
-            if x >= 1 {
+            if (1..=MAX_WINDOW_ATTR).contains(&x) {
                 Ok(x as usize)
             } else {
-                Err(Error::op(op, format!("{what} must be >= 1")))
+                Err(Error::op(
+                    op,
+                    format!("{what} must be in 1..={MAX_WINDOW_ATTR}"),
+                ))
             }
         })
         .collect()
@@ -38,6 +45,11 @@ pub(crate) fn geometry(
     let k = input.len();
     if kernel.len() != k {
         return Err(Error::op(op, "kernel rank does not match input"));
+    }
+    if kernel.iter().any(|&d| d as i64 > MAX_WINDOW_ATTR)
+        || input.iter().any(|&d| d as i64 > 1 << 30)
+    {
+        return Err(Error::op(op, "window or input too large"));
     }
     let strides = positive(
         op,
@@ -74,7 +86,7 @@ pub(crate) fn geometry(
             "VALID" => {}
             _ => {
                 if let Some(p) = node.attr_ints("pads")? {
-                    if p.len() != 2 * k || p.iter().any(|&x| x < 0) {
+                    if p.len() != 2 * k || p.iter().any(|&x| !(0..=MAX_WINDOW_ATTR).contains(&x)) {
                         return Err(Error::op(op, "pads must be 2*rank non-negative values"));
                     }
                     pb[i] = p[i] as usize;
@@ -144,6 +156,8 @@ pub fn conv(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
     ctx.limits.check_shape(&oshape, 4)?;
     let (xv, wv) = (x.f32s("Conv")?, w.f32s("Conv")?);
     let ksz = numel(&g.kernel);
+    // Bounds the tap table and the work below, not just the output.
+    ctx.limits.check_shape(&[ksz, numel(&g.out), 16], 1)?;
     let osz = numel(&g.out);
     let isz = numel(sp);
     let rows = cg * ksz;
@@ -236,6 +250,19 @@ pub(crate) fn conv_transpose_geometry(
     let out_shape_attr = node.attr_ints("output_shape")?;
     if st.len() != k || dil.len() != k || opad.len() != k {
         return Err(Error::op("ConvTranspose", "attribute rank mismatch"));
+    }
+    let bounded = |v: &[i64]| v.iter().all(|x| (0..=MAX_WINDOW_ATTR).contains(x));
+    let pads_ok = node.attr_ints("pads")?.is_none_or(|p| bounded(&p));
+    let shape_ok = out_shape_attr
+        .as_ref()
+        .is_none_or(|o| o.iter().all(|x| (0..=1 << 30).contains(x)));
+    if !bounded(&opad)
+        || !pads_ok
+        || !shape_ok
+        || kernel.iter().any(|&d| d as i64 > MAX_WINDOW_ATTR)
+        || sp.iter().any(|&d| d > 1 << 30)
+    {
+        return Err(Error::op("ConvTranspose", "attribute out of range"));
     }
     let mut pb = vec![0i64; k];
     let mut out = vec![0usize; k];
@@ -379,6 +406,8 @@ pub fn pool(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
     let sp = &x.shape[2..];
     let ceil_mode = node.attr_i("ceil_mode", 0)? != 0;
     let g = geometry(node, sp, kernel, ceil_mode)?;
+    ctx.limits
+        .check_shape(&[numel(&g.kernel), numel(&g.out)], 1)?;
     let (n, c) = (x.shape[0], x.shape[1]);
     let mut oshape = vec![n, c];
     oshape.extend(&g.out);

@@ -233,6 +233,11 @@ pub fn softmax(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
         softmax_rows(&mut out, d, op);
         return Ok(vec![Tensor::new(x.shape.clone(), Data::F32(out))?]);
     }
+    if x.rank() == 0 {
+        let mut out = v.to_vec();
+        softmax_rows(&mut out, 1, op);
+        return Ok(vec![Tensor::new(vec![], Data::F32(out))?]);
+    }
     let axis = norm_axis(op, node.attr_i("axis", -1)?, x.rank())?;
     let perm_needed = axis + 1 != x.rank();
     if !perm_needed {

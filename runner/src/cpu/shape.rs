@@ -13,7 +13,7 @@ use crate::tensor::{numel, Data, DataType, Tensor};
 pub(crate) fn norm_axis(op: &str, axis: i64, rank: usize) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if a < 0 || a >= r.max(1) {
+    if a < 0 || a >= r {
         return Err(Error::op(
             op,
             format!("axis {axis} out of range for rank {rank}"),
@@ -333,7 +333,14 @@ pub fn split(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tens
             .map(|&v| usize::try_from(v).map_err(|_| Error::op("Split", "negative split")))
             .collect::<Result<_>>()?,
         None => {
-            let parts = node.attr_i("num_outputs", n_out as i64)?.max(1) as usize;
+            let parts = node.attr_i("num_outputs", n_out as i64)?;
+            if parts < 1 || parts as usize != n_out {
+                return Err(Error::op(
+                    "Split",
+                    "num_outputs must equal the number of outputs",
+                ));
+            }
+            let parts = parts as usize;
             let chunk = dim.div_ceil(parts);
             (0..parts)
                 .map(|i| chunk.min(dim.saturating_sub(i * chunk)))
@@ -498,7 +505,7 @@ pub fn gather_elements(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Resu
     Ok(vec![Tensor::new(ind.shape.clone(), take(&x.data, &idx))?])
 }
 
-pub fn gather_nd(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+pub fn gather_nd(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let x = req(node, ins, 0)?;
     let ind = req(node, ins, 1)?;
     let b = node.attr_i("batch_dims", 0)?.max(0) as usize;
@@ -515,6 +522,15 @@ pub fn gather_nd(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec
     let inner = numel(&x.shape[b + k..]);
     let batch = numel(&x.shape[..b]);
     let per_batch = numel(&ind.shape[b..q - 1]);
+    if ind.shape[..b] != x.shape[..b] || iv.len() != batch * per_batch * k {
+        return Err(Error::op(
+            "GatherND",
+            "batch dimensions of data and indices differ",
+        ));
+    }
+    let mut out_shape = ind.shape[..q - 1].to_vec();
+    out_shape.extend_from_slice(&x.shape[b + k..]);
+    ctx.limits.check_shape(&out_shape, x.dtype().size())?;
     let mut idx = Vec::new();
     for bi in 0..batch {
         for j in 0..per_batch {
@@ -634,7 +650,11 @@ pub fn scatter_nd(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Ve
     }
     let st = strides(&x.shape);
     let inner = numel(&x.shape[k..]);
-    let mut targets = Vec::new();
+    let tuples = iv.len().checked_div(k).unwrap_or(1);
+    if tuples.checked_mul(inner) != Some(upd.len()) {
+        return Err(Error::op("ScatterND", "updates shape mismatch"));
+    }
+    let mut targets = Vec::with_capacity(upd.len());
     for t in iv.chunks(k.max(1)) {
         let mut off = 0;
         for (d, &i) in t.iter().enumerate().take(k) {
