@@ -11,6 +11,10 @@ use tower_http::{services::ServeDir, services::ServeFile, set_header::SetRespons
 
 /// Where the hydration bundle is, relative to the site root: `pkg/<hash>` or `pkg`.
 pub fn pkg_dir(site_root: &Path) -> String {
+    // A server built by cargo-leptos serves the plain `pkg/` that cargo-leptos writes.
+    if option_env!("LEPTOS_OUTPUT_NAME").is_some() {
+        return "pkg".to_owned();
+    }
     match std::fs::read_to_string(site_root.join("pkg/current")) {
         Ok(hash) if is_hash_dir(hash.trim()) => format!("pkg/{}", hash.trim()),
         _ => "pkg".to_owned(),

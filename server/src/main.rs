@@ -11,8 +11,9 @@ use server::{seed_data, startup, telemetry};
 #[derive(Parser)]
 #[command(name = "bazaar", version)]
 struct Cli {
+    /// Defaults to `serve` with its defaults (as `cargo leptos watch` runs it).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -31,7 +32,7 @@ enum Command {
     Seed(CommonArgs),
 }
 
-#[derive(Args)]
+#[derive(Args, Default)]
 struct CommonArgs {
     /// Directory for the embedded database and local object storage.
     #[arg(long)]
@@ -42,9 +43,9 @@ struct CommonArgs {
     /// Directory holding the built site (pkg/ and public files).
     #[arg(long)]
     site_root: Option<PathBuf>,
-    /// Directory of TOML configuration files, read in name order.
-    #[arg(long, default_value = "config")]
-    config_dir: PathBuf,
+    /// Directory of TOML configuration files, read in name order [default: config].
+    #[arg(long)]
+    config_dir: Option<PathBuf>,
 }
 
 impl CommonArgs {
@@ -55,13 +56,18 @@ impl CommonArgs {
             database_url: self.database_url,
             site_root: self.site_root,
         };
-        Ok(Config::load(&self.config_dir, &overrides)?)
+        let config_dir = self.config_dir.unwrap_or_else(|| PathBuf::from("config"));
+        Ok(Config::load(&config_dir, &overrides)?)
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse().command).await {
+    let command = Cli::parse().command.unwrap_or(Command::Serve {
+        addr: None,
+        common: CommonArgs::default(),
+    });
+    match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = ?err, "bazaar failed");
