@@ -6,6 +6,9 @@ cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/build-site.sh"
 
+log "formatting"
+cargo fmt --all --check
+
 log "unit and integration tests"
 # The browser entry point is compiled for wasm32 by build-site.sh; building it here would
 # unify the app's `hydrate` and `ssr` features into one native build.
