@@ -101,6 +101,8 @@ pub struct GpuBackend {
     pipelines: HashMap<String, wgpu::ComputePipeline>,
     pool: HashMap<u64, Vec<wgpu::Buffer>>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// CPU-emulated adapter (llvmpipe & co.): prefer barrier-free kernels.
+    software: bool,
     /// Counters of the most recent run.
     pub stats: GpuStats,
 }
@@ -201,6 +203,12 @@ impl GpuBackend {
             pipelines: HashMap::new(),
             pool: HashMap::new(),
             errors,
+            // RUNNER_WGPU_MATMUL=tiled|blocked overrides the choice (tests).
+            software: match std::env::var("RUNNER_WGPU_MATMUL").as_deref() {
+                Ok("tiled") => false,
+                Ok("blocked") => true,
+                _ => info.device_type == wgpu::DeviceType::Cpu,
+            },
             stats: GpuStats::default(),
         })
     }

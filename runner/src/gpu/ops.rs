@@ -272,13 +272,19 @@ impl GpuBackend {
         let out = self.alloc(batch * m * n)?;
         if batch * m * n > 0 {
             let maxd = self.limits.max_compute_workgroups_per_dimension as usize;
-            let (gx, gy) = (n.div_ceil(16), m.div_ceil(16));
+            // Outputs per workgroup: 32x32 (barrier-free) or 16x16 (tiled).
+            let tile = if self.software { 32 } else { 16 };
+            let (gx, gy) = (n.div_ceil(tile), m.div_ceil(tile));
             if gx > maxd || gy > maxd || batch > maxd {
                 return Err(Error::Limit(
                     "matmul exceeds the adapter's dispatch limits".into(),
                 ));
             }
-            let pipe = self.pipeline("matmul", wgsl::matmul)?;
+            let pipe = if self.software {
+                self.pipeline("matmul_blocked", wgsl::matmul_blocked)?
+            } else {
+                self.pipeline("matmul", wgsl::matmul)?
+            };
             let (cbuf, rsc, csc) = match c {
                 Some((t, r, s)) => (t.buf.clone(), r, s),
                 None => (a.buf.clone(), 0, 0),

@@ -182,6 +182,62 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     )
 }
 
+/// Same contract as [`matmul`] without shared memory or barriers: each
+/// thread accumulates a 4x4 block in registers. Software adapters (llvmpipe)
+/// emulate workgroup barriers very slowly, so they get this variant.
+pub fn matmul_blocked() -> String {
+    format!(
+        "{HEADER}
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {{
+    let M = prm[0]; let N = prm[1]; let K = prm[2];
+    let rsa = prm[3]; let csa = prm[4]; let rsb = prm[5]; let csb = prm[6];
+    let r0 = gid.y * 4u;
+    let c0 = gid.x * 4u;
+    let bi = gid.z;
+    if (r0 >= M || c0 >= N) {{ return; }}
+    let aoff = prm[12u + 3u * bi];
+    let boff = prm[13u + 3u * bi];
+    let coff = prm[14u + 3u * bi];
+    // Clamped row/column indices keep loads in bounds; rows or columns
+    // past the edge are computed but never stored.
+    let ra = array<u32, 4>(aoff + min(r0, M - 1u) * rsa, aoff + min(r0 + 1u, M - 1u) * rsa,
+                           aoff + min(r0 + 2u, M - 1u) * rsa, aoff + min(r0 + 3u, M - 1u) * rsa);
+    let cb = array<u32, 4>(boff + min(c0, N - 1u) * csb, boff + min(c0 + 1u, N - 1u) * csb,
+                           boff + min(c0 + 2u, N - 1u) * csb, boff + min(c0 + 3u, N - 1u) * csb);
+    var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
+    for (var k = 0u; k < K; k = k + 1u) {{
+        let kb = k * rsb;
+        let bv = vec4<f32>(b[cb[0] + kb], b[cb[1] + kb], b[cb[2] + kb], b[cb[3] + kb]);
+        let ka = k * csa;
+        acc0 = acc0 + a[ra[0] + ka] * bv;
+        acc1 = acc1 + a[ra[1] + ka] * bv;
+        acc2 = acc2 + a[ra[2] + ka] * bv;
+        acc3 = acc3 + a[ra[3] + ka] * bv;
+    }}
+    let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    let alpha = bitcast<f32>(prm[7]);
+    let beta = bitcast<f32>(prm[8]);
+    for (var i = 0u; i < 4u; i = i + 1u) {{
+        for (var j = 0u; j < 4u; j = j + 1u) {{
+            let row = r0 + i; let col = c0 + j;
+            if (row < M && col < N) {{
+                var v = alpha * acc[i][j];
+                if (prm[9] == 1u) {{ v = v + beta * c[coff + row * prm[10] + col * prm[11]]; }}
+                out[bi * M * N + row * N + col] = v;
+            }}
+        }}
+    }}
+}}
+"
+    )
+}
+
 /// One thread per output element; reduced offsets come from a host-built
 /// table: idx = [base[n_out], roff[count]]. `prm`: [width, n_out, count, kind].
 pub fn reduce() -> String {
