@@ -2,9 +2,9 @@ import { expect, test } from '@playwright/test';
 
 const SEEDED = ['Digit Classifier', 'Iris Species', 'Diabetes Progression', 'Sentiment Mini'];
 
-// Fail any hydrated test on an uncaught error or console error (e.g. a hydration mismatch).
+// Fail any test on an uncaught error or console error: a hydration mismatch, or a
+// Content-Security-Policy violation (Chromium reports those in the console, script or not).
 test.beforeEach(async ({ page }, testInfo) => {
-  if (testInfo.project.name !== 'hydrated') return;
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {

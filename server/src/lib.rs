@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod config;
 pub mod routes;
+pub mod security;
 pub mod seed_data;
 pub mod startup;
 pub mod telemetry;

@@ -4,16 +4,13 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use axum::Router;
 use domain::{AppState, Storage};
-use http::{header, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
-use tower_http::{
-    compression::CompressionLayer, set_header::SetResponseHeaderLayer, trace::TraceLayer,
-};
+use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
-use crate::{assets, config::Config, seed_data};
+use crate::{assets, config::Config, security, seed_data};
 
 /// Connects to the database and object store named by the configuration and migrates the schema.
 pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
@@ -81,7 +78,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
             routes,
             {
                 let state = state.clone();
-                move || provide_context(state.clone())
+                move || {
+                    provide_context(state.clone());
+                    security::provide_request_nonce();
+                }
             },
             {
                 let options = leptos_options.clone();
@@ -91,7 +91,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context(
             {
                 let state = state.clone();
-                move || provide_context(state.clone())
+                move || {
+                    provide_context(state.clone());
+                    security::provide_request_nonce();
+                }
             },
             app::shell,
         ))
@@ -102,10 +105,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .merge(assets::routes(&config.site_root, &pkg_dir))
         .merge(pages)
         .layer(CompressionLayer::new())
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
+        .layer(axum::middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -54,3 +54,40 @@ async fn html_is_compressed_and_public_files_are_served() {
     assert_eq!(favicon.status(), 200);
     assert_eq!(favicon.headers()[header::CONTENT_TYPE], "image/svg+xml");
 }
+
+#[tokio::test]
+async fn every_response_carries_a_per_request_csp_nonce_that_the_page_scripts_use() {
+    let app = spawn_app(Db::Sqlite).await.unwrap();
+    let nonce_of = |response: &reqwest::Response| {
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+        assert!(!csp.contains("'unsafe-inline'"), "{csp}");
+        let start = csp.find("'nonce-").expect("a nonce") + "'nonce-".len();
+        csp[start..].split('\'').next().unwrap().to_owned()
+    };
+    let first = app.get("/").await;
+    assert_eq!(
+        first.headers()[header::REFERRER_POLICY],
+        "strict-origin-when-cross-origin"
+    );
+    let nonce = nonce_of(&first);
+    let html = first.text().await.unwrap();
+    let scripts = html.matches("<script").count();
+    assert!(scripts >= 1, "the page has its hydration script");
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "every script carries this response's nonce"
+    );
+    let second = nonce_of(&app.get("/").await);
+    assert_ne!(nonce, second, "nonces are not reused");
+    assert!(app
+        .get("/healthz")
+        .await
+        .headers()
+        .contains_key(header::CONTENT_SECURITY_POLICY));
+}
