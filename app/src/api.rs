@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::wire::{ModelDetail, ModelSummary, PublisherProfile};
 
-#[server]
+#[server(endpoint = "list_models")]
 pub async fn list_models(
     query: Option<String>,
     task: Option<String>,
@@ -15,14 +15,14 @@ pub async fn list_models(
     Ok(listings.into_iter().map(to_wire::summary).collect())
 }
 
-#[server]
+#[server(endpoint = "get_model")]
 pub async fn get_model(owner: String, slug: String) -> Result<Option<ModelDetail>, AppError> {
     let state = expect_context::<domain::AppState>();
     let detail = domain::catalog::model_detail(&state.db, &owner, &slug).await?;
     Ok(detail.map(to_wire::detail))
 }
 
-#[server]
+#[server(endpoint = "get_publisher")]
 pub async fn get_publisher(username: String) -> Result<Option<PublisherProfile>, AppError> {
     let state = expect_context::<domain::AppState>();
     let publisher = domain::catalog::publisher(&state.db, &username).await?;

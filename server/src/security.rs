@@ -1,7 +1,13 @@
-//! Security headers on every response. The CSP nonce is made here, once per request, and handed
-//! to the page renderer through the request's extensions so the hydration scripts carry it.
-use axum::{extract::Request, middleware::Next, response::Response};
-use http::{header, request::Parts, HeaderValue};
+//! The security baseline every route inherits: cross-origin request refusal for anything that
+//! can change state, and security headers on every response. The CSP nonce is made here, once
+//! per request, and handed to the page renderer through the request's extensions so the
+//! hydration scripts carry it.
+use axum::{
+    extract::Request,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
 
@@ -40,5 +46,105 @@ pub fn provide_request_nonce() {
     let nonce = use_context::<Parts>().and_then(|parts| parts.extensions.get::<Nonce>().cloned());
     if let Some(nonce) = nonce {
         provide_context(nonce);
+    }
+}
+
+/// Refuses state-changing requests a browser sent on another site's behalf (CSRF), by the
+/// `Sec-Fetch-Site` and `Origin` headers browsers attach. Safe methods never change state, and
+/// requests with a bearer token carry no ambient cookies, so both pass. A request with neither
+/// header comes from a non-browser client, which cannot ride on a visitor's cookies.
+pub async fn same_origin_writes(request: Request, next: Next) -> Response {
+    if is_safe(request.method()) || is_cross_site_write_allowed(request.headers()) {
+        next.run(request).await
+    } else {
+        (StatusCode::FORBIDDEN, "cross-origin request refused").into_response()
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+fn is_cross_site_write_allowed(headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && !headers.contains_key(header::COOKIE));
+    if bearer {
+        return true;
+    }
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
+    match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin_matches_host(origin.as_bytes(), host.as_bytes()),
+        (Some(_), None) => false,
+    }
+}
+
+fn origin_matches_host(origin: &[u8], host: &[u8]) -> bool {
+    let authority = origin
+        .strip_prefix(b"https://")
+        .or_else(|| origin.strip_prefix(b"http://"));
+    authority.is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn same_origin_and_non_browser_writes_pass() {
+        assert!(is_cross_site_write_allowed(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(is_cross_site_write_allowed(&headers(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000"),
+        ])));
+        assert!(is_cross_site_write_allowed(&headers(&[("host", "x")])));
+        assert!(is_cross_site_write_allowed(&headers(&[
+            ("authorization", "Bearer bz_token"),
+            ("sec-fetch-site", "cross-site"),
+        ])));
+    }
+
+    #[test]
+    fn cross_site_writes_are_refused() {
+        assert!(!is_cross_site_write_allowed(&headers(&[(
+            "sec-fetch-site",
+            "cross-site"
+        )])));
+        assert!(!is_cross_site_write_allowed(&headers(&[(
+            "sec-fetch-site",
+            "same-site"
+        )])));
+        assert!(!is_cross_site_write_allowed(&headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:3000"),
+        ])));
+        assert!(!is_cross_site_write_allowed(&headers(&[
+            ("origin", "null"),
+            ("host", "a")
+        ])));
+        // A bearer header does not excuse a request that also carries cookies.
+        assert!(!is_cross_site_write_allowed(&headers(&[
+            ("authorization", "Bearer bz_token"),
+            ("cookie", "session=1"),
+            ("sec-fetch-site", "cross-site"),
+        ])));
     }
 }

@@ -105,6 +105,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .merge(assets::routes(&config.site_root, &pkg_dir))
         .merge(pages)
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(security::same_origin_writes))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
 }

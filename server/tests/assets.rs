@@ -91,3 +91,21 @@ async fn every_response_carries_a_per_request_csp_nonce_that_the_page_scripts_us
         .headers()
         .contains_key(header::CONTENT_SECURITY_POLICY));
 }
+
+#[tokio::test]
+async fn a_cross_site_post_is_refused_and_a_same_origin_one_is_served() {
+    let app = spawn_app(Db::Sqlite).await.unwrap();
+    let post = |site: &'static str| {
+        app.client
+            .post(app.url("/api/list_models"))
+            .header("sec-fetch-site", site)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("query=iris")
+            .send()
+    };
+    let refused = post("cross-site").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let served = post("same-origin").await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert!(served.text().await.unwrap().contains("Iris Species"));
+}
