@@ -17,6 +17,7 @@ pub mod model;
 pub mod onnx;
 pub mod optimize;
 pub mod tensor;
+pub mod tokenizer;
 
 pub use backend::Backend;
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Tests Bazaar's ONNX runner: prepares the ONNX backend-test data (cached
-# after the first run), then runs the crate's unit, hostile-input, fuzz and
-# conformance allow-list tests. The allow-list runs on the CPU backend and,
+# Tests Bazaar's ONNX runner: prepares the ONNX backend-test data and the
+# all-MiniLM-L6-v2 model (both cached after the first run), then runs the
+# crate's unit, hostile-input, fuzz, MiniLM and conformance allow-list tests. The allow-list runs on the CPU backend and,
 # when a wgpu adapter exists (e.g. Vulkan on llvmpipe), on the GPU backend;
 # set RUNNER_REQUIRE_WGPU=1 to make a missing adapter an error.
 # Exits non-zero on any failure; bounded by RUNNER_TEST_TIMEOUT (seconds).
@@ -10,12 +10,18 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export RUNNER_CONFORMANCE_DIR="${RUNNER_CONFORMANCE_DIR:-$CARGO_TARGET_DIR/onnx-data}"
+RUNNER_MODELS="${RUNNER_MODELS:-$CARGO_TARGET_DIR/runner-models}"
+export RUNNER_MINILM_DIR="${RUNNER_MINILM_DIR:-$RUNNER_MODELS/all-MiniLM-L6-v2}"
+# One virtualenv for both preparation steps.
+export RUNNER_VENV="${RUNNER_VENV:-$CARGO_TARGET_DIR/runner-venv}"
 TIMEOUT="${RUNNER_TEST_TIMEOUT:-570}"
 
 log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
 
 log "runner: conformance data in $RUNNER_CONFORMANCE_DIR"
 "$ROOT/scripts/runner/prepare-conformance-data.sh" "$RUNNER_CONFORMANCE_DIR"
+log "runner: MiniLM in $RUNNER_MODELS"
+"$ROOT/scripts/runner/prepare-minilm.sh" "$RUNNER_MODELS"
 
 log "runner: cargo test"
 timeout --signal=TERM --kill-after=15 "$TIMEOUT" \

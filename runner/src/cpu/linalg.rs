@@ -111,6 +111,26 @@ pub fn matmul(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
     Ok(vec![Tensor::new(out, Data::F32(c))?])
 }
 
+/// `bazaar::MatMulAdd(A, W, b)` = MatMul(A, W) + b, bias added in place.
+pub fn matmul_add(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let mut out = matmul(ctx, node, ins)?;
+    let b = req(node, ins, 2)?.f32s("MatMulAdd")?;
+    let t = &mut out[0];
+    let n = t.shape.last().copied().unwrap_or(0);
+    if b.len() != n {
+        return Err(Error::op(
+            "MatMulAdd",
+            "bias length differs from output columns",
+        ));
+    }
+    if let Data::F32(v) = &mut t.data {
+        for row in v.chunks_mut(n.max(1)) {
+            row.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
+        }
+    }
+    Ok(out)
+}
+
 pub fn gemm(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let a = req(node, ins, 0)?;
     let b = req(node, ins, 1)?;

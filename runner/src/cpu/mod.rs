@@ -102,16 +102,23 @@ pub fn kernel(op_type: &str) -> Option<OpFn> {
     })
 }
 
+/// The kernel for a node, including Bazaar's fused operators.
+pub fn kernel_for(node: &Node) -> Option<OpFn> {
+    match (node.domain.as_str(), node.op_type.as_str()) {
+        ("" | "ai.onnx", op) => kernel(op),
+        (crate::optimize::FUSED_DOMAIN, "MatMulAdd") => Some(linalg::matmul_add),
+        _ => None,
+    }
+}
+
 /// Runs one node on host tensors, enforcing the size budget on outputs.
 pub fn run_node(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-    if !(node.domain.is_empty() || node.domain == "ai.onnx") {
-        return Err(Error::Unsupported(format!(
-            "operator {}::{}",
-            node.domain, node.op_type
-        )));
-    }
-    let k = kernel(&node.op_type)
-        .ok_or_else(|| Error::Unsupported(format!("operator {}", node.op_type)))?;
+    let k = kernel_for(node).ok_or_else(|| {
+        Error::Unsupported(match node.domain.as_str() {
+            "" | "ai.onnx" => format!("operator {}", node.op_type),
+            d => format!("operator {d}::{}", node.op_type),
+        })
+    })?;
     let outs = k(ctx, node, ins)?;
     for t in &outs {
         ctx.limits.check_shape(&t.shape, t.dtype().size())?;
@@ -139,9 +146,7 @@ impl Backend for CpuBackend {
             .graph
             .nodes
             .iter()
-            .filter(|n| {
-                !(n.domain.is_empty() || n.domain == "ai.onnx") || kernel(&n.op_type).is_none()
-            })
+            .filter(|n| kernel_for(n).is_none())
             .map(|n| n.op_type.clone())
             .collect();
         v.sort();

@@ -320,7 +320,14 @@ impl GpuBackend {
         })
     }
 
-    fn matmul(&mut self, ctx: &Ctx, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
+    /// Batched MatMul; `bias` (length N) is added by the GEMM epilogue.
+    fn matmul(
+        &mut self,
+        ctx: &Ctx,
+        a: &GpuTensor,
+        b: &GpuTensor,
+        bias: Option<&GpuTensor>,
+    ) -> Result<GpuTensor> {
         if a.shape.is_empty() || b.shape.is_empty() {
             return Err(Error::op("MatMul", "scalar operand"));
         }
@@ -357,16 +364,18 @@ impl GpuBackend {
         if b1 {
             out.pop();
         }
-        self.gemm_dispatch(
-            a,
-            b,
-            None,
-            (m, n, k),
-            (k, 1, n, 1),
-            (1.0, 0.0),
-            &offsets,
-            out,
-        )
+        let c = match bias {
+            Some(t) if t.len() == n => Some((t, 0u32, 1u32)),
+            Some(_) => {
+                return Err(Error::op(
+                    "MatMulAdd",
+                    "bias length differs from output columns",
+                ))
+            }
+            None => None,
+        };
+        let beta = if c.is_some() { 1.0 } else { 0.0 };
+        self.gemm_dispatch(a, b, c, (m, n, k), (k, 1, n, 1), (1.0, beta), &offsets, out)
     }
 
     /// Generic reduction over `axes` with the given kernel kind.
@@ -486,7 +495,8 @@ pub(super) fn run(
     node: &Node,
     ins: &[Option<GVal>],
 ) -> Result<Outs> {
-    if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+    let fused = node.domain == crate::optimize::FUSED_DOMAIN;
+    if !(node.domain.is_empty() || node.domain == "ai.onnx" || fused) {
         return Ok(None);
     }
     let op = node.op_type.as_str();
@@ -623,14 +633,26 @@ pub(super) fn run(
             let (xt, yt) = (gpu.on_gpu(xv)?, gpu.on_gpu(yv)?);
             one(gpu.nary(ctx, op, "select(v2, v1, v0 != 0.0)", &[&ct, &xt, &yt])?)
         }
-        "MatMul" => {
+        "MatMul" if !fused => {
             let b = some!(ins.get(1).and_then(|v| v.as_ref()));
             if !b.is_f32() {
                 return Ok(None);
             }
             let (a, b) = (gpu.on_gpu(x)?, gpu.on_gpu(b)?);
-            one(gpu.matmul(ctx, &a, &b)?)
+            one(gpu.matmul(ctx, &a, &b, None)?)
         }
+        "MatMulAdd" if fused => {
+            let (b, bias) = (
+                some!(ins.get(1).and_then(|v| v.as_ref())),
+                some!(ins.get(2).and_then(|v| v.as_ref())),
+            );
+            if !b.is_f32() || !bias.is_f32() {
+                return Ok(None);
+            }
+            let (a, b, bias) = (gpu.on_gpu(x)?, gpu.on_gpu(b)?, gpu.on_gpu(bias)?);
+            one(gpu.matmul(ctx, &a, &b, Some(&bias))?)
+        }
+        _ if fused => Ok(None),
         "Gemm" => {
             let b = some!(ins.get(1).and_then(|v| v.as_ref()));
             let (a, b) = (gpu.on_gpu(x)?, gpu.on_gpu(b)?);
