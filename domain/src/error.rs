@@ -17,6 +17,8 @@ pub enum DomainError {
     Database(#[from] sea_orm::DbErr),
     #[error("storage error")]
     Storage(#[from] StorageError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl DomainError {

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod entities;
 pub mod error;
 pub mod names;
+pub mod passwords;
 pub mod publishing;
 pub mod seed;
 pub mod state;
