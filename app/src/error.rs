@@ -12,6 +12,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("something went wrong on our side; please try again")]
     Internal,
     #[error("{0}")]
@@ -37,6 +39,7 @@ impl From<domain::DomainError> for AppError {
             },
             E::NotFound(what) => Self::NotFound(what.to_owned()),
             E::Conflict(message) => Self::Conflict(message),
+            E::Unauthenticated(message) => Self::Unauthenticated(message),
             internal => {
                 tracing::error!(error = ?internal, "internal error");
                 Self::Internal

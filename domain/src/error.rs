@@ -13,6 +13,8 @@ pub enum DomainError {
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
     #[error("storage error")]

@@ -1,5 +1,7 @@
 //! Rules for the names that appear in URLs: usernames (`/{owner}`) and model slugs
 //! (`/{owner}/{slug}`), and version names.
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{DomainError, DomainResult};
 
 /// Top-level paths the site itself uses; no account may take them.
@@ -23,21 +25,26 @@ const RESERVED_NAMES: &[&str] = &[
     "checkout",
 ];
 
-/// Lowercase ASCII letters, digits and single hyphens inside; `max` characters at most.
-fn check_url_name(field: &'static str, name: &str, max: usize) -> DomainResult<()> {
+/// ASCII letters (lowercase only unless `upper`), digits and single hyphens inside; `max`
+/// characters at most.
+fn check_url_name(field: &'static str, name: &str, max: usize, upper: bool) -> DomainResult<()> {
     if name.is_empty() || name.len() > max {
         return Err(DomainError::invalid(
             field,
             format!("must be 1 to {max} characters"),
         ));
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
+    let allowed = |b: u8| {
+        b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || b == b'-'
+            || (upper && b.is_ascii_uppercase())
+    };
+    if !name.bytes().all(allowed) {
+        let letters = if upper { "letters" } else { "a-z" };
         return Err(DomainError::invalid(
             field,
-            "may contain only a-z, 0-9 and '-'",
+            format!("may contain only {letters}, 0-9 and '-'"),
         ));
     }
     if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
@@ -49,9 +56,16 @@ fn check_url_name(field: &'static str, name: &str, max: usize) -> DomainResult<(
     Ok(())
 }
 
+/// The form a username is stored in: NFKC, so look-alike compatibility characters (full-width
+/// letters, ligatures) become the plain ones before any rule sees them.
+pub fn normalize_username(raw: &str) -> String {
+    raw.trim().nfkc().collect()
+}
+
+/// Checks a normalised username (see [`normalize_username`]).
 pub fn check_username(name: &str) -> DomainResult<()> {
-    check_url_name("username", name, 39)?;
-    if RESERVED_NAMES.contains(&name) {
+    check_url_name("username", name, 39, true)?;
+    if RESERVED_NAMES.contains(&username_key(name).as_str()) {
         return Err(DomainError::invalid(
             "username",
             format!("'{name}' is reserved"),
@@ -60,13 +74,13 @@ pub fn check_username(name: &str) -> DomainResult<()> {
     Ok(())
 }
 
-/// The key under which usernames are unique, so `Alice` and `alice` cannot both exist.
+/// The key under which usernames are unique, so `Alice`, `alice` and `ａｌｉｃｅ` are one name.
 pub fn username_key(name: &str) -> String {
-    name.to_lowercase()
+    normalize_username(name).to_lowercase()
 }
 
 pub fn check_slug(slug: &str) -> DomainResult<()> {
-    check_url_name("slug", slug, 96)
+    check_url_name("slug", slug, 96, false)
 }
 
 /// Semver-ish: dot-separated alphanumerics with optional `-pre`/`+build`, e.g. `1.0.0`, `v2-rc1`.
@@ -101,19 +115,27 @@ mod tests {
     #[test]
     fn rejects_names_that_would_break_urls_or_shadow_routes() {
         for bad in [
-            "", "Upper", "a b", "-lead", "trail-", "dou--ble", "../x", "api", "pkg",
+            "", "a b", "-lead", "trail-", "dou--ble", "../x", "api", "API", "pkg",
         ] {
             let err = check_username(bad).unwrap_err();
             assert!(err.to_string().starts_with("username:"), "{bad}: {err}");
         }
         assert!(check_slug(&"a".repeat(97)).is_err());
+        assert!(check_slug("Upper").is_err(), "slugs are lowercase");
         assert!(check_version_name("../1").is_err());
         assert!(check_version_name("").is_err());
     }
 
     #[test]
-    fn username_key_is_case_insensitive() {
+    fn username_key_is_case_insensitive_after_nfkc() {
         assert_eq!(username_key("Sklearn-Lab"), username_key("sklearn-lab"));
+        assert_eq!(
+            username_key("ｓｋｌｅａｒｎ"),
+            "sklearn",
+            "full-width letters fold"
+        );
+        assert_eq!(normalize_username(" ﬁsh "), "fish", "ligatures fold");
+        assert!(check_username(&normalize_username("Ａｌｉｃｅ")).is_ok());
     }
 }
 

@@ -3,4 +3,5 @@ pub mod file;
 pub mod license_offer;
 pub mod model;
 pub mod model_version;
+pub mod session;
 pub mod user;
