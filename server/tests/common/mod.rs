@@ -16,7 +16,34 @@ pub struct TestApp {
     /// A second connection to the same database and store, for checking what was stored.
     pub state: AppState,
     pub site_root: PathBuf,
+    /// `(admin URL, database name)` of a PostgreSQL database to drop when the test ends.
+    postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -48,9 +75,15 @@ impl TestApp {
 /// `None` when PostgreSQL is asked for but `DATABASE_URL` is not set.
 pub async fn spawn_app(db: Db) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = match db {
-        Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
-        Db::Postgres => fresh_postgres_database().await?,
+    let (database_url, postgres) = match db {
+        Db::Sqlite => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+            None,
+        ),
+        Db::Postgres => {
+            let (url, admin_url, name) = fresh_postgres_database().await?;
+            (url, Some((admin_url, name)))
+        }
     };
     let site_root = dir.path().join("site");
     write_fake_site(&site_root);
@@ -76,11 +109,13 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         client,
         state,
         site_root,
+        postgres,
         _dir: dir,
     })
 }
 
-async fn fresh_postgres_database() -> Option<String> {
+/// A new, empty database beside `DATABASE_URL`'s: `(its URL, the admin URL, its name)`.
+async fn fresh_postgres_database() -> Option<(String, String, String)> {
     let admin_url = std::env::var("DATABASE_URL").ok()?;
     let name = format!("bazaar_test_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(&admin_url)
@@ -92,7 +127,7 @@ async fn fresh_postgres_database() -> Option<String> {
         .expect("create test database");
     let mut url = url::Url::parse(&admin_url).expect("DATABASE_URL is a URL");
     url.set_path(&name);
-    Some(url.to_string())
+    Some((url.to_string(), admin_url, name))
 }
 
 /// A site root shaped like the build's output: a content-hashed bundle directory named by
