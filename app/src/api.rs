@@ -1,6 +1,8 @@
 //! Server functions: each checks its caller and input, then calls one `domain` service.
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
+use crate::error::respond;
 use crate::error::AppError;
 use crate::wire::{ModelDetail, ModelSummary, PublisherProfile};
 
@@ -11,21 +13,21 @@ pub async fn list_models(
 ) -> Result<Vec<ModelSummary>, AppError> {
     let state = expect_context::<domain::AppState>();
     let query = domain::catalog::CatalogQuery { text: query, task };
-    let listings = domain::catalog::list(&state.db, &query).await?;
+    let listings = respond(domain::catalog::list(&state.db, &query).await)?;
     Ok(listings.into_iter().map(to_wire::summary).collect())
 }
 
 #[server(endpoint = "get_model")]
 pub async fn get_model(owner: String, slug: String) -> Result<Option<ModelDetail>, AppError> {
     let state = expect_context::<domain::AppState>();
-    let detail = domain::catalog::model_detail(&state.db, &owner, &slug).await?;
+    let detail = respond(domain::catalog::model_detail(&state.db, &owner, &slug).await)?;
     Ok(detail.map(to_wire::detail))
 }
 
 #[server(endpoint = "get_publisher")]
 pub async fn get_publisher(username: String) -> Result<Option<PublisherProfile>, AppError> {
     let state = expect_context::<domain::AppState>();
-    let publisher = domain::catalog::publisher(&state.db, &username).await?;
+    let publisher = respond(domain::catalog::publisher(&state.db, &username).await)?;
     Ok(publisher.map(to_wire::publisher))
 }
 

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::entities::{file, license_offer, model, model_version, user};
-use crate::error::DomainResult;
+use crate::error::{DomainError, DomainResult};
 use crate::names::username_key;
 
 /// How a model may be obtained. Stored by name in `license_offers.kind`.
@@ -80,7 +80,26 @@ pub struct CatalogQuery {
 
 const PAGE_SIZE: u64 = 100;
 
+/// Longest search text accepted; longer is a mistake or an attack, not a search.
+const MAX_QUERY_CHARS: usize = 200;
+
 pub async fn list(db: &impl ConnectionTrait, query: &CatalogQuery) -> DomainResult<Vec<Listing>> {
+    if query
+        .text
+        .as_deref()
+        .is_some_and(|t| t.chars().count() > MAX_QUERY_CHARS)
+    {
+        return Err(DomainError::invalid(
+            "query",
+            format!("must be at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    if query.task.as_deref().is_some_and(|t| t.len() > 64) {
+        return Err(DomainError::invalid(
+            "task",
+            "must be at most 64 characters",
+        ));
+    }
     let mut select = model::Entity::find().filter(model::Column::IsPublished.eq(true));
     if let Some(text) = query
         .text

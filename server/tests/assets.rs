@@ -109,3 +109,22 @@ async fn a_cross_site_post_is_refused_and_a_same_origin_one_is_served() {
     assert_eq!(served.status(), 200);
     assert!(served.text().await.unwrap().contains("Iris Species"));
 }
+
+#[tokio::test]
+async fn a_server_function_refuses_bad_input_with_422_naming_the_field() {
+    let app = spawn_app(Db::Sqlite).await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/list_models"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("query={}", "x".repeat(201)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("query") && body.contains("at most 200"),
+        "{body}"
+    );
+}
