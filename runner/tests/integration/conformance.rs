@@ -12,7 +12,7 @@ use runner::backend::Backend;
 use runner::conformance::{discover, read_allow_list, run_case, Case, Status};
 
 fn allow_list() -> Vec<(String, Vec<String>)> {
-    read_allow_list(include_str!("conformance-allowlist.txt"))
+    read_allow_list(include_str!("../conformance-allowlist.txt"))
         .into_iter()
         .map(|l| {
             let mut w = l.split_whitespace().map(str::to_string);

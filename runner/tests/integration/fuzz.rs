@@ -3,8 +3,6 @@
 //! is set) are byte-mutated and must load/run to `Ok` or a typed `Err`,
 //! never panic. Limits are tight so every case is cheap and bounded.
 
-mod common;
-
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
@@ -16,7 +14,7 @@ use runner::{Data, DataType, Limits, Model, Tensor};
 fn corpus() -> &'static Vec<Vec<u8>> {
     static CORPUS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     CORPUS.get_or_init(|| {
-        let mut v = vec![common::sample_model().encode_to_vec()];
+        let mut v = vec![crate::common::sample_model().encode_to_vec()];
         if let Some(dir) = std::env::var_os("RUNNER_CONFORMANCE_DIR") {
             let node = std::path::Path::new(&dir).join("node");
             let mut names: Vec<_> = std::fs::read_dir(node)

@@ -1,9 +1,7 @@
 //! Hostile and malformed input must produce typed errors, never panics,
 //! hangs or unbounded allocations.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use prost::Message;
 use runner::backend::Backend;
 use runner::cpu::CpuBackend;

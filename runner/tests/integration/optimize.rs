@@ -1,9 +1,7 @@
 //! Optimisation passes must preserve results exactly enough and fire on
 //! the exporter patterns they target.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use prost::Message;
 use runner::backend::Backend;
 use runner::cpu::CpuBackend;
