@@ -17,6 +17,9 @@ use prost::Message;
 use runner::backend::Backend;
 use runner::{Model, Tensor};
 
+/// Node count, per-backend medians (cpu, wgpu) and onnxruntime's median.
+type Measured = (usize, Vec<Option<f64>>, Option<f64>);
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -88,7 +91,7 @@ fn main() {
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let result = (|| -> Result<(usize, Vec<Option<f64>>, Option<f64>), String> {
+        let result = (|| -> Result<Measured, String> {
             let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| e.to_string())?;
             let mut m = Model::load(&bytes).map_err(|e| e.to_string())?;
             m.optimize().map_err(|e| e.to_string())?;
