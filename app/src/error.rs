@@ -44,11 +44,22 @@ impl FromServerFnError for AppError {
 }
 
 /// Converts a domain result for a server function, answering with the error's status.
+/// A plain HTML form post (no JavaScript) is the exception: it must stay a redirect back to
+/// the form, which shows the error carried in the URL.
 #[cfg(feature = "ssr")]
 pub fn respond<T>(result: Result<T, domain::DomainError>) -> Result<T, AppError> {
+    use leptos::prelude::use_context;
     result.map_err(|err| {
         let err = AppError::from(err);
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        });
+        if let (false, Some(response)) = (form_post, use_context::<leptos_axum::ResponseOptions>())
+        {
             response.set_status(err.status());
         }
         err

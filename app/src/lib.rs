@@ -14,6 +14,7 @@ use leptos_router::{
 };
 
 use components::layout::{SiteFooter, SiteHeader};
+use pages::account::{LoginPage, SignupPage};
 use pages::{home::HomePage, model::ModelPage, not_found::NotFound, publisher::PublisherPage};
 
 /// The HTML document around the app. Asset URLs come from the server's options so a
@@ -53,6 +54,8 @@ pub fn App() -> impl IntoView {
                 // Async SSR: pages arrive complete, so they read fine with JavaScript off.
                 <Routes fallback=NotFound>
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("signup") view=SignupPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug") view=ModelPage ssr=SsrMode::Async />
                     <Route path=path!(":owner") view=PublisherPage ssr=SsrMode::Async />
                 </Routes>

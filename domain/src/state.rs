@@ -1,12 +1,16 @@
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
+use crate::accounts::SessionPolicy;
+use crate::passwords::PasswordHasher;
 use crate::storage::Storage;
 
 /// Everything a request handler needs; cheap to clone (connection pool and store are shared).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub storage: Storage,
+    pub passwords: PasswordHasher,
+    pub sessions: SessionPolicy,
 }
 
 impl AppState {
@@ -18,7 +22,14 @@ impl AppState {
             options.max_connections(4);
         }
         let db = Database::connect(options).await?;
-        Ok(Self { db, storage })
+        // One hash per core at a time: log-ins queue instead of starving page rendering.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Self {
+            db,
+            storage,
+            passwords: PasswordHasher::new(cores),
+            sessions: SessionPolicy::default(),
+        })
     }
 
     /// Readiness: both the database and the object store answer.

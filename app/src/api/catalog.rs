@@ -1,4 +1,4 @@
-//! Server functions: each checks its caller and input, then calls one `domain` service.
+//! The public catalog.
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
