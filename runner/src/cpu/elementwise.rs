@@ -80,6 +80,10 @@ fn unary_fn(node: &Node) -> Result<Option<UnaryFn>> {
             Box::new(move |x: f32| (al * x + b).clamp(0.0, 1.0))
         }
         "HardSwish" => Box::new(|x: f32| x * (x / 6.0 + 0.5).clamp(0.0, 1.0)),
+        "Swish" => {
+            let al = a("alpha", 1.0)?;
+            Box::new(move |x: f32| x * sigmoid(al * x))
+        }
         "Shrink" => {
             let (b, l) = (a("bias", 0.0)?, a("lambd", 0.5)?);
             Box::new(move |x: f32| {
@@ -173,6 +177,7 @@ pub const UNARY_OPS: &[&str] = &[
     "HardSwish",
     "Shrink",
     "Gelu",
+    "Swish",
 ];
 
 pub fn unary(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
@@ -507,4 +512,48 @@ pub fn where_op(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<T
         _ => return Err(Error::op("Where", "branches have different types")),
     };
     Ok(vec![Tensor::new(out, data)?])
+}
+
+/// BitwiseAnd/Or/Xor/Not on integer tensors.
+pub fn bitwise(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let op = node.op_type.as_str();
+    let a = req(node, ins, 0)?;
+    if op == "BitwiseNot" {
+        let data = match &a.data {
+            Data::I64(v) => Data::I64(v.iter().map(|x| !x).collect()),
+            Data::I32(v) => Data::I32(v.iter().map(|x| !x).collect()),
+            Data::I8(v) => Data::I8(v.iter().map(|x| !x).collect()),
+            Data::U8(v) => Data::U8(v.iter().map(|x| !x).collect()),
+            d => {
+                return Err(Error::unsup(
+                    op,
+                    format!("unsupported type {:?}", d.dtype()),
+                ))
+            }
+        };
+        return Ok(vec![Tensor::new(a.shape.clone(), data)?]);
+    }
+    let b = req(node, ins, 1)?;
+    macro_rules! bits {
+        ($p:expr, $q:expr, $var:ident) => {{
+            let (v, sh) = match op {
+                "BitwiseAnd" => binary(op, ctx.limits, $p, &a.shape, $q, &b.shape, |x, y| x & y)?,
+                "BitwiseOr" => binary(op, ctx.limits, $p, &a.shape, $q, &b.shape, |x, y| x | y)?,
+                _ => binary(op, ctx.limits, $p, &a.shape, $q, &b.shape, |x, y| x ^ y)?,
+            };
+            Tensor::new(sh, Data::$var(v))?
+        }};
+    }
+    Ok(vec![match (&a.data, &b.data) {
+        (Data::I64(p), Data::I64(q)) => bits!(p, q, I64),
+        (Data::I32(p), Data::I32(q)) => bits!(p, q, I32),
+        (Data::I8(p), Data::I8(q)) => bits!(p, q, I8),
+        (Data::U8(p), Data::U8(q)) => bits!(p, q, U8),
+        (p, q) => {
+            return Err(Error::unsup(
+                op,
+                format!("types {:?}, {:?}", p.dtype(), q.dtype()),
+            ))
+        }
+    }])
 }

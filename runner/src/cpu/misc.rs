@@ -189,6 +189,58 @@ pub fn topk(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
     ])
 }
 
+/// NonZero: `[rank, nnz]` int64 coordinates of non-zero elements.
+pub fn non_zero(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let v = x.to_f64s();
+    let st = super::shape::strides(&x.shape);
+    let hits: Vec<usize> = (0..v.len()).filter(|&i| v[i] != 0.0).collect();
+    let r = x.rank();
+    let mut out = vec![0i64; r * hits.len()];
+    for (k, &i) in hits.iter().enumerate() {
+        for d in 0..r {
+            out[d * hits.len() + k] = ((i / st[d]) % x.shape[d]) as i64;
+        }
+    }
+    Ok(vec![Tensor::new(vec![r, hits.len()], Data::I64(out))?])
+}
+
+/// Hann, Hamming and Blackman windows.
+pub fn window(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let n = req(node, ins, 0)?
+        .to_i64s(&node.op_type)?
+        .first()
+        .copied()
+        .unwrap_or(0);
+    if n < 0 || n as usize > ctx.limits.max_dim {
+        return Err(Error::op(&node.op_type, "invalid window size"));
+    }
+    ctx.limits.check_shape(&[n as usize], 8)?;
+    let periodic = node.attr_i("periodic", 1)? != 0;
+    let len = if periodic {
+        n as f64
+    } else {
+        (n - 1).max(1) as f64
+    };
+    let tau = 2.0 * std::f64::consts::PI;
+    let v: Vec<f64> = (0..n)
+        .map(|i| {
+            let t = tau * i as f64 / len;
+            match node.op_type.as_str() {
+                "HannWindow" => 0.5 - 0.5 * t.cos(),
+                "HammingWindow" => 25.0 / 46.0 - 21.0 / 46.0 * t.cos(),
+                _ => 0.42 - 0.5 * t.cos() + 0.08 * (2.0 * t).cos(),
+            }
+        })
+        .collect();
+    let dtype = DataType::from_onnx(node.attr_i("output_datatype", 1)? as i32)
+        .ok_or_else(|| Error::Unsupported("window output type".into()))?;
+    Ok(vec![cast_tensor(
+        &Tensor::new(vec![n as usize], Data::F64(v))?,
+        dtype,
+    )])
+}
+
 pub fn cumsum(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let x = req(node, ins, 0)?;
     let a = req(node, ins, 1)?.to_i64s("CumSum")?;
@@ -199,23 +251,24 @@ pub fn cumsum(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
     )?;
     let excl = node.attr_i("exclusive", 0)? != 0;
     let rev = node.attr_i("reverse", 0)? != 0;
+    let prod = node.op_type == "CumProd";
     let dim = x.shape[axis];
     let inner = numel(&x.shape[axis + 1..]);
     let outer = numel(&x.shape[..axis]);
     macro_rules! go {
-        ($v:expr, $zero:expr) => {{
+        ($v:expr, $zero:expr, $one:expr) => {{
             let mut out = vec![$zero; $v.len()];
             for o in 0..outer {
                 for i in 0..inner {
-                    let mut acc = $zero;
+                    let mut acc = if prod { $one } else { $zero };
                     for s in 0..dim {
                         let j = if rev { dim - 1 - s } else { s };
                         let p = (o * dim + j) * inner + i;
                         if excl {
                             out[p] = acc;
-                            acc += $v[p];
+                            acc = if prod { acc * $v[p] } else { acc + $v[p] };
                         } else {
-                            acc += $v[p];
+                            acc = if prod { acc * $v[p] } else { acc + $v[p] };
                             out[p] = acc;
                         }
                     }
@@ -225,10 +278,10 @@ pub fn cumsum(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
         }};
     }
     let data = match &x.data {
-        Data::F32(v) => Data::F32(go!(v, 0.0f32)),
-        Data::F64(v) => Data::F64(go!(v, 0.0f64)),
-        Data::I64(v) => Data::I64(go!(v, 0i64)),
-        Data::I32(v) => Data::I32(go!(v, 0i32)),
+        Data::F32(v) => Data::F32(go!(v, 0.0f32, 1.0f32)),
+        Data::F64(v) => Data::F64(go!(v, 0.0f64, 1.0f64)),
+        Data::I64(v) => Data::I64(go!(v, 0i64, 1i64)),
+        Data::I32(v) => Data::I32(go!(v, 0i32, 1i32)),
         d => {
             return Err(Error::unsup(
                 "CumSum",

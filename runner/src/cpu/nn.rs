@@ -693,3 +693,91 @@ pub fn lrn(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
     }
     Ok(vec![Tensor::new(x.shape.clone(), Data::F32(out))?])
 }
+
+/// LpNormalization: x / ||x||_p along one axis (p = 1 or 2).
+pub fn lp_norm(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let axis = norm_axis("LpNormalization", node.attr_i("axis", -1)?, x.rank())?;
+    let p = node.attr_i("p", 2)?;
+    if p != 1 && p != 2 {
+        return Err(Error::op("LpNormalization", "p must be 1 or 2"));
+    }
+    let v = x.f32s("LpNormalization")?;
+    let (dim, inner) = (x.shape[axis], numel(&x.shape[axis + 1..]));
+    let outer = numel(&x.shape[..axis]);
+    let mut out = v.to_vec();
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |j: usize| (o * dim + j) * inner + i;
+            let n: f32 = if p == 1 {
+                (0..dim).map(|j| v[at(j)].abs()).sum()
+            } else {
+                (0..dim).map(|j| v[at(j)].powi(2)).sum::<f32>().sqrt()
+            };
+            for j in 0..dim {
+                out[at(j)] = if n == 0.0 { 0.0 } else { v[at(j)] / n };
+            }
+        }
+    }
+    Ok(vec![Tensor::new(x.shape.clone(), Data::F32(out))?])
+}
+
+/// RMSNormalization: x / sqrt(mean(x^2 over axes [axis, rank)) + eps) * scale.
+pub fn rms_norm(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let op = "RMSNormalization";
+    let axis = norm_axis(op, node.attr_i("axis", -1)?, x.rank())?;
+    let eps = node.attr_f("epsilon", 1e-5)? as f64;
+    let d = numel(&x.shape[axis..]);
+    let mut out = x.f32s(op)?.to_vec();
+    for g in out.chunks_mut(d.max(1)) {
+        let ms = g.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / d as f64;
+        let inv = 1.0 / (ms + eps).sqrt();
+        g.iter_mut().for_each(|v| *v = (*v as f64 * inv) as f32);
+    }
+    let scale = req(node, ins, 1)?;
+    let (r, _) = super::broadcast::binary(
+        op,
+        ctx.limits,
+        &out,
+        &x.shape,
+        scale.f32s(op)?,
+        &scale.shape,
+        |a, b| a * b,
+    )?;
+    Ok(vec![Tensor::new(x.shape.clone(), Data::F32(r))?])
+}
+
+/// GroupNormalization: statistics per (batch, group); scale and bias per
+/// channel (opset 21) or per group (opset 18).
+pub fn group_norm(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let x = req(node, ins, 0)?;
+    let op = "GroupNormalization";
+    if x.rank() < 2 {
+        return Err(Error::op(op, "rank < 2"));
+    }
+    let (n, c) = (x.shape[0], x.shape[1]);
+    let groups = node.attr_i("num_groups", 0)?;
+    if groups < 1 || c % groups as usize != 0 {
+        return Err(Error::op(op, "num_groups must divide the channels"));
+    }
+    let groups = groups as usize;
+    let sp = numel(&x.shape[2..]);
+    let eps = node.attr_f("epsilon", 1e-5)? as f64;
+    let mut out = x.f32s(op)?.to_vec();
+    normalize_groups(&mut out, (c / groups) * sp, eps);
+    let (scale, bias) = (req(node, ins, 1)?.f32s(op)?, req(node, ins, 2)?.f32s(op)?);
+    let per_group = scale.len() == groups && groups != c;
+    if (!per_group && scale.len() != c) || bias.len() != scale.len() {
+        return Err(Error::op(op, "scale/bias length"));
+    }
+    for (i, ch) in out.chunks_mut(sp.max(1)).enumerate().take(n * c) {
+        let k = if per_group {
+            (i % c) / (c / groups)
+        } else {
+            i % c
+        };
+        ch.iter_mut().for_each(|v| *v = *v * scale[k] + bias[k]);
+    }
+    Ok(vec![Tensor::new(x.shape.clone(), Data::F32(out))?])
+}

@@ -56,6 +56,7 @@ fn unary_expr(node: &Node) -> Result<Option<String>> {
         "Softsign" => "(x / (1.0 + abs(x)))".into(),
         "Mish" => "(x * tanh_f(softplus_f(x)))".into(),
         "HardSwish" => "(x * clamp(x / 6.0 + 0.5, 0.0, 1.0))".into(),
+        "Swish" => format!("(x * sigmoid_f({} * x))", p!(a("alpha", 1.0)?)),
         "LeakyRelu" => format!("select(x, {} * x, x < 0.0)", p!(a("alpha", 0.01)?)),
         "Elu" => format!("select(x, {} * expm1_f(x), x < 0.0)", p!(a("alpha", 1.0)?)),
         "Selu" => {
