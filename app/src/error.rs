@@ -14,6 +14,8 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     Unauthenticated(String),
+    #[error("too many attempts; try again in {retry_after_seconds} seconds")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("something went wrong on our side; please try again")]
     Internal,
     #[error("{0}")]
@@ -29,6 +31,7 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Transport(_) => StatusCode::BAD_REQUEST,
         }
@@ -61,6 +64,12 @@ pub fn respond<T>(result: Result<T, domain::DomainError>) -> Result<T, AppError>
         if let (false, Some(response)) = (form_post, use_context::<leptos_axum::ResponseOptions>())
         {
             response.set_status(err.status());
+            if let AppError::RateLimited {
+                retry_after_seconds,
+            } = err
+            {
+                response.insert_header(http::header::RETRY_AFTER, retry_after_seconds.into());
+            }
         }
         err
     })
@@ -78,6 +87,11 @@ impl From<domain::DomainError> for AppError {
             E::NotFound(what) => Self::NotFound(what.to_owned()),
             E::Conflict(message) => Self::Conflict(message),
             E::Unauthenticated(message) => Self::Unauthenticated(message),
+            E::RateLimited {
+                retry_after_seconds,
+            } => Self::RateLimited {
+                retry_after_seconds,
+            },
             internal => {
                 tracing::error!(error = ?internal, "internal error");
                 Self::Internal

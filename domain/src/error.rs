@@ -15,6 +15,8 @@ pub enum DomainError {
     Conflict(String),
     #[error("{0}")]
     Unauthenticated(String),
+    #[error("too many attempts; try again in {retry_after_seconds} seconds")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
     #[error("storage error")]

@@ -8,6 +8,7 @@ pub mod error;
 pub mod names;
 pub mod passwords;
 pub mod publishing;
+pub mod rate_limit;
 pub mod seed;
 pub mod state;
 pub mod storage;

@@ -2,6 +2,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::accounts::SessionPolicy;
 use crate::passwords::PasswordHasher;
+use crate::rate_limit::RateLimits;
 use crate::storage::Storage;
 
 /// Everything a request handler needs; cheap to clone (connection pool and store are shared).
@@ -11,6 +12,7 @@ pub struct AppState {
     pub storage: Storage,
     pub passwords: PasswordHasher,
     pub sessions: SessionPolicy,
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
             storage,
             passwords: PasswordHasher::new(cores),
             sessions: SessionPolicy::default(),
+            rate_limits: RateLimits::default(),
         })
     }
 

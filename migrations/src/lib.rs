@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_catalog;
 mod m0002_sessions;
+mod m0003_rate_limits;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_catalog::Migration),
             Box::new(m0002_sessions::Migration),
+            Box::new(m0003_rate_limits::Migration),
         ]
     }
 }

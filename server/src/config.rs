@@ -23,6 +23,40 @@ pub struct Config {
     /// Load the demo catalog into an empty database at start-up.
     pub seed_demo: bool,
     pub log_format: LogFormat,
+    /// Attempts allowed per window before 429 (`[rate_limits]` in TOML,
+    /// `BAZAAR_RATE_LIMITS__LOG_IN_PER_ACCOUNT=…` in the environment).
+    pub rate_limits: RateLimitConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct RateLimitConfig {
+    /// Failed log-ins per address per 15 minutes.
+    pub log_in_per_ip: u32,
+    /// Failed log-ins per account per 15 minutes.
+    pub log_in_per_account: u32,
+    /// Sign-ups per address per hour.
+    pub sign_up_per_ip: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        let d = domain::rate_limit::RateLimits::default();
+        Self {
+            log_in_per_ip: d.log_in_per_ip.max,
+            log_in_per_account: d.log_in_per_account.max,
+            sign_up_per_ip: d.sign_up_per_ip.max,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    pub fn to_domain(self) -> domain::rate_limit::RateLimits {
+        let mut limits = domain::rate_limit::RateLimits::default();
+        limits.log_in_per_ip.max = self.log_in_per_ip;
+        limits.log_in_per_account.max = self.log_in_per_account;
+        limits.sign_up_per_ip.max = self.sign_up_per_ip;
+        limits
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +76,7 @@ impl Default for Config {
             site_root: PathBuf::from("target/site"),
             seed_demo: true,
             log_format: LogFormat::Pretty,
+            rate_limits: RateLimitConfig::default(),
         }
     }
 }
@@ -67,7 +102,7 @@ impl Config {
         }
         figment
             .merge(Env::raw().only(&["DATABASE_URL"]))
-            .merge(Env::prefixed("BAZAAR_"))
+            .merge(Env::prefixed("BAZAAR_").split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)
@@ -118,6 +153,7 @@ mod tests {
             jail.create_file("config/20-site.toml", "data_dir = \"/srv/b\"")?;
             jail.set_env("BAZAAR_ADDR", "127.0.0.1:9000");
             jail.set_env("DATABASE_URL", "postgres://db/x");
+            jail.set_env("BAZAAR_RATE_LIMITS__LOG_IN_PER_ACCOUNT", "3");
             let overrides = Overrides {
                 site_root: Some("/site".into()),
                 ..Default::default()
@@ -128,6 +164,11 @@ mod tests {
             assert_eq!(config.addr.port(), 9000);
             assert_eq!(config.database_url(), "postgres://db/x");
             assert_eq!(config.site_root, PathBuf::from("/site"));
+            assert_eq!(config.rate_limits.log_in_per_account, 3);
+            assert_eq!(
+                config.rate_limits.log_in_per_ip, 20,
+                "unset keys keep their default"
+            );
             Ok(())
         });
     }

@@ -49,6 +49,19 @@ pub fn provide_request_nonce() {
     }
 }
 
+/// Records the caller's address for rate limits. Without a trusted proxy in front, the TCP
+/// peer is the only address that cannot be forged.
+pub async fn client_ip(mut request: Request, next: Next) -> Response {
+    let ip = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+    request
+        .extensions_mut()
+        .insert(domain::rate_limit::ClientIp(ip));
+    next.run(request).await
+}
+
 /// Refuses state-changing requests a browser sent on another site's behalf (CSRF), by the
 /// `Sec-Fetch-Site` and `Origin` headers browsers attach. Safe methods never change state, and
 /// requests with a bearer token carry no ambient cookies, so both pass. A request with neither

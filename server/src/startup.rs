@@ -23,6 +23,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
     migrations::Migrator::up(&state.db, None)
         .await
         .context("applying database migrations")?;
+    let mut state = state;
+    state.rate_limits = config.rate_limits.to_domain();
     Ok(state)
 }
 
@@ -57,7 +59,10 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "serving Bazaar");
-        axum::serve(self.listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
     }
@@ -106,6 +111,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .merge(pages)
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(security::same_origin_writes))
+        .layer(axum::middleware::from_fn(security::client_ip))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
 }

@@ -157,3 +157,41 @@ async fn bad_credentials_and_bad_fields_are_refused_with_their_status(app: TestA
         );
     }
 }
+
+#[tokio::test]
+async fn the_failed_log_in_past_the_limit_gets_429_with_retry_after() {
+    let app = common::spawn_app(common::Db::Sqlite).await.unwrap();
+    post_form(&app, "/api/sign_up", SIGN_UP, None).await;
+    let limit = domain::rate_limit::RateLimits::default()
+        .log_in_per_account
+        .max;
+    for attempt in 1..=limit {
+        let response = post_form(
+            &app,
+            "/api/log_in",
+            "login=ada&password=not+the+password",
+            None,
+        )
+        .await;
+        assert_eq!(response.status(), 401, "attempt {attempt}");
+    }
+    let refused = post_form(
+        &app,
+        "/api/log_in",
+        "login=ada&password=analytical+engine+1843",
+        None,
+    )
+    .await;
+    assert_eq!(
+        refused.status(),
+        429,
+        "even the right password waits out the window"
+    );
+    let retry_after: u64 = refused.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
+    assert!(!refused.headers().contains_key(header::SET_COOKIE));
+}

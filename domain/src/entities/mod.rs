@@ -3,5 +3,6 @@ pub mod file;
 pub mod license_offer;
 pub mod model;
 pub mod model_version;
+pub mod rate_limit;
 pub mod session;
 pub mod user;

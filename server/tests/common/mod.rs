@@ -95,6 +95,7 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         site_root: site_root.clone(),
         seed_demo: true,
         log_format: LogFormat::Pretty,
+        rate_limits: Default::default(),
     };
     let app = Application::build(&config).await.expect("server starts");
     let addr = app.local_addr();
