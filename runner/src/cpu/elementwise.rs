@@ -44,7 +44,7 @@ fn unary_fn(node: &Node) -> Result<Option<UnaryFn>> {
                 0.0
             }
         }),
-        "Erf" => Box::new(|x: f32| libm::erf(x as f64) as f32),
+        "Erf" => Box::new(libm::erff),
         "Softplus" => Box::new(|x: f32| if x > 20.0 { x } else { x.exp().ln_1p() }),
         "Softsign" => Box::new(|x: f32| x / (1.0 + x.abs())),
         "Mish" => Box::new(|x: f32| x * (x.exp().ln_1p()).tanh()),
@@ -103,10 +103,7 @@ fn unary_fn(node: &Node) -> Result<Option<UnaryFn>> {
                     0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
                 })
             } else {
-                Box::new(|x: f32| {
-                    let xd = x as f64;
-                    (0.5 * xd * (1.0 + libm::erf(xd / std::f64::consts::SQRT_2))) as f32
-                })
+                Box::new(|x: f32| 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)))
             }
         }
         _ => return Ok(None),
