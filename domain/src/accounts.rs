@@ -12,6 +12,8 @@ use crate::entities::{session, user};
 use crate::error::{DomainError, DomainResult};
 use crate::names::{check_username, normalize_username, username_key};
 use crate::passwords::{check_new_password, PasswordHasher, Verification};
+use crate::rate_limit;
+use crate::state::AppState;
 
 /// How long a session may last.
 #[derive(Debug, Clone, Copy)]
@@ -224,6 +226,54 @@ pub async fn end_other_sessions(
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// Sign-up as the site offers it: limited per address (see [`RateLimits`]).
+pub async fn sign_up_from(
+    state: &AppState,
+    client: &str,
+    new: SignUp<'_>,
+) -> DomainResult<user::Model> {
+    let (limit, now) = (state.rate_limits.sign_up_per_ip, Utc::now());
+    let ip_key = format!("sign_up:ip:{client}");
+    rate_limit::check(&state.db, &ip_key, limit, now).await?;
+    rate_limit::count(&state.db, &ip_key, limit, now).await?;
+    sign_up(&state.db, &state.passwords, new).await
+}
+
+/// Log-in as the site offers it. Failed attempts are counted per address and per account;
+/// past either limit the answer is `RateLimited` before any password is checked, and a
+/// successful log-in clears the account's count.
+pub async fn log_in_from(
+    state: &AppState,
+    client: &str,
+    login: &str,
+    password: &str,
+    user_agent: &str,
+) -> DomainResult<(user::Model, SessionToken)> {
+    let (limits, now) = (state.rate_limits, Utc::now());
+    let ip_key = format!("log_in:ip:{client}");
+    let account_key = format!("log_in:account:{}", username_key(login));
+    rate_limit::check(&state.db, &ip_key, limits.log_in_per_ip, now).await?;
+    rate_limit::check(&state.db, &account_key, limits.log_in_per_account, now).await?;
+    let outcome = log_in(
+        &state.db,
+        &state.passwords,
+        &state.sessions,
+        login,
+        password,
+        user_agent,
+    )
+    .await;
+    match &outcome {
+        Err(DomainError::Unauthenticated(_)) => {
+            rate_limit::count(&state.db, &ip_key, limits.log_in_per_ip, now).await?;
+            rate_limit::count(&state.db, &account_key, limits.log_in_per_account, now).await?;
+        }
+        Ok(_) => rate_limit::reset(&state.db, &account_key).await?,
+        Err(_) => {}
+    }
+    outcome
 }
 
 #[cfg(test)]

@@ -24,18 +24,14 @@ pub async fn whoami() -> Result<Option<Viewer>, AppError> {
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(username: String, email: String, password: String) -> Result<(), AppError> {
-    use domain::rate_limit::{check, count};
     let state = expect_context::<domain::AppState>();
-    let (limit, now) = (state.rate_limits.sign_up_per_ip, chrono::Utc::now());
-    let ip_key = format!("sign_up:ip:{}", session_cookie::client_ip());
-    respond(check(&state.db, &ip_key, limit, now).await)?;
-    respond(count(&state.db, &ip_key, limit, now).await)?;
     let account = domain::accounts::SignUp {
         username: &username,
         email: &email,
         password: &password,
     };
-    let user = respond(domain::accounts::sign_up(&state.db, &state.passwords, account).await)?;
+    let client = session_cookie::client_ip();
+    let user = respond(domain::accounts::sign_up_from(&state, &client, account).await)?;
     start_session(&state, &user.username, &password).await
 }
 
@@ -56,38 +52,15 @@ pub async fn log_out() -> Result<(), AppError> {
     Ok(())
 }
 
-/// Logs in and sets the cookie. Failed attempts are counted per address and per account;
-/// past either limit the answer is 429 before any password is checked.
 #[cfg(feature = "ssr")]
 async fn start_session(
     state: &domain::AppState,
     login: &str,
     password: &str,
 ) -> Result<(), AppError> {
-    use domain::rate_limit::{check, count, reset};
-    let limits = state.rate_limits;
-    let now = chrono::Utc::now();
-    let ip_key = format!("log_in:ip:{}", session_cookie::client_ip());
-    let account_key = format!("log_in:account:{}", domain::names::username_key(login));
-    respond(check(&state.db, &ip_key, limits.log_in_per_ip, now).await)?;
-    respond(check(&state.db, &account_key, limits.log_in_per_account, now).await)?;
-    let user_agent = session_cookie::user_agent();
-    let outcome = domain::accounts::log_in(
-        &state.db,
-        &state.passwords,
-        &state.sessions,
-        login,
-        password,
-        &user_agent,
-    )
-    .await;
-    if matches!(outcome, Err(domain::DomainError::Unauthenticated(_))) {
-        respond(count(&state.db, &ip_key, limits.log_in_per_ip, now).await)?;
-        respond(count(&state.db, &account_key, limits.log_in_per_account, now).await)?;
-    } else if outcome.is_ok() {
-        respond(reset(&state.db, &account_key).await)?;
-    }
-    let (_, token) = respond(outcome)?;
+    let (client, user_agent) = (session_cookie::client_ip(), session_cookie::user_agent());
+    let (_, token) =
+        respond(domain::accounts::log_in_from(state, &client, login, password, &user_agent).await)?;
     session_cookie::set(&token.0, state.sessions.absolute.num_seconds());
     leptos_axum::redirect("/");
     Ok(())
