@@ -21,8 +21,9 @@ apt_install() {
   fi
 }
 
-# Browser for the end-to-end tests, compressors for the static assets, Python for the seed script.
-apt_install chromium brotli python3 ca-certificates
+# Browser for the end-to-end tests, compressors for the static assets, Python (with venv) for
+# the seed and runner data scripts, Vulkan on the CPU (llvmpipe) for the runner's wgpu tests.
+apt_install chromium brotli python3 python3-venv ca-certificates mesa-vulkan-drivers
 
 # --- wasm32 toolchain -------------------------------------------------------------------------
 if [[ "$(wasm_cargo)" == "cargo" ]]; then
