@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 
 // Both projects share one server, so each signs up its own account.
 test('sign up, log out and log in again, with errors shown on the form', async ({ page }, testInfo) => {

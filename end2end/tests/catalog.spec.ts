@@ -1,24 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 
 const SEEDED = ['Digit Classifier', 'Iris Species', 'Diabetes Progression', 'Sentiment Mini'];
-
-// Fail any test on an uncaught error or console error: a hydration mismatch, or a
-// Content-Security-Policy violation (Chromium reports those in the console, script or not).
-test.beforeEach(async ({ page }, testInfo) => {
-  const problems: string[] = [];
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-  page.on('console', (msg) => {
-    // A 404 page's own status is reported as a failed load; that is the page working.
-    const documentStatus = msg.location().url === page.url() && /status of 404/.test(msg.text());
-    if (msg.type() === 'error' && !documentStatus) problems.push(`console: ${msg.text()}`);
-  });
-  (testInfo as any).problems = problems;
-});
-
-test.afterEach(async ({}, testInfo) => {
-  const problems: string[] = (testInfo as any).problems ?? [];
-  expect(problems, 'browser errors').toEqual([]);
-});
 
 test('the catalog lists the seeded models', async ({ page }) => {
   await page.goto('/');
