@@ -17,13 +17,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let storage = Storage::from_url(&config.storage_url()).context("opening object storage")?;
-    let state = AppState::connect(&config.database_url(), storage)
+    let mut state = AppState::connect(&config.database_url(), storage)
         .await
         .context("connecting to the database")?;
     migrations::Migrator::up(&state.db, None)
         .await
         .context("applying database migrations")?;
-    let mut state = state;
     state.rate_limits = config.rate_limits.to_domain();
     Ok(state)
 }
