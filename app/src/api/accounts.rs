@@ -15,7 +15,11 @@ pub struct Viewer {
 
 #[server(endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Viewer>, AppError> {
-    let state = expect_context::<domain::AppState>();
+    // The header asks this on every render, including the server's start-up render that only
+    // lists the routes and has no state: nobody is logged in there.
+    let Some(state) = use_context::<domain::AppState>() else {
+        return Ok(None);
+    };
     let user = respond(session_cookie::current_user(&state).await)?;
     Ok(user.map(|user| Viewer {
         username: user.username,
