@@ -158,7 +158,7 @@ async fn bad_credentials_and_bad_fields_are_refused_with_their_status(app: TestA
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_failed_log_in_past_the_limit_gets_429_with_retry_after() {
     let app = common::spawn_app(common::Db::Sqlite).await.unwrap();
     post_form(&app, "/api/sign_up", SIGN_UP, None).await;

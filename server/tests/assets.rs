@@ -4,7 +4,7 @@ mod common;
 use common::{spawn_app, Db};
 use http::header;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wasm_is_served_compressed_as_application_wasm_and_cached_forever() {
     let app = spawn_app(Db::Sqlite).await.unwrap();
     let response = app
@@ -24,7 +24,7 @@ async fn wasm_is_served_compressed_as_application_wasm_and_cached_forever() {
         .contains("immutable"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_reference_the_hashed_bundle() {
     let app = spawn_app(Db::Sqlite).await.unwrap();
     let (_, html) = app.get_text("/").await;
@@ -35,7 +35,7 @@ async fn pages_reference_the_hashed_bundle() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_is_compressed_and_public_files_are_served() {
     let app = spawn_app(Db::Sqlite).await.unwrap();
     let response = app
@@ -55,7 +55,7 @@ async fn html_is_compressed_and_public_files_are_served() {
     assert_eq!(favicon.headers()[header::CONTENT_TYPE], "image/svg+xml");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_response_carries_a_per_request_csp_nonce_that_the_page_scripts_use() {
     let app = spawn_app(Db::Sqlite).await.unwrap();
     let nonce_of = |response: &reqwest::Response| {
@@ -92,7 +92,7 @@ async fn every_response_carries_a_per_request_csp_nonce_that_the_page_scripts_us
         .contains_key(header::CONTENT_SECURITY_POLICY));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cross_site_post_is_refused_and_a_same_origin_one_is_served() {
     let app = spawn_app(Db::Sqlite).await.unwrap();
     let post = |site: &'static str| {
@@ -110,7 +110,7 @@ async fn a_cross_site_post_is_refused_and_a_same_origin_one_is_served() {
     assert!(served.text().await.unwrap().contains("Iris Species"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_function_refuses_bad_input_with_422_naming_the_field() {
     let app = spawn_app(Db::Sqlite).await.unwrap();
     let response = app

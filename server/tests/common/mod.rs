@@ -101,8 +101,10 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped());
     let state = connect(&config).await.expect("second connection");
+    // A stuck request fails its test instead of stalling the whole suite.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(60))
         .build()
         .unwrap();
     Some(TestApp {
@@ -155,18 +157,19 @@ fn write_fake_site(root: &Path) {
     .unwrap();
 }
 
-/// Runs an async test body once on SQLite and once on PostgreSQL (when `DATABASE_URL` is set).
+/// Runs an async test body once on SQLite and once on PostgreSQL (when `DATABASE_URL` is set),
+/// on a multi-threaded runtime like the real server's.
 #[macro_export]
 macro_rules! on_each_database {
     ($($test:ident),* $(,)?) => {$(
         mod $test {
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let app = $crate::common::spawn_app($crate::common::Db::Sqlite).await.unwrap();
                 super::$test(app).await;
             }
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 match $crate::common::spawn_app($crate::common::Db::Postgres).await {
                     Some(app) => super::$test(app).await,
