@@ -37,20 +37,15 @@ fn session_cookie(response: &reqwest::Response) -> (String, String) {
     (pair, set)
 }
 
+/// Who the server says is logged in with `cookie`, through the `whoami` server function.
 async fn viewer(app: &TestApp, cookie: &str) -> Option<String> {
-    let html = app
-        .client
-        .get(app.url("/"))
-        .header(header::COOKIE, cookie)
-        .send()
+    let body = post_form(app, "/api/whoami", "", Some(cookie))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
-    let rest = html.split("data-testid=\"viewer\"").nth(1)?;
-    let text = rest.split_once('>')?.1;
-    Some(text.split('<').next()?.to_owned())
+    let viewer: Option<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    viewer.map(|v| v["username"].as_str().unwrap().to_owned())
 }
 
 const SIGN_UP: &str = "username=Ada&email=ada%40example.org&password=analytical+engine+1843";

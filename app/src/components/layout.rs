@@ -1,7 +1,5 @@
 use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_location};
-
-use crate::api::{whoami, LogOut};
+use leptos_router::components::A;
 
 #[component]
 pub fn SiteHeader() -> impl IntoView {
@@ -14,42 +12,11 @@ pub fn SiteHeader() -> impl IntoView {
             <nav class="site-nav" aria-label="Main">
                 <A href="/">"Models"</A>
             </nav>
-            <ViewerMenu />
+            <div class="viewer">
+                <A href="/login">"Log in"</A>
+                <A href="/signup" attr:class="button button-small">"Sign up"</A>
+            </div>
         </header>
-    }
-}
-
-/// Log-in links, or who is logged in with a log-out button. Logging in or out ends in a
-/// navigation, so the menu asks again whenever the page changes.
-#[component]
-fn ViewerMenu() -> impl IntoView {
-    let log_out = ServerAction::<LogOut>::new();
-    let pathname = use_location().pathname;
-    let viewer = Resource::new(
-        move || (pathname.get(), log_out.version().get()),
-        |_| whoami(),
-    );
-    view! {
-        <div class="viewer">
-            <Suspense>
-                {move || Suspend::new(async move {
-                    match viewer.await {
-                        Ok(Some(viewer)) => view! {
-                            <span class="viewer-name" data-testid="viewer">{viewer.username}</span>
-                            <ActionForm action=log_out attr:class="inline-form">
-                                <button type="submit" class="link-button">"Log out"</button>
-                            </ActionForm>
-                        }
-                        .into_any(),
-                        _ => view! {
-                            <A href="/login">"Log in"</A>
-                            <A href="/signup" attr:class="button button-small">"Sign up"</A>
-                        }
-                        .into_any(),
-                    }
-                })}
-            </Suspense>
-        </div>
     }
 }
 
