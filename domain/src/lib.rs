@@ -5,6 +5,7 @@ pub mod card;
 pub mod catalog;
 pub mod entities;
 pub mod error;
+pub mod formats;
 pub mod names;
 pub mod passwords;
 pub mod publishing;

@@ -1,0 +1,89 @@
+//! A small driver for push parsers that want "exactly n bytes", "skip n bytes" or "everything
+//! that is left": it buffers only the bytes of the current request, so memory stays bounded by
+//! the largest request a parser makes (which each parser caps), never by the file size.
+
+use super::FormatError;
+
+/// What a parser wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Exactly this many bytes, handed over in one slice.
+    Bytes(usize),
+    /// Pass over this many bytes without looking at them.
+    Skip(u64),
+    /// Count every remaining byte of the file (the data section).
+    Rest,
+}
+
+pub(crate) trait Machine {
+    fn need(&self) -> Need;
+    /// The bytes asked for with `Need::Bytes`.
+    fn got(&mut self, bytes: &[u8]) -> Result<(), FormatError>;
+    /// The bytes asked to skip with `Need::Skip` have gone by.
+    fn skipped(&mut self) -> Result<(), FormatError>;
+    /// Bytes of the data section went by.
+    fn rest(&mut self, len: u64);
+}
+
+pub(crate) struct Driver<M> {
+    pub(crate) machine: M,
+    buf: Vec<u8>,
+    skipped: u64,
+}
+
+impl<M: Machine> Driver<M> {
+    pub(crate) fn new(machine: M) -> Self {
+        Self {
+            machine,
+            buf: Vec::new(),
+            skipped: 0,
+        }
+    }
+
+    /// Feeds a chunk; an empty chunk settles requests for zero bytes (used before finishing).
+    pub(crate) fn feed(&mut self, mut chunk: &[u8]) -> Result<(), FormatError> {
+        loop {
+            match self.machine.need() {
+                Need::Bytes(n) => {
+                    let missing = n - self.buf.len();
+                    if missing > 0 {
+                        if chunk.is_empty() {
+                            return Ok(());
+                        }
+                        let take = missing.min(chunk.len());
+                        self.buf.extend_from_slice(&chunk[..take]);
+                        chunk = &chunk[take..];
+                    }
+                    if self.buf.len() == n {
+                        let bytes = std::mem::take(&mut self.buf);
+                        self.machine.got(&bytes)?;
+                        // Reuse the allocation unless it was a large one-off (a big header).
+                        if bytes.capacity() <= 1 << 16 {
+                            self.buf = bytes;
+                            self.buf.clear();
+                        }
+                    }
+                }
+                Need::Skip(n) => {
+                    let missing = n - self.skipped;
+                    if missing > 0 {
+                        if chunk.is_empty() {
+                            return Ok(());
+                        }
+                        let take = missing.min(chunk.len() as u64);
+                        self.skipped += take;
+                        chunk = &chunk[take as usize..];
+                    }
+                    if self.skipped == n {
+                        self.skipped = 0;
+                        self.machine.skipped()?;
+                    }
+                }
+                Need::Rest => {
+                    self.machine.rest(chunk.len() as u64);
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
