@@ -16,8 +16,16 @@ wasm_cargo() {
      && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     echo "cargo"
   else
-    echo "env RUSTC=/usr/bin/rustc /usr/bin/cargo"
+    # Debian's rustc expects a `rust-lld` it does not ship; LLVM's own lld links wasm32.
+    echo "env RUSTC=/usr/bin/rustc CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=$(debian_lld) /usr/bin/cargo"
   fi
+}
+
+# The newest LLVM lld from Debian's packages (installed by setup.sh with the toolchain).
+debian_lld() {
+  local lld
+  lld="$(compgen -G '/usr/lib/llvm-*/bin/lld' | sort -V | tail -n 1 || true)"
+  echo "${lld:-/usr/lib/llvm-22/bin/lld}"
 }
 
 # The exact wasm-bindgen version in Cargo.lock; the CLI must match it.

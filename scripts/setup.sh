@@ -37,8 +37,8 @@ else
     mkdir -p "$scratch/src"
     printf '[package]\nname = "wasm-std"\nversion = "0.0.0"\nedition = "2021"\n[lib]\ncrate-type = ["cdylib"]\n' >"$scratch/Cargo.toml"
     echo 'pub fn probe() -> usize { std::vec![1u8].len() }' >"$scratch/src/lib.rs"
-    (cd "$scratch" && RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$scratch/target" \
-      /usr/bin/cargo build --quiet --release -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown)
+    (cd "$scratch" && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$scratch/target" \
+      $(wasm_cargo) build --quiet --release -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown)
     mkdir -p "$sysroot_lib"
     find "$scratch/target/wasm32-unknown-unknown/release/deps" -name 'lib*.rlib' ! -name 'libwasm_std*' \
       -exec cp {} "$sysroot_lib/" \;
