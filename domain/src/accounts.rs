@@ -5,14 +5,17 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
-use sha2::{Digest, Sha256};
 
+use crate::audit::{self, Action, Actor};
 use crate::entities::{session, user};
 use crate::error::{DomainError, DomainResult};
 use crate::names::{check_username, normalize_username, username_key};
 use crate::passwords::{check_new_password, PasswordHasher, Verification};
 use crate::rate_limit;
+use crate::recovery;
+use crate::secrets::{hash_secret, new_secret};
 use crate::state::AppState;
 
 /// How long a session may last.
@@ -157,12 +160,9 @@ async fn start_session(
     user_agent: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<SessionToken> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| DomainError::Internal(format!("no randomness: {e}")))?;
-    let token = hex::encode(bytes);
+    let token = new_secret("")?;
     session::ActiveModel {
-        id_hash: Set(hash_token(&token)),
+        id_hash: Set(hash_secret(&token)),
         user_id: Set(user_id),
         created_at: Set(now),
         last_seen_at: Set(now),
@@ -174,10 +174,6 @@ async fn start_session(
     Ok(SessionToken(token))
 }
 
-fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 /// The user a session token belongs to, if the session is still alive at `now`.
 pub async fn session_user(
     db: &impl ConnectionTrait,
@@ -185,7 +181,7 @@ pub async fn session_user(
     token: &str,
     now: DateTime<Utc>,
 ) -> DomainResult<Option<user::Model>> {
-    let Some(session) = session::Entity::find_by_id(hash_token(token))
+    let Some(session) = session::Entity::find_by_id(hash_secret(token))
         .one(db)
         .await?
     else {
@@ -208,7 +204,7 @@ pub async fn session_user(
 
 /// Ends this session on the server; the cookie is worthless from now on.
 pub async fn log_out(db: &impl ConnectionTrait, token: &str) -> DomainResult<()> {
-    session::Entity::delete_by_id(hash_token(token))
+    session::Entity::delete_by_id(hash_secret(token))
         .exec(db)
         .await?;
     Ok(())
@@ -222,7 +218,7 @@ pub async fn end_other_sessions(
 ) -> DomainResult<u64> {
     let result = session::Entity::delete_many()
         .filter(session::Column::UserId.eq(user_id))
-        .filter(session::Column::IdHash.ne(hash_token(keep)))
+        .filter(session::Column::IdHash.ne(hash_secret(keep)))
         .exec(db)
         .await?;
     Ok(result.rows_affected)
@@ -235,10 +231,10 @@ pub async fn sign_up_from(
     new: SignUp<'_>,
 ) -> DomainResult<user::Model> {
     let (limit, now) = (state.rate_limits.sign_up_per_ip, Utc::now());
-    let ip_key = format!("sign_up:ip:{client}");
-    rate_limit::check(&state.db, &ip_key, limit, now).await?;
-    rate_limit::count(&state.db, &ip_key, limit, now).await?;
-    sign_up(&state.db, &state.passwords, new).await
+    rate_limit::hit(&state.db, &format!("sign_up:ip:{client}"), limit, now).await?;
+    let user = sign_up(&state.db, &state.passwords, new).await?;
+    recovery::send_verification(state, &user).await?;
+    Ok(user)
 }
 
 /// Log-in as the site offers it. Failed attempts are counted per address and per account;
@@ -269,11 +265,212 @@ pub async fn log_in_from(
         Err(DomainError::Unauthenticated(_)) => {
             rate_limit::count(&state.db, &ip_key, limits.log_in_per_ip, now).await?;
             rate_limit::count(&state.db, &account_key, limits.log_in_per_account, now).await?;
+            let tried = Actor {
+                id: None,
+                name: login,
+                ip: client,
+            };
+            audit::record(&state.db, tried, Action::LogInFailed, login).await?;
         }
-        Ok(_) => rate_limit::reset(&state.db, &account_key).await?,
+        Ok((user, _)) => {
+            rate_limit::reset(&state.db, &account_key).await?;
+            audit::record(
+                &state.db,
+                Actor::user(user, client),
+                Action::LogIn,
+                user_agent,
+            )
+            .await?;
+        }
         Err(_) => {}
     }
     outcome
+}
+
+/// Ends every session of the user (after a password reset).
+pub async fn end_all_sessions(db: &impl ConnectionTrait, user_id: i64) -> DomainResult<u64> {
+    let result = session::Entity::delete_many()
+        .filter(session::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// A session as its owner sees it in the list of their sessions.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// The stored hash: names the session without being usable as a cookie.
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub user_agent: String,
+    pub current: bool,
+}
+
+/// The user's live sessions, the most recently used first.
+pub async fn list_sessions(
+    db: &impl ConnectionTrait,
+    policy: &SessionPolicy,
+    user_id: i64,
+    current_token: &str,
+) -> DomainResult<Vec<SessionInfo>> {
+    use sea_orm::QueryOrder;
+    let now = Utc::now();
+    let current = hash_secret(current_token);
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .order_by_desc(session::Column::LastSeenAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|s| now < s.expires_at && now - s.last_seen_at < policy.idle)
+        .map(|s| SessionInfo {
+            current: s.id_hash == current,
+            id: s.id_hash,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            user_agent: s.user_agent,
+        })
+        .collect())
+}
+
+/// Ends one of the user's sessions by its listed id; it stops working at once.
+pub async fn revoke_session(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    session_id: &str,
+    ip: &str,
+) -> DomainResult<()> {
+    let deleted = session::Entity::delete_many()
+        .filter(session::Column::IdHash.eq(session_id))
+        .filter(session::Column::UserId.eq(user.id))
+        .exec(db)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(DomainError::NotFound("session"));
+    }
+    let short: String = session_id.chars().take(8).collect();
+    audit::record(
+        db,
+        Actor::user(user, ip),
+        Action::SessionRevoke,
+        &format!("session {short}…"),
+    )
+    .await
+}
+
+/// "Log out everywhere else": ends every session but the current one.
+pub async fn log_out_other_sessions(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    current_token: &str,
+    ip: &str,
+) -> DomainResult<u64> {
+    let ended = end_other_sessions(db, user.id, current_token).await?;
+    audit::record(
+        db,
+        Actor::user(user, ip),
+        Action::OtherSessionsEnd,
+        &format!("{ended} sessions"),
+    )
+    .await?;
+    Ok(ended)
+}
+
+/// Changes the password after checking the current one, and ends the user's other
+/// sessions (whoever else was logged in with the old password is logged out).
+pub async fn change_password(
+    state: &AppState,
+    user: &user::Model,
+    current_token: &str,
+    current_password: &str,
+    new_password: &str,
+    ip: &str,
+) -> DomainResult<()> {
+    rate_limit::hit(
+        &state.db,
+        &format!("password_change:account:{}", user.id),
+        state.rate_limits.password_change_per_account,
+        Utc::now(),
+    )
+    .await?;
+    let stored = user
+        .password_hash
+        .clone()
+        .unwrap_or_else(|| UNKNOWN_USER_HASH.to_owned());
+    let verdict = state
+        .passwords
+        .verify(current_password.to_owned(), stored)
+        .await?;
+    if !matches!(verdict, Verification::Match { .. }) {
+        return Err(DomainError::invalid(
+            "current_password",
+            "this is not your current password",
+        ));
+    }
+    check_new_password(new_password, &user.username).map_err(|e| match e {
+        DomainError::Invalid { message, .. } => DomainError::invalid("new_password", message),
+        other => other,
+    })?;
+    let hash = state.passwords.hash(new_password.to_owned()).await?;
+    let txn = state.db.begin().await?;
+    let mut row: user::ActiveModel = user.clone().into();
+    row.password_hash = Set(Some(hash));
+    row.update(&txn).await?;
+    end_other_sessions(&txn, user.id, current_token).await?;
+    audit::record(
+        &txn,
+        Actor::user(user, ip),
+        Action::PasswordChange,
+        &user.username,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Turns on publishing for the user's own account (organizations always publish).
+pub async fn enable_publishing(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    ip: &str,
+) -> DomainResult<user::Model> {
+    if user.is_publisher {
+        return Ok(user.clone());
+    }
+    let mut row: user::ActiveModel = user.clone().into();
+    row.is_publisher = Set(true);
+    let user = row.update(db).await?;
+    audit::record(
+        db,
+        Actor::user(&user, ip),
+        Action::PublishingEnable,
+        &user.username,
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Creates an account from the command line (an operator's `bazaar admin create`); the
+/// address counts as confirmed and the password rules apply as on the site.
+pub async fn create_by_operator(
+    state: &AppState,
+    new: SignUp<'_>,
+    admin: bool,
+) -> DomainResult<user::Model> {
+    let user = sign_up(&state.db, &state.passwords, new).await?;
+    let mut row: user::ActiveModel = user.into();
+    row.is_admin = Set(admin);
+    row.email_verified_at = Set(Some(Utc::now()));
+    let user = row.update(&state.db).await?;
+    let operator = Actor {
+        id: None,
+        name: "operator",
+        ip: "cli",
+    };
+    let subject = format!("{}{}", user.username, if admin { " (admin)" } else { "" });
+    audit::record(&state.db, operator, Action::AdminCreate, &subject).await?;
+    Ok(user)
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ pub enum DomainError {
     Conflict(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// Known caller, not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("too many attempts; try again in {retry_after_seconds} seconds")]
     RateLimited { retry_after_seconds: u64 },
     #[error("database error")]

@@ -1,19 +1,27 @@
 //! Bazaar's server-side core: entities, services and their rules. Used by the Leptos app's
 //! server half and by the server binary; never compiled for the browser.
 pub mod accounts;
+pub mod audit;
+pub mod caller;
 pub mod card;
 pub mod catalog;
 pub mod entities;
 pub mod error;
 pub mod formats;
+pub mod mail;
 pub mod names;
+pub mod orgs;
 pub mod passwords;
 pub mod publishing;
 pub mod rate_limit;
+pub mod recovery;
+pub mod secrets;
 pub mod seed;
 pub mod state;
 pub mod storage;
+pub mod tokens;
 
+pub use caller::Caller;
 pub use error::{DomainError, DomainResult};
 pub use state::AppState;
 pub use storage::Storage;

@@ -23,6 +23,10 @@ const RESERVED_NAMES: &[&str] = &[
     "favicon.ico",
     "robots.txt",
     "checkout",
+    "forgot-password",
+    "reset-password",
+    "verify-email",
+    "favicon.svg",
 ];
 
 /// ASCII letters (lowercase only unless `upper`), digits and single hyphens inside; `max`

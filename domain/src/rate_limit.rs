@@ -28,6 +28,12 @@ pub struct RateLimits {
     pub log_in_per_account: Limit,
     /// Sign-up attempts from one address.
     pub sign_up_per_ip: Limit,
+    /// Password changes (right or wrong current password) by one account.
+    pub password_change_per_account: Limit,
+    /// Password-reset e-mails asked for from one address.
+    pub password_reset_per_ip: Limit,
+    /// API tokens created by one account.
+    pub token_create_per_account: Limit,
 }
 
 impl Default for RateLimits {
@@ -44,6 +50,18 @@ impl Default for RateLimits {
             },
             sign_up_per_ip: Limit {
                 max: 10,
+                window: Duration::hours(1),
+            },
+            password_change_per_account: Limit {
+                max: 5,
+                window: quarter_hour,
+            },
+            password_reset_per_ip: Limit {
+                max: 5,
+                window: Duration::hours(1),
+            },
+            token_create_per_account: Limit {
+                max: 20,
                 window: Duration::hours(1),
             },
         }
@@ -108,6 +126,17 @@ pub async fn count(
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// Counts an attempt that is limited whatever its outcome: refused once `limit` is used up.
+pub async fn hit(
+    db: &sea_orm::DatabaseConnection,
+    key: &str,
+    limit: Limit,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    check(db, key, limit, now).await?;
+    count(db, key, limit, now).await
 }
 
 /// Forgets `key`'s attempts, e.g. after a successful log-in.

@@ -1,6 +1,7 @@
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::accounts::SessionPolicy;
+use crate::mail::Mailer;
 use crate::passwords::PasswordHasher;
 use crate::rate_limit::RateLimits;
 use crate::storage::Storage;
@@ -13,6 +14,9 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub sessions: SessionPolicy,
     pub rate_limits: RateLimits,
+    pub mailer: Mailer,
+    /// The site's address as users reach it, for links in e-mails (no trailing slash).
+    pub public_url: String,
 }
 
 impl AppState {
@@ -32,6 +36,8 @@ impl AppState {
             passwords: PasswordHasher::new(cores),
             sessions: SessionPolicy::default(),
             rate_limits: RateLimits::default(),
+            mailer: Mailer::default(),
+            public_url: "http://127.0.0.1:3000".to_owned(),
         })
     }
 

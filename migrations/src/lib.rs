@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_catalog;
 mod m0002_sessions;
 mod m0003_rate_limits;
+mod m0004_accounts;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_catalog::Migration),
             Box::new(m0002_sessions::Migration),
             Box::new(m0003_rate_limits::Migration),
+            Box::new(m0004_accounts::Migration),
         ]
     }
 }

@@ -16,7 +16,19 @@ pub struct Model {
     pub is_publisher: bool,
     pub is_admin: bool,
     pub created_at: DateTimeUtc,
+    /// `user` or `org`: organizations share the users' namespace and own models the same way.
+    pub kind: String,
+    pub email_verified_at: Option<DateTimeUtc>,
 }
+
+impl Model {
+    pub fn is_org(&self) -> bool {
+        self.kind == KIND_ORG
+    }
+}
+
+pub const KIND_USER: &str = "user";
+pub const KIND_ORG: &str = "org";
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}

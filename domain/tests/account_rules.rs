@@ -1,0 +1,240 @@
+//! Account rules that need time to pass or many steps: token expiry, reset-link expiry and
+//! single use, and the organization role rules.
+use chrono::{Duration, Utc};
+use domain::entities::{mail_token, user};
+use domain::orgs::Role;
+use domain::{AppState, DomainError, Storage};
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+
+async fn state() -> (AppState, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let storage = Storage::from_url(&dir.path().join("objects").display().to_string()).unwrap();
+    let state = AppState::connect(&url, storage).await.unwrap();
+    Migrator::up(&state.db, None).await.unwrap();
+    (state, dir)
+}
+
+async fn person(state: &AppState, name: &str) -> user::Model {
+    let email = format!("{name}@example.org");
+    domain::accounts::sign_up(
+        &state.db,
+        &state.passwords,
+        domain::accounts::SignUp {
+            username: name,
+            email: &email,
+            password: "a long enough passphrase",
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The token in the link of the newest e-mail whose link contains `path`.
+async fn link_token(state: &AppState, path: &str) -> String {
+    let mail = domain::entities::outbox::Entity::find()
+        .all(&state.db)
+        .await
+        .unwrap();
+    let body = &mail
+        .iter()
+        .rev()
+        .find(|m| m.body.contains(path))
+        .expect("a mail")
+        .body;
+    body.split(path)
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_token_stops_at_its_expiry_and_its_secret_is_not_stored() {
+    let (state, _dir) = state().await;
+    let alice = person(&state, "alice").await;
+    let new = domain::tokens::NewToken {
+        name: "ci",
+        scope: "write",
+        expires_in_days: Some(7),
+    };
+    let (token, secret) = domain::tokens::create(&state, &alice, new, "t")
+        .await
+        .unwrap();
+    assert_ne!(token.token_hash, secret);
+    assert!(!token.token_hash.contains(&secret[4..]));
+    let now = Utc::now();
+    let found = domain::tokens::authenticate(&state.db, &secret, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.map(|(u, t)| (u.id, t.scope())),
+        Some((alice.id, domain::tokens::Scope::Write))
+    );
+    let later = now + Duration::days(7) + Duration::seconds(1);
+    assert!(domain::tokens::authenticate(&state.db, &secret, later)
+        .await
+        .unwrap()
+        .is_none());
+
+    for (name, scope, days, field) in [
+        ("", "read", None, "name"),
+        ("x", "root", None, "scope"),
+        ("x", "read", Some(0), "expires_in_days"),
+        ("x", "read", Some(366), "expires_in_days"),
+    ] {
+        let new = domain::tokens::NewToken {
+            name,
+            scope,
+            expires_in_days: days,
+        };
+        match domain::tokens::create(&state, &alice, new, "t").await {
+            Err(DomainError::Invalid { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{name:?}/{scope:?}/{days:?}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reset_link_expires_after_an_hour_and_works_once() {
+    let (state, _dir) = state().await;
+    let bob = person(&state, "bob").await;
+    domain::recovery::request_password_reset(&state, "BOB@example.org", "t")
+        .await
+        .unwrap();
+    let token = link_token(&state, "/reset-password/").await;
+
+    // Age the link past its hour.
+    let row = mail_token::Entity::find().all(&state.db).await.unwrap();
+    let row = row
+        .into_iter()
+        .find(|r| r.purpose == "password_reset")
+        .unwrap();
+    assert!(row.expires_at - row.created_at <= Duration::hours(1));
+    let mut aged: mail_token::ActiveModel = row.into();
+    aged.expires_at = Set(Utc::now() - Duration::seconds(1));
+    aged.update(&state.db).await.unwrap();
+    let expired =
+        domain::recovery::reset_password(&state, &token, "a new long passphrase", "t").await;
+    assert!(
+        matches!(expired, Err(DomainError::Invalid { field: "token", .. })),
+        "{expired:?}"
+    );
+
+    domain::recovery::request_password_reset(&state, "bob@example.org", "t")
+        .await
+        .unwrap();
+    let token = link_token(&state, "/reset-password/").await;
+    domain::recovery::reset_password(&state, &token, "a new long passphrase", "t")
+        .await
+        .unwrap();
+    let twice =
+        domain::recovery::reset_password(&state, &token, "another long passphrase", "t").await;
+    assert!(matches!(
+        twice,
+        Err(DomainError::Invalid { field: "token", .. })
+    ));
+    let stored = user::Entity::find_by_id(bob.id)
+        .one(&state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(stored.password_hash, bob.password_hash);
+}
+
+#[tokio::test]
+async fn an_address_is_confirmed_by_its_link() {
+    let (state, _dir) = state().await;
+    let eve = person(&state, "eve").await;
+    assert!(eve.email_verified_at.is_none());
+    domain::recovery::send_verification(&state, &eve)
+        .await
+        .unwrap();
+    let token = link_token(&state, "/verify-email/").await;
+    let confirmed = domain::recovery::verify_email(&state, &token, "t")
+        .await
+        .unwrap();
+    assert!(confirmed.email_verified_at.is_some());
+    assert!(domain::recovery::verify_email(&state, &token, "t")
+        .await
+        .is_err());
+    assert!(domain::recovery::send_verification(&state, &confirmed)
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn organizations_keep_an_owner_and_roles_limit_who_manages_whom() {
+    let (state, _dir) = state().await;
+    let ann = person(&state, "ann").await;
+    let ben = person(&state, "ben").await;
+    let cat = person(&state, "cat").await;
+    person(&state, "dan").await;
+    let org = domain::orgs::create(&state.db, &ann, "Lab", "The Lab", "t")
+        .await
+        .unwrap();
+    assert!(org.is_org() && org.password_hash.is_none());
+    let taken = domain::orgs::create(&state.db, &ben, "ann", "", "t").await;
+    assert!(
+        matches!(taken, Err(DomainError::Invalid { field: "name", .. })),
+        "shares the users' namespace: {taken:?}"
+    );
+
+    domain::orgs::add_member(&state.db, &ann, &org, "ben", Role::Admin, "t")
+        .await
+        .unwrap();
+    // An admin adds members, but not admins; a member manages nobody.
+    domain::orgs::add_member(&state.db, &ben, &org, "cat", Role::Member, "t")
+        .await
+        .unwrap();
+    let refused = domain::orgs::add_member(&state.db, &ben, &org, "dan", Role::Admin, "t").await;
+    assert!(matches!(refused, Err(DomainError::Forbidden(_))));
+    let refused = domain::orgs::add_member(&state.db, &cat, &org, "dan", Role::Member, "t").await;
+    assert!(matches!(refused, Err(DomainError::Forbidden(_))));
+    let again = domain::orgs::add_member(&state.db, &ann, &org, "cat", Role::Member, "t").await;
+    assert!(matches!(
+        again,
+        Err(DomainError::Invalid {
+            field: "username",
+            ..
+        })
+    ));
+
+    // The last owner can neither leave nor step down.
+    let alone = domain::orgs::remove_member(&state.db, &ann, &org, "ann", "t").await;
+    assert!(matches!(alone, Err(DomainError::Conflict(_))));
+    let down = domain::orgs::set_role(&state.db, &ann, &org, "ann", Role::Member, "t").await;
+    assert!(matches!(down, Err(DomainError::Conflict(_))));
+    domain::orgs::set_role(&state.db, &ann, &org, "ben", Role::Owner, "t")
+        .await
+        .unwrap();
+    domain::orgs::remove_member(&state.db, &ann, &org, "ann", "t")
+        .await
+        .unwrap();
+
+    assert!(domain::orgs::can_publish_as(&state.db, &ben, &org)
+        .await
+        .unwrap());
+    assert!(!domain::orgs::can_publish_as(&state.db, &cat, &org)
+        .await
+        .unwrap());
+    assert!(!domain::orgs::can_publish_as(&state.db, &ann, &org)
+        .await
+        .unwrap());
+    let members: Vec<_> = domain::orgs::members(&state.db, org.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(u, r)| (u.username, r))
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            ("ben".to_owned(), Role::Owner),
+            ("cat".to_owned(), Role::Member)
+        ]
+    );
+}
