@@ -41,6 +41,8 @@ export default defineConfig({
       `"${bin}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}" ` +
       `--database-url "sqlite://${dataDir}/bazaar.db?mode=rwc" --site-root "${siteRoot}"`,
     url: `http://127.0.0.1:${port}/readyz`,
+    // Every spec signs up its own accounts from this one address.
+    env: { ...(process.env as Record<string, string>), BAZAAR_RATE_LIMITS__SIGN_UP_PER_IP: '1000' },
     reuseExistingServer: false,
     timeout: 120_000,
     stdout: 'ignore',

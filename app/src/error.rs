@@ -14,6 +14,12 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Gone(String),
     #[error("too many attempts; try again in {retry_after_seconds} seconds")]
     RateLimited { retry_after_seconds: u64 },
     #[error("something went wrong on our side; please try again")]
@@ -31,6 +37,9 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Gone(_) => StatusCode::GONE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Transport(_) => StatusCode::BAD_REQUEST,
@@ -47,32 +56,34 @@ impl FromServerFnError for AppError {
 }
 
 /// Converts a domain result for a server function, answering with the error's status.
+#[cfg(feature = "ssr")]
+pub fn respond<T>(result: Result<T, domain::DomainError>) -> Result<T, AppError> {
+    result.map_err(|err| refuse(err.into()))
+}
+
+/// Sets the response's status (and `Retry-After`) for an error a server function returns.
 /// A plain HTML form post (no JavaScript) is the exception: it must stay a redirect back to
 /// the form, which shows the error carried in the URL.
 #[cfg(feature = "ssr")]
-pub fn respond<T>(result: Result<T, domain::DomainError>) -> Result<T, AppError> {
+pub fn refuse(err: AppError) -> AppError {
     use leptos::prelude::use_context;
-    result.map_err(|err| {
-        let err = AppError::from(err);
-        let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
-            parts
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|accept| accept.to_str().ok())
-                .is_some_and(|accept| accept.contains("text/html"))
-        });
-        if let (false, Some(response)) = (form_post, use_context::<leptos_axum::ResponseOptions>())
+    let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    });
+    if let (false, Some(response)) = (form_post, use_context::<leptos_axum::ResponseOptions>()) {
+        response.set_status(err.status());
+        if let AppError::RateLimited {
+            retry_after_seconds,
+        } = err
         {
-            response.set_status(err.status());
-            if let AppError::RateLimited {
-                retry_after_seconds,
-            } = err
-            {
-                response.insert_header(http::header::RETRY_AFTER, retry_after_seconds.into());
-            }
+            response.insert_header(http::header::RETRY_AFTER, retry_after_seconds.into());
         }
-        err
-    })
+    }
+    err
 }
 
 #[cfg(feature = "ssr")]
@@ -87,6 +98,12 @@ impl From<domain::DomainError> for AppError {
             E::NotFound(what) => Self::NotFound(what.to_owned()),
             E::Conflict(message) => Self::Conflict(message),
             E::Unauthenticated(message) => Self::Unauthenticated(message),
+            E::Forbidden(message) => Self::Forbidden(message),
+            E::TooLarge(message) => Self::TooLarge(message),
+            E::Gone(message) => Self::Gone(message),
+            E::OffsetMismatch { expected } => {
+                Self::Conflict(format!("the upload continues at byte {expected}"))
+            }
             E::RateLimited {
                 retry_after_seconds,
             } => Self::RateLimited {

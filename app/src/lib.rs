@@ -4,6 +4,7 @@ pub mod api;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod viewer;
 pub mod wire;
 
 use leptos::prelude::*;
@@ -14,7 +15,12 @@ use leptos_router::{
 };
 
 use components::layout::{SiteFooter, SiteHeader};
-use pages::account::{LoginPage, SignupPage};
+use pages::account::{
+    ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage, VerifyEmailPage,
+};
+use pages::admin::{AuditPage, OutboxPage};
+use pages::orgs::{OrgPage, OrgsPage};
+use pages::settings::{SessionsPage, SettingsPage, TokensPage};
 use pages::{home::HomePage, model::ModelPage, not_found::NotFound, publisher::PublisherPage};
 
 /// The HTML document around the app. Asset URLs come from the server's options so a
@@ -44,6 +50,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    viewer::provide_viewer();
     view! {
         <Title formatter=|page: String| {
             if page.is_empty() { "Bazaar".to_owned() } else { format!("{page} · Bazaar") }
@@ -56,6 +63,16 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("signup") view=SignupPage ssr=SsrMode::Async />
+                    <Route path=path!("forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("verify-email/:token") view=VerifyEmailPage ssr=SsrMode::Async />
+                    <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/sessions") view=SessionsPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/tokens") view=TokensPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/organizations") view=OrgsPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/organizations/:name") view=OrgPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug") view=ModelPage ssr=SsrMode::Async />
                     <Route path=path!(":owner") view=PublisherPage ssr=SsrMode::Async />
                 </Routes>

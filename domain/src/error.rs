@@ -18,6 +18,14 @@ pub enum DomainError {
     /// Known caller, not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// Existed, and can no longer be used.
+    #[error("{0}")]
+    Gone(String),
+    /// A resumable upload continued from the wrong place.
+    #[error("the upload continues at byte {expected}")]
+    OffsetMismatch { expected: u64 },
     #[error("too many attempts; try again in {retry_after_seconds} seconds")]
     RateLimited { retry_after_seconds: u64 },
     #[error("database error")]

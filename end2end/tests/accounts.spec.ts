@@ -3,9 +3,9 @@ import type { Page } from '@playwright/test';
 
 /** Who the server says this browser is logged in as (the session cookie travels along). */
 async function viewer(page: Page): Promise<string | null> {
-  const response = await page.request.post('/api/whoami');
-  const body = await response.json();
-  return body ? body.username : null;
+  const response = await page.request.get('/api/v1/whoami');
+  if (response.status() === 401) return null;
+  return (await response.json()).username;
 }
 
 // Both projects share one server, so each signs up its own account.
@@ -28,9 +28,11 @@ test('sign up, log out and log in again, with errors shown on the form', async (
   await page.getByLabel('Password').fill(passphrase);
   await page.getByRole('button', { name: 'Sign up' }).click();
   await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('viewer-name')).toHaveText(username);
   expect(await viewer(page)).toBe(username);
 
-  await page.request.post('/api/log_out');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByRole('link', { name: 'Log in' })).toBeVisible();
   expect(await viewer(page)).toBeNull();
 
   await page.getByRole('link', { name: 'Log in' }).click();
@@ -42,5 +44,14 @@ test('sign up, log out and log in again, with errors shown on the form', async (
   await page.getByLabel('Password').fill(passphrase);
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId('viewer-name')).toHaveText(username);
   expect(await viewer(page)).toBe(username);
+});
+
+test('forgot-password answers the same for any address', async ({ page }) => {
+  await page.goto('/login');
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await page.getByLabel('E-mail').fill('nobody-here@example.org');
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await expect(page.getByTestId('form-done')).toContainText('If an account uses this address');
 });

@@ -26,6 +26,16 @@ pub struct Config {
     /// Attempts allowed per window before 429 (`[rate_limits]` in TOML,
     /// `BAZAAR_RATE_LIMITS__LOG_IN_PER_ACCOUNT=…` in the environment).
     pub rate_limits: RateLimitConfig,
+    /// The address users reach the site at, for links in e-mails; `https://…` also turns on
+    /// HSTS and `__Host-` cookies. Defaults to `http://` + `addr`.
+    pub public_url: Option<String>,
+    /// SMTP server for e-mail (`smtps://user:pass@host:465`, `smtp://host:587?tls=required`);
+    /// a secret, so set it as `BAZAAR_SMTP_URL`. Without it e-mail stays in the admin outbox.
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail.
+    pub mail_from: String,
+    /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -36,6 +46,12 @@ pub struct RateLimitConfig {
     pub log_in_per_account: u32,
     /// Sign-ups per address per hour.
     pub sign_up_per_ip: u32,
+    /// Password changes per account per 15 minutes.
+    pub password_change_per_account: u32,
+    /// Password-reset e-mails per address per hour.
+    pub password_reset_per_ip: u32,
+    /// API tokens created per account per hour.
+    pub token_create_per_account: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -45,6 +61,9 @@ impl Default for RateLimitConfig {
             log_in_per_ip: d.log_in_per_ip.max,
             log_in_per_account: d.log_in_per_account.max,
             sign_up_per_ip: d.sign_up_per_ip.max,
+            password_change_per_account: d.password_change_per_account.max,
+            password_reset_per_ip: d.password_reset_per_ip.max,
+            token_create_per_account: d.token_create_per_account.max,
         }
     }
 }
@@ -55,6 +74,9 @@ impl RateLimitConfig {
         limits.log_in_per_ip.max = self.log_in_per_ip;
         limits.log_in_per_account.max = self.log_in_per_account;
         limits.sign_up_per_ip.max = self.sign_up_per_ip;
+        limits.password_change_per_account.max = self.password_change_per_account;
+        limits.password_reset_per_ip.max = self.password_reset_per_ip;
+        limits.token_create_per_account.max = self.token_create_per_account;
         limits
     }
 }
@@ -77,6 +99,10 @@ impl Default for Config {
             seed_demo: true,
             log_format: LogFormat::Pretty,
             rate_limits: RateLimitConfig::default(),
+            public_url: None,
+            smtp_url: None,
+            mail_from: "Bazaar <bazaar@localhost>".to_owned(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -115,6 +141,14 @@ impl Config {
                 self.data_dir.join("bazaar.db").display()
             )
         })
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.addr))
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     pub fn storage_url(&self) -> String {

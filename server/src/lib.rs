@@ -1,6 +1,8 @@
 //! The `bazaar` server: configuration, start-up and the HTTP surface.
 #![recursion_limit = "256"]
+pub mod api;
 pub mod assets;
+pub mod authenticate;
 pub mod config;
 pub mod routes;
 pub mod security;

@@ -30,6 +30,41 @@ enum Command {
     Migrate(CommonArgs),
     /// Load the demo catalog (idempotent) and exit.
     Seed(CommonArgs),
+    /// Operator tasks on accounts; safe to run while a server uses the same database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an account. The password is read from stdin (first line) when it is not a
+    /// terminal; otherwise one is generated and printed.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Make the account a site administrator.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Create an API token for an account and print it (shown once).
+    Token {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// read, or write (which includes read).
+        #[arg(long, default_value = "read")]
+        scope: String,
+        /// Days until the token expires; never when absent.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 #[derive(Args, Default)]
@@ -107,6 +142,76 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 report.models_added, report.models_present
             );
         }
+        Command::Admin(command) => admin(command).await?,
     }
     Ok(())
+}
+
+async fn admin(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Create {
+            username,
+            email,
+            admin,
+            common,
+        } => {
+            let config = common.load(None)?;
+            telemetry::init(config.log_format);
+            let state = startup::connect(&config).await?;
+            let (password, generated) = password_from_stdin()?;
+            let new = domain::accounts::SignUp {
+                username: &username,
+                email: &email,
+                password: &password,
+            };
+            let user = domain::accounts::create_by_operator(&state, new, admin).await?;
+            println!(
+                "created {}{}",
+                user.username,
+                if admin { " (administrator)" } else { "" }
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        AdminCommand::Token {
+            username,
+            name,
+            scope,
+            expires_in_days,
+            common,
+        } => {
+            let config = common.load(None)?;
+            telemetry::init(config.log_format);
+            let state = startup::connect(&config).await?;
+            let user = domain::catalog::find_user(&state.db, &username)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user is called '{username}'"))?;
+            let new = domain::tokens::NewToken {
+                name: &name,
+                scope: &scope,
+                expires_in_days,
+            };
+            let (_, secret) = domain::tokens::create(&state, &user, new, "cli").await?;
+            println!("{secret}");
+        }
+    }
+    Ok(())
+}
+
+/// The first line of stdin when it is piped; a generated password when it is a terminal or
+/// empty. Returns whether it was generated (and so must be shown).
+fn password_from_stdin() -> anyhow::Result<(String, bool)> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        let line = line.trim_end_matches(['\r', '\n']);
+        if !line.is_empty() {
+            return Ok((line.to_owned(), false));
+        }
+    }
+    let secret = domain::secrets::new_secret("")?;
+    Ok((secret[..24].to_owned(), true))
 }

@@ -2,11 +2,15 @@
 //! can change state, and security headers on every response. The CSP nonce is made here, once
 //! per request, and handed to the page renderer through the request's extensions so the
 //! hydration scripts carry it.
+use std::net::IpAddr;
+use std::sync::Arc;
+
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use domain::caller::SecureTransport;
 use http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
@@ -49,17 +53,65 @@ pub fn provide_request_nonce() {
     }
 }
 
-/// Records the caller's address for rate limits. Without a trusted proxy in front, the TCP
-/// peer is the only address that cannot be forged.
-pub async fn client_ip(mut request: Request, next: Next) -> Response {
-    let ip = request
+/// Which peers are reverse proxies whose `X-Forwarded-For`/`X-Forwarded-Proto` are believed,
+/// and whether the public address is https (then every response is treated as https).
+#[derive(Debug, Clone, Default)]
+pub struct ProxyPolicy {
+    pub trusted_proxies: Vec<IpAddr>,
+    pub public_https: bool,
+}
+
+/// Records the caller's address (for rate limits and the audit log) and whether the request
+/// came over https (for the cookie and HSTS). Only a trusted proxy may say so in headers:
+/// otherwise the TCP peer is the only address that cannot be forged.
+pub async fn client_origin(
+    State(policy): State<Arc<ProxyPolicy>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
-    request
-        .extensions_mut()
-        .insert(domain::rate_limit::ClientIp(ip));
-    next.run(request).await
+        .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+    let (ip, https) = if policy.trusted_proxies.contains(&peer) {
+        let headers = request.headers();
+        let forwarded = forwarded_client(headers, &policy.trusted_proxies).unwrap_or(peer);
+        let proto_https = headers
+            .get("x-forwarded-proto")
+            .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+        (forwarded, proto_https)
+    } else {
+        (peer, request.uri().scheme_str() == Some("https"))
+    };
+    let https = https || policy.public_https;
+    let extensions = request.extensions_mut();
+    extensions.insert(domain::rate_limit::ClientIp(ip));
+    extensions.insert(SecureTransport(https));
+    let mut response = next.run(request).await;
+    if https {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+/// The right-most `X-Forwarded-For` address that is not one of our proxies: each proxy
+/// appends the peer it saw, so addresses left of that could have been written by the client.
+fn forwarded_client(headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .map(|raw| raw.parse::<IpAddr>().ok())
+        .find(|ip| !ip.is_some_and(|ip| trusted.contains(&ip)))
+        .flatten()
 }
 
 /// Refuses state-changing requests a browser sent on another site's behalf (CSRF), by the
@@ -159,5 +211,19 @@ mod tests {
             ("cookie", "session=1"),
             ("sec-fetch-site", "cross-site"),
         ])));
+    }
+
+    #[test]
+    fn the_forwarded_client_is_the_rightmost_untrusted_address() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.1")]);
+        assert_eq!(
+            forwarded_client(&h, &[proxy]),
+            Some("203.0.113.9".parse().unwrap()),
+            "a client-written address on the left is ignored"
+        );
+        let h = headers(&[("x-forwarded-for", "garbage")]);
+        assert_eq!(forwarded_client(&h, &[proxy]), None);
+        assert_eq!(forwarded_client(&HeaderMap::new(), &[proxy]), None);
     }
 }

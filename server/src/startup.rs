@@ -1,7 +1,9 @@
 //! Building the application from its configuration: state, migrations, demo data, router.
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
 use domain::{AppState, Storage};
 use leptos::prelude::*;
@@ -10,6 +12,7 @@ use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
 
+use crate::authenticate::authenticate;
 use crate::{assets, config::Config, security, seed_data};
 
 /// Connects to the database and object store named by the configuration and migrates the schema.
@@ -24,6 +27,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
         .await
         .context("applying database migrations")?;
     state.rate_limits = config.rate_limits.to_domain();
+    state.public_url = config.public_url();
+    state.mailer = domain::mail::Mailer::new(config.smtp_url.as_deref(), &config.mail_from)
+        .map_err(anyhow::Error::msg)?;
     Ok(state)
 }
 
@@ -103,15 +109,23 @@ pub fn router(config: &Config, state: AppState) -> Router {
             app::shell,
         ))
         .with_state(leptos_options);
+    // Pages, server functions and the API know their caller; assets and probes need not.
+    let authenticated = pages
+        .merge(crate::api::router().with_state(state.clone()))
+        .layer(from_fn_with_state(state.clone(), authenticate));
 
+    let proxies = Arc::new(security::ProxyPolicy {
+        trusted_proxies: config.trusted_proxies.clone(),
+        public_https: config.public_url().starts_with("https://"),
+    });
     Router::new()
         .merge(crate::routes::health().with_state(state))
         .merge(assets::routes(&config.site_root, &pkg_dir))
-        .merge(pages)
+        .merge(authenticated)
         .layer(CompressionLayer::new())
-        .layer(axum::middleware::from_fn(security::same_origin_writes))
-        .layer(axum::middleware::from_fn(security::client_ip))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(from_fn(security::same_origin_writes))
+        .layer(from_fn(security::headers))
+        .layer(from_fn_with_state(proxies, security::client_origin))
         .layer(TraceLayer::new_for_http())
 }
 

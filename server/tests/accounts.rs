@@ -37,15 +37,20 @@ fn session_cookie(response: &reqwest::Response) -> (String, String) {
     (pair, set)
 }
 
-/// Who the server says is logged in with `cookie`, through the `whoami` server function.
+/// Who the server says is logged in with `cookie`, through the REST API.
 async fn viewer(app: &TestApp, cookie: &str) -> Option<String> {
-    let body = post_form(app, "/api/whoami", "", Some(cookie))
-        .await
-        .text()
+    let response = app
+        .client
+        .get(app.url("/api/v1/whoami"))
+        .header(header::COOKIE, cookie)
+        .send()
         .await
         .unwrap();
-    let viewer: Option<serde_json::Value> = serde_json::from_str(&body).unwrap();
-    viewer.map(|v| v["username"].as_str().unwrap().to_owned())
+    if response.status() == 401 {
+        return None;
+    }
+    let viewer: serde_json::Value = response.json().await.unwrap();
+    Some(viewer["username"].as_str().unwrap().to_owned())
 }
 
 const SIGN_UP: &str = "username=Ada&email=ada%40example.org&password=analytical+engine+1843";

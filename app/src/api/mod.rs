@@ -1,6 +1,14 @@
 //! Server functions: each checks its caller and input, then calls one `domain` service.
 pub mod accounts;
+pub mod admin;
 pub mod catalog;
+pub mod orgs;
+#[cfg(feature = "ssr")]
+pub mod request;
+pub mod settings;
 
 pub use accounts::*;
+pub use admin::*;
 pub use catalog::*;
+pub use orgs::*;
+pub use settings::*;

@@ -1,8 +1,12 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::api::LogOut;
+use crate::viewer::use_viewer;
+
 #[component]
 pub fn SiteHeader() -> impl IntoView {
+    let viewer = use_viewer();
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">
@@ -12,11 +16,35 @@ pub fn SiteHeader() -> impl IntoView {
             <nav class="site-nav" aria-label="Main">
                 <A href="/">"Models"</A>
             </nav>
-            <div class="viewer">
-                <A href="/login">"Log in"</A>
-                <A href="/signup" attr:class="button button-small">"Sign up"</A>
+            <div class="viewer" data-testid="viewer">
+                {move || match viewer.get() {
+                    Some(me) => view! { <SignedIn is_admin=me.is_admin username=me.username /> }.into_any(),
+                    None => view! {
+                        <A href="/login">"Log in"</A>
+                        <A href="/signup" attr:class="button button-small">"Sign up"</A>
+                    }
+                    .into_any(),
+                }}
             </div>
         </header>
+    }
+}
+
+#[component]
+fn SignedIn(username: String, is_admin: bool) -> impl IntoView {
+    let viewer = use_viewer();
+    let log_out = ServerAction::<LogOut>::new();
+    Effect::new(move || {
+        if matches!(log_out.value().get(), Some(Ok(()))) {
+            viewer.set(None);
+        }
+    });
+    view! {
+        {is_admin.then(|| view! { <A href="/admin/audit">"Admin"</A> })}
+        <A href="/settings" attr:class="viewer-name" attr:data-testid="viewer-name">{username}</A>
+        <ActionForm action=log_out attr:class="inline-form">
+            <button type="submit" class="link-button">"Log out"</button>
+        </ActionForm>
     }
 }
 

@@ -1,20 +1,47 @@
-//! Log-in and sign-up forms. They are plain HTML forms posting to server functions, so they
-//! work without JavaScript; errors come back on the redirect and show under the form.
+//! Log-in, sign-up and getting back into an account. Plain HTML forms posting to server
+//! functions, so they work without JavaScript; errors come back on the redirect and show
+//! under the form.
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
 
-use crate::api::{LogIn, SignUp};
-use crate::error::AppError;
+use crate::api::{ForgotPassword, LogIn, ResetPassword, SignUp, VerifyEmail};
+use crate::components::forms::FormError;
+use crate::viewer::use_viewer;
+use crate::wire::Viewer;
+
+/// Puts the viewer a log-in or sign-up returned into the header.
+fn remember_viewer(result: impl Into<Signal<Option<Result<Viewer, crate::error::AppError>>>>) {
+    let result: Signal<_> = result.into();
+    let viewer = use_viewer();
+    Effect::new(move || {
+        if let Some(Ok(me)) = result.get() {
+            viewer.set(Some(me));
+        }
+    });
+}
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     // Made inside the route so an error sent back on a no-JavaScript redirect reaches it.
     let action = ServerAction::<LogIn>::new();
+    remember_viewer(action.value());
+    let query = use_query_map();
+    let after_reset = move || query.read().get("reset").is_some();
+    let after_verify = move || query.read().get("verified").is_some();
     view! {
         <Title text="Log in" />
         <section class="auth">
             <h1>"Log in"</h1>
+            <Show when=after_reset>
+                <p class="form-done" role="status">"Your password is changed. Log in with the new one."</p>
+            </Show>
+            <Show when=after_verify>
+                <p class="form-done" role="status">"Thank you: your e-mail address is confirmed."</p>
+            </Show>
             <ActionForm action attr:class="auth-form">
                 <label>
                     "Username or e-mail"
@@ -27,7 +54,11 @@ pub fn LoginPage() -> impl IntoView {
                 <FormError result=action.value() />
                 <button type="submit" class="button">"Log in"</button>
             </ActionForm>
-            <p class="muted">"New to Bazaar? " <A href="/signup">"Create an account"</A></p>
+            <p class="muted">
+                <A href="/forgot-password">"Forgot your password?"</A>
+                " · New to Bazaar? "
+                <A href="/signup">"Create an account"</A>
+            </p>
         </section>
     }
 }
@@ -35,6 +66,7 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
+    remember_viewer(action.value());
     view! {
         <Title text="Sign up" />
         <section class="auth">
@@ -62,10 +94,70 @@ pub fn SignupPage() -> impl IntoView {
 }
 
 #[component]
-fn FormError(#[prop(into)] result: Signal<Option<Result<(), AppError>>>) -> impl IntoView {
-    move || {
-        result.get().and_then(Result::err).map(|err| {
-            view! { <p class="form-error" role="alert" data-testid="form-error">{err.to_string()}</p> }
-        })
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ForgotPassword>::new();
+    let query = use_query_map();
+    let sent = move || query.read().get("sent").is_some();
+    view! {
+        <Title text="Reset your password" />
+        <section class="auth">
+            <h1>"Reset your password"</h1>
+            <p class="muted">"Enter your account's e-mail address; we will send you a link to choose a new password."</p>
+            <ActionForm action attr:class="auth-form">
+                <label>
+                    "E-mail"
+                    <input type="email" name="email" autocomplete="email" required />
+                </label>
+                <FormError result=action.value() />
+                <Show when=sent>
+                    <p class="form-done" role="status" data-testid="form-done">
+                        "If an account uses this address, a reset link is on its way. It works once, within an hour."
+                    </p>
+                </Show>
+                <button type="submit" class="button">"Send the link"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ResetPassword>::new();
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    view! {
+        <Title text="Choose a new password" />
+        <section class="auth">
+            <h1>"Choose a new password"</h1>
+            <p class="muted">"Every device logged in to your account will be logged out."</p>
+            <ActionForm action attr:class="auth-form">
+                <input type="hidden" name="token" value=token />
+                <label>
+                    "New password"
+                    <input type="password" name="password" autocomplete="new-password" required minlength="8" />
+                </label>
+                <FormError result=action.value() />
+                <button type="submit" class="button">"Set the password"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// Confirming is a POST (a button), so a mail scanner fetching the link confirms nothing.
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let action = ServerAction::<VerifyEmail>::new();
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    view! {
+        <Title text="Confirm your e-mail address" />
+        <section class="auth">
+            <h1>"Confirm your e-mail address"</h1>
+            <ActionForm action attr:class="auth-form">
+                <input type="hidden" name="token" value=token />
+                <FormError result=action.value() />
+                <button type="submit" class="button">"Confirm"</button>
+            </ActionForm>
+        </section>
     }
 }

@@ -16,6 +16,9 @@ pub struct TestApp {
     /// A second connection to the same database and store, for checking what was stored.
     pub state: AppState,
     pub site_root: PathBuf,
+    /// What the server was started with, for running the CLI against the same data.
+    pub database_url: String,
+    pub data_dir: PathBuf,
     /// `(admin URL, database name)` of a PostgreSQL database to drop when the test ends.
     postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
@@ -74,6 +77,11 @@ impl TestApp {
 
 /// `None` when PostgreSQL is asked for but `DATABASE_URL` is not set.
 pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the configuration adjusted first.
+pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (database_url, postgres) = match db {
         Db::Sqlite => (
@@ -87,16 +95,17 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
     };
     let site_root = dir.path().join("site");
     write_fake_site(&site_root);
-    let config = Config {
+    let mut config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
-        database_url: Some(database_url),
+        database_url: Some(database_url.clone()),
         storage_url: None,
         site_root: site_root.clone(),
         seed_demo: true,
         log_format: LogFormat::Pretty,
-        rate_limits: Default::default(),
+        ..Config::default()
     };
+    adjust(&mut config);
     let app = Application::build(&config).await.expect("server starts");
     let addr = app.local_addr();
     tokio::spawn(app.run_until_stopped());
@@ -112,6 +121,8 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         client,
         state,
         site_root,
+        database_url,
+        data_dir: config.data_dir.clone(),
         postgres,
         _dir: dir,
     })
@@ -178,4 +189,103 @@ macro_rules! on_each_database {
             }
         }
     )*};
+}
+
+impl TestApp {
+    /// POSTs a form as the pages' forms do (same-origin, so the CSRF check passes).
+    pub async fn post_form(
+        &self,
+        path: &str,
+        body: &str,
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header("sec-fetch-site", "same-origin")
+            .body(body.to_owned());
+        if let Some(cookie) = cookie {
+            request = request.header(http::header::COOKIE, cookie);
+        }
+        request.send().await.expect("request failed")
+    }
+
+    /// Signs `username` up (password "correct horse battery staple") and returns the
+    /// session cookie (`name=value`).
+    pub async fn sign_up(&self, username: &str) -> String {
+        let body = format!(
+            "username={username}&email={username}%40example.org&password=correct+horse+battery+staple"
+        );
+        let response = self.post_form("/api/sign_up", &body, None).await;
+        assert!(
+            response.status().is_success() || response.status().is_redirection(),
+            "sign-up of {username}: {}",
+            response.status()
+        );
+        session_cookie_of(&response)
+    }
+
+    /// Logs `login` in with the sign-up password; returns the new session cookie.
+    pub async fn log_in(&self, login: &str, password: &str) -> reqwest::Response {
+        let body = format!("login={login}&password={}", password.replace(' ', "+"));
+        self.post_form("/api/log_in", &body, None).await
+    }
+
+    /// GETs a REST path with a bearer token or a cookie.
+    pub async fn api_get(&self, path: &str, auth: Auth<'_>) -> reqwest::Response {
+        auth.apply(self.client.get(self.url(path)))
+            .send()
+            .await
+            .expect("request failed")
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    Nobody,
+    Cookie(&'a str),
+    Bearer(&'a str),
+}
+
+impl Auth<'_> {
+    pub fn apply(self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::Nobody => request,
+            Auth::Cookie(cookie) => request.header(http::header::COOKIE, cookie),
+            Auth::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+}
+
+/// `name=value` of the session cookie a response sets.
+pub fn session_cookie_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(http::header::SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Makes an existing account a site administrator.
+pub async fn make_admin(app: &TestApp, username: &str) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let user = domain::catalog::find_user(&app.state.db, username)
+        .await
+        .unwrap()
+        .expect("the user exists");
+    let mut row: domain::entities::user::ActiveModel = user.into();
+    row.is_admin = Set(true);
+    row.update(&app.state.db).await.unwrap();
 }

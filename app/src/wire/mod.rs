@@ -211,3 +211,6 @@ mod tests {
         assert_eq!(format_size(2_147_483_648), "2.1 GB");
     }
 }
+
+mod account;
+pub use account::*;

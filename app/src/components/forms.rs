@@ -1,0 +1,56 @@
+//! Pieces every form and signed-in page shares: the error line under a form, a success
+//! notice, and what a page shows when its data was refused.
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::error::AppError;
+use crate::pages::not_found::NotFound;
+
+/// The error of the last submission, if it failed.
+#[component]
+pub fn FormError<T>(#[prop(into)] result: Signal<Option<Result<T, AppError>>>) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    move || {
+        result.get().and_then(Result::err).map(|err| {
+            view! { <p class="form-error" role="alert" data-testid="form-error">{err.to_string()}</p> }
+        })
+    }
+}
+
+/// `message` once the last submission succeeded.
+#[component]
+pub fn FormDone<T>(
+    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
+    message: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    move || {
+        matches!(result.get(), Some(Ok(_))).then(|| {
+            view! { <p class="form-done" role="status" data-testid="form-done">{message}</p> }
+        })
+    }
+}
+
+/// What a page shows instead of its content when the server refused it.
+pub fn refusal(err: AppError) -> AnyView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(err.status());
+    }
+    match err {
+        AppError::Unauthenticated(_) => view! {
+            <section class="auth notice">
+                <h1>"Log in to continue"</h1>
+                <p>"This page is about your account."</p>
+                <A href="/login" attr:class="button">"Log in"</A>
+            </section>
+        }
+        .into_any(),
+        AppError::NotFound(_) => view! { <NotFound /> }.into_any(),
+        err => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+    }
+}

@@ -1,0 +1,82 @@
+//! Site administration: the audit log and the e-mail outbox.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::api::{audit_log, outbox};
+use crate::components::forms::refusal;
+
+#[component]
+fn AdminNav() -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Administration">
+            <A href="/admin/audit">"Audit log"</A>
+            <A href="/admin/outbox">"Outbox"</A>
+        </nav>
+    }
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let entries = Resource::new(|| (), |_| audit_log(None));
+    view! {
+        <Title text="Audit log" />
+        <h1>"Audit log"</h1>
+        <AdminNav />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match entries.await {
+                    Ok(rows) => view! {
+                        <table class="data-table" data-testid="audit-log">
+                            <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Subject"</th><th>"From"</th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|row| view! {
+                                    <tr>
+                                        <td>{row.at}</td>
+                                        <td>{row.actor}</td>
+                                        <td><code>{row.action}</code></td>
+                                        <td>{row.subject}</td>
+                                        <td>{row.ip}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(err) => refusal(err),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn OutboxPage() -> impl IntoView {
+    let messages = Resource::new(|| (), |_| outbox());
+    view! {
+        <Title text="Outbox" />
+        <h1>"Outbox"</h1>
+        <AdminNav />
+        <p class="muted">"Every e-mail the site sends. Without an SMTP server configured, this is where they stay."</p>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match messages.await {
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"No e-mail sent yet."</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <div class="outbox" data-testid="outbox">
+                            {rows.into_iter().map(|m| view! {
+                                <article class="mail">
+                                    <header>
+                                        <strong>{m.subject}</strong>
+                                        <span class="muted">" to " {m.recipient} " · " {m.created_at} " · " {m.status}</span>
+                                    </header>
+                                    <pre>{m.body}</pre>
+                                </article>
+                            }).collect_view()}
+                        </div>
+                    }.into_any(),
+                    Err(err) => refusal(err),
+                }
+            })}
+        </Suspense>
+    }
+}

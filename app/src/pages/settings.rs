@@ -1,0 +1,264 @@
+//! The signed-in user's account pages: overview and password, sessions, API tokens.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+use crate::api::{
+    get_account, my_sessions, my_tokens, ChangePassword, CreateToken, EnablePublishing,
+    LogOutOtherSessions, ResendVerification, RevokeSession, RevokeToken,
+};
+use crate::components::forms::{refusal, FormDone, FormError};
+use crate::wire::{AccountOverview, SessionRow, TokenRow};
+
+#[component]
+fn SettingsNav() -> impl IntoView {
+    view! {
+        <nav class="tabs" aria-label="Account">
+            <A href="/settings" exact=true>"Account"</A>
+            <A href="/settings/sessions">"Sessions"</A>
+            <A href="/settings/tokens">"API tokens"</A>
+            <A href="/settings/organizations">"Organizations"</A>
+        </nav>
+    }
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let publishing = ServerAction::<EnablePublishing>::new();
+    let resend = ServerAction::<ResendVerification>::new();
+    let overview = Resource::new(
+        move || (publishing.version().get(), resend.version().get()),
+        |_| get_account(),
+    );
+    view! {
+        <Title text="Your account" />
+        <h1>"Your account"</h1>
+        <SettingsNav />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(account) => view! { <Overview account publishing resend /> }.into_any(),
+                    Err(err) => refusal(err),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Overview(
+    account: AccountOverview,
+    publishing: ServerAction<EnablePublishing>,
+    resend: ServerAction<ResendVerification>,
+) -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let query = use_query_map();
+    let verified_now = move || query.read().get("verified").is_some();
+    view! {
+        <section class="panel">
+            <h2>"Profile"</h2>
+            <dl class="facts">
+                <dt>"Username"</dt>
+                <dd data-testid="account-username">{account.username.clone()}</dd>
+                <dt>"E-mail"</dt>
+                <dd>
+                    {account.email.clone().unwrap_or_default()} " "
+                    {if account.email_verified {
+                        view! { <span class="badge badge-open">"confirmed"</span> }.into_any()
+                    } else {
+                        view! { <span class="badge badge-gated">"not confirmed"</span> }.into_any()
+                    }}
+                </dd>
+                <dt>"Role"</dt>
+                <dd>{if account.is_admin { "Administrator" } else { "Member" }}</dd>
+            </dl>
+            <Show when=verified_now>
+                <p class="form-done" role="status">"Thank you: your e-mail address is confirmed."</p>
+            </Show>
+            {(!account.email_verified).then(|| view! {
+                <ActionForm action=resend attr:class="inline-form">
+                    <button type="submit" class="button button-small">"Send the confirmation link again"</button>
+                </ActionForm>
+                <FormError result=resend.value() />
+                <FormDone result=resend.value() message="Sent: look for it in your inbox." />
+            })}
+        </section>
+        <section class="panel">
+            <h2>"Publishing"</h2>
+            {if account.is_publisher {
+                view! { <p data-testid="publishing-on">"Publishing is on: you can list models under your name."</p> }.into_any()
+            } else {
+                view! {
+                    <p>"Turn on publishing to list your own models. Buying needs nothing more than an account."</p>
+                    <ActionForm action=publishing attr:class="inline-form">
+                        <button type="submit" class="button" data-testid="enable-publishing">"Enable publishing"</button>
+                    </ActionForm>
+                    <FormError result=publishing.value() />
+                }.into_any()
+            }}
+        </section>
+        <section class="panel">
+            <h2>"Change your password"</h2>
+            <p class="muted">"Your other sessions will be logged out."</p>
+            <ActionForm action=change attr:class="auth-form">
+                <label>
+                    "Current password"
+                    <input type="password" name="current_password" autocomplete="current-password" required />
+                </label>
+                <label>
+                    "New password"
+                    <input type="password" name="new_password" autocomplete="new-password" required minlength="8" />
+                </label>
+                <FormError result=change.value() />
+                <FormDone result=change.value() message="Password changed; your other sessions are logged out." />
+                <button type="submit" class="button">"Change password"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    let revoke = ServerAction::<RevokeSession>::new();
+    let others = ServerAction::<LogOutOtherSessions>::new();
+    let sessions = Resource::new(
+        move || (revoke.version().get(), others.version().get()),
+        |_| my_sessions(),
+    );
+    view! {
+        <Title text="Your sessions" />
+        <h1>"Your sessions"</h1>
+        <SettingsNav />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match sessions.await {
+                    Ok(rows) => view! {
+                        <section class="panel">
+                            <p class="muted">"Every browser logged in to your account. Log out any you don't recognise."</p>
+                            <table class="data-table" data-testid="sessions">
+                                <thead><tr><th>"Device"</th><th>"Logged in"</th><th>"Last active"</th><th></th></tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|row| view! { <SessionLine row revoke /> }).collect_view()}
+                                </tbody>
+                            </table>
+                            <ActionForm action=others attr:class="inline-form">
+                                <button type="submit" class="button" data-testid="log-out-others">"Log out all other sessions"</button>
+                            </ActionForm>
+                            <FormError result=others.value() />
+                            <FormError result=revoke.value() />
+                        </section>
+                    }.into_any(),
+                    Err(err) => refusal(err),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SessionLine(row: SessionRow, revoke: ServerAction<RevokeSession>) -> impl IntoView {
+    let device = if row.user_agent.is_empty() {
+        "Unknown device".to_owned()
+    } else {
+        row.user_agent.clone()
+    };
+    view! {
+        <tr>
+            <td class="ua">{device}</td>
+            <td>{row.created_at}</td>
+            <td>{row.last_seen_at}</td>
+            <td>
+                {if row.current {
+                    view! { <span class="badge badge-open">"this browser"</span> }.into_any()
+                } else {
+                    view! {
+                        <ActionForm action=revoke attr:class="inline-form">
+                            <input type="hidden" name="id" value=row.id />
+                            <button type="submit" class="link-button">"Log out"</button>
+                        </ActionForm>
+                    }.into_any()
+                }}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| my_tokens(),
+    );
+    view! {
+        <Title text="API tokens" />
+        <h1>"API tokens"</h1>
+        <SettingsNav />
+        <section class="panel">
+            <h2>"New token"</h2>
+            <p class="muted">"Tokens let scripts and the " <code>"bazaar push"</code> " command act as you: send " <code>"Authorization: Bearer <token>"</code> "."</p>
+            <ActionForm action=create attr:class="auth-form">
+                <label>"Name" <input name="name" required maxlength="64" placeholder="laptop upload script" /></label>
+                <label>
+                    "Scope"
+                    <select name="scope">
+                        <option value="read">"read — browse and download"</option>
+                        <option value="write">"write — also publish and upload"</option>
+                    </select>
+                </label>
+                <label>
+                    "Expires"
+                    <select name="expires_in_days">
+                        <option value="30">"in 30 days"</option>
+                        <option value="90">"in 90 days"</option>
+                        <option value="365">"in a year"</option>
+                        <option value="never">"never"</option>
+                    </select>
+                </label>
+                <FormError result=create.value() />
+                <button type="submit" class="button">"Create token"</button>
+            </ActionForm>
+            {move || create.value().get().and_then(Result::ok).map(|created| view! {
+                <div class="secret" role="status" data-testid="new-token">
+                    <p>"Copy your new token now: it will not be shown again."</p>
+                    <code data-testid="token-secret">{created.secret}</code>
+                </div>
+            })}
+        </section>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match tokens.await {
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <table class="data-table" data-testid="tokens">
+                            <thead><tr><th>"Name"</th><th>"Scope"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
+                            <tbody>{rows.into_iter().map(|row| view! { <TokenLine row revoke /> }).collect_view()}</tbody>
+                        </table>
+                        <FormError result=revoke.value() />
+                    }.into_any(),
+                    Err(err) => refusal(err),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TokenLine(row: TokenRow, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+    view! {
+        <tr>
+            <td>{row.name}</td>
+            <td><span class="badge">{row.scope}</span></td>
+            <td>{row.created_at}</td>
+            <td>{row.expires_at.unwrap_or_else(|| "never".to_owned())}</td>
+            <td>{row.last_used_at.unwrap_or_else(|| "never".to_owned())}</td>
+            <td>
+                <ActionForm action=revoke attr:class="inline-form">
+                    <input type="hidden" name="id" value=row.id />
+                    <button type="submit" class="link-button">"Revoke"</button>
+                </ActionForm>
+            </td>
+        </tr>
+    }
+}

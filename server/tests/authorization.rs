@@ -1,0 +1,329 @@
+//! The authorization matrix: every server function and REST route, called as anonymous,
+//! another user, the resource's owner, a member of the owning organization, and a site
+//! admin, with the status each must get. The list of endpoints comes from the running
+//! code (the server-function registry and the API's route table): a new endpoint without
+//! an entry here fails the test.
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{make_admin, session_cookie_of, TestApp, PASSWORD};
+use domain::entities::user;
+use http::header;
+
+/// What a call must get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// 2xx, or a 3xx redirect (what a form post gets on success).
+    Ok,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Invalid,
+}
+use Expect::*;
+
+impl Expect {
+    fn matches(self, status: u16) -> bool {
+        match self {
+            Ok => (200..400).contains(&status),
+            Unauthenticated => status == 401,
+            Forbidden => status == 403,
+            NotFound => status == 404,
+            Invalid => status == 422,
+        }
+    }
+}
+
+const ROLES: [&str; 5] = ["anonymous", "other user", "owner", "org member", "admin"];
+
+/// Per endpoint: expectations for [anonymous, other user, owner, org member, admin].
+const MATRIX: &[(&str, [Expect; 5])] = &[
+    // Public reads.
+    ("POST /api/list_models", [Ok, Ok, Ok, Ok, Ok]),
+    ("POST /api/get_model", [Ok, Ok, Ok, Ok, Ok]),
+    ("POST /api/get_publisher", [Ok, Ok, Ok, Ok, Ok]),
+    // Getting in and out.
+    ("POST /api/sign_up", [Ok, Ok, Ok, Ok, Ok]),
+    ("POST /api/log_in", [Ok, Ok, Ok, Ok, Ok]),
+    ("POST /api/log_out", [Ok, Ok, Ok, Ok, Ok]),
+    ("POST /api/forgot_password", [Ok, Ok, Ok, Ok, Ok]),
+    (
+        "POST /api/reset_password",
+        [Invalid, Invalid, Invalid, Invalid, Invalid],
+    ),
+    (
+        "POST /api/verify_email",
+        [Invalid, Invalid, Invalid, Invalid, Invalid],
+    ),
+    // One's own account.
+    (
+        "POST /api/change_password",
+        [Unauthenticated, Invalid, Invalid, Invalid, Invalid],
+    ),
+    (
+        "POST /api/resend_verification",
+        [Unauthenticated, Ok, Ok, Ok, Ok],
+    ),
+    ("POST /api/get_account", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    (
+        "POST /api/enable_publishing",
+        [Unauthenticated, Ok, Ok, Ok, Ok],
+    ),
+    ("POST /api/my_sessions", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    (
+        "POST /api/log_out_other_sessions",
+        [Unauthenticated, Ok, Ok, Ok, Ok],
+    ),
+    ("POST /api/my_tokens", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    ("POST /api/create_token", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    ("POST /api/my_orgs", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    ("POST /api/create_org", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    // The owner's session and token: nobody else can even see they exist.
+    (
+        "POST /api/revoke_session",
+        [Unauthenticated, NotFound, Ok, NotFound, NotFound],
+    ),
+    (
+        "POST /api/revoke_token",
+        [Unauthenticated, NotFound, Ok, NotFound, NotFound],
+    ),
+    // The owner's organization (the member holds the plain member role).
+    (
+        "POST /api/get_org",
+        [Unauthenticated, Forbidden, Ok, Ok, Ok],
+    ),
+    (
+        "POST /api/add_member",
+        [Unauthenticated, Forbidden, Ok, Forbidden, Ok],
+    ),
+    (
+        "POST /api/set_member_role",
+        [Unauthenticated, Forbidden, Ok, Forbidden, Ok],
+    ),
+    (
+        "POST /api/remove_member",
+        [Unauthenticated, Forbidden, Ok, Forbidden, Ok],
+    ),
+    // Site administration.
+    (
+        "POST /api/audit_log",
+        [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
+    ),
+    (
+        "POST /api/outbox",
+        [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
+    ),
+    // REST API (a browser session is accepted as well as a token).
+    ("GET /api/v1/whoami", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    ("GET /api/v1/tokens", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    (
+        "DELETE /api/v1/tokens/{id}",
+        [Unauthenticated, NotFound, Ok, NotFound, NotFound],
+    ),
+];
+
+struct Fixture {
+    /// Session cookies of the four accounts, in `ROLES` order (anonymous has none).
+    cookies: [Option<String>; 5],
+    owner: user::Model,
+    org: user::Model,
+    fresh: usize,
+}
+
+impl Fixture {
+    fn fresh_name(&mut self, stem: &str) -> String {
+        self.fresh += 1;
+        format!("{stem}{}", self.fresh)
+    }
+
+    /// A person with no password, created directly (cheap: no hashing).
+    async fn person(&mut self, app: &TestApp) -> user::Model {
+        let name = self.fresh_name("person");
+        domain::publishing::create_publisher(
+            &app.state.db,
+            domain::publishing::NewPublisher {
+                username: &name,
+                display_name: &name,
+                bio: "",
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn org_member(&mut self, app: &TestApp) -> String {
+        let person = self.person(app).await;
+        domain::orgs::add_member(
+            &app.state.db,
+            &self.owner,
+            &self.org,
+            &person.username,
+            domain::orgs::Role::Member,
+            "test",
+        )
+        .await
+        .unwrap();
+        person.username
+    }
+}
+
+/// The request body (and, where the call ends it, a session of its own) for one call.
+async fn prepare(
+    app: &TestApp,
+    fx: &mut Fixture,
+    endpoint: &str,
+    role: usize,
+) -> (String, String, Option<String>) {
+    let path = endpoint.split_once(' ').unwrap().1.to_owned();
+    let body = match path.as_str() {
+        "/api/get_model" => "owner=sklearn-lab&slug=digit-classifier".to_owned(),
+        "/api/get_publisher" => "username=sklearn-lab".to_owned(),
+        "/api/sign_up" => {
+            let name = fx.fresh_name("newcomer");
+            format!("username={name}&email={name}%40example.org&password=a+fine+long+passphrase")
+        }
+        "/api/log_in" => format!("login=other&password={}", PASSWORD.replace(' ', "+")),
+        "/api/log_out" => {
+            // Log out a session of its own, so the role's main session lives on.
+            let cookie = match role {
+                0 => None,
+                _ => {
+                    let name = ["", "other", "owner", "member", "site-admin"][role];
+                    Some(session_cookie_of(&app.log_in(name, PASSWORD).await))
+                }
+            };
+            return (path, String::new(), cookie);
+        }
+        "/api/forgot_password" => "email=other%40example.org".to_owned(),
+        "/api/reset_password" => "token=not-a-token&password=a+fine+long+passphrase".to_owned(),
+        "/api/verify_email" => "token=not-a-token".to_owned(),
+        "/api/change_password" => {
+            "current_password=wrong+password+here&new_password=another+fine+passphrase".to_owned()
+        }
+        "/api/create_token" => "name=matrix&scope=read".to_owned(),
+        "/api/create_org" => format!("name={}&display_name=", fx.fresh_name("org")),
+        "/api/revoke_session" => {
+            let cookie = session_cookie_of(&app.log_in("owner", PASSWORD).await);
+            let token = cookie.split_once('=').unwrap().1;
+            format!("id={}", domain::secrets::hash_secret(token))
+        }
+        "/api/revoke_token" | "/api/v1/tokens/{id}" => {
+            let new = domain::tokens::NewToken {
+                name: "victim",
+                scope: "read",
+                expires_in_days: None,
+            };
+            let (token, _) = domain::tokens::create(&app.state, &fx.owner, new, "test")
+                .await
+                .unwrap();
+            if path.starts_with("/api/v1/") {
+                return (format!("/api/v1/tokens/{}", token.id), String::new(), None);
+            }
+            format!("id={}", token.id)
+        }
+        "/api/get_org" => "name=acme".to_owned(),
+        "/api/add_member" => {
+            let person = fx.person(app).await;
+            format!("org=acme&username={}&role=member", person.username)
+        }
+        "/api/set_member_role" => {
+            let member = fx.org_member(app).await;
+            format!("org=acme&username={member}&role=admin")
+        }
+        "/api/remove_member" => {
+            let member = fx.org_member(app).await;
+            format!("org=acme&username={member}")
+        }
+        _ => String::new(),
+    };
+    (path, body, None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
+    let app = common::spawn_app_with(common::Db::Sqlite, |config| {
+        config.rate_limits.sign_up_per_ip = 1000;
+        config.rate_limits.log_in_per_ip = 1000;
+    })
+    .await
+    .unwrap();
+
+    // The endpoints the code has, and the ones the matrix covers, must be the same.
+    let mut registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| format!("{method} {path}"))
+        .collect();
+    registered.extend(
+        server::api::routes()
+            .into_iter()
+            .map(|(route, _)| format!("{} {}", route.method, route.path)),
+    );
+    let covered: BTreeSet<String> = MATRIX.iter().map(|(e, _)| (*e).to_owned()).collect();
+    let missing: Vec<_> = registered.difference(&covered).collect();
+    let stale: Vec<_> = covered.difference(&registered).collect();
+    assert!(
+        missing.is_empty(),
+        "endpoints without an authorization entry: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "entries for endpoints that do not exist: {stale:?}"
+    );
+
+    let mut cookies: [Option<String>; 5] = Default::default();
+    for (role, name) in [(1, "other"), (2, "owner"), (3, "member"), (4, "site-admin")] {
+        cookies[role] = Some(app.sign_up(name).await);
+    }
+    make_admin(&app, "site-admin").await;
+    let owner = domain::catalog::find_user(&app.state.db, "owner")
+        .await
+        .unwrap()
+        .unwrap();
+    let org = domain::orgs::create(&app.state.db, &owner, "acme", "Acme", "test")
+        .await
+        .unwrap();
+    domain::orgs::add_member(
+        &app.state.db,
+        &owner,
+        &org,
+        "member",
+        domain::orgs::Role::Member,
+        "test",
+    )
+    .await
+    .unwrap();
+    let mut fx = Fixture {
+        cookies,
+        owner,
+        org,
+        fresh: 0,
+    };
+
+    let mut failures = Vec::new();
+    for (endpoint, expectations) in MATRIX {
+        let method: http::Method = endpoint.split_once(' ').unwrap().0.parse().unwrap();
+        for (role, expect) in expectations.iter().enumerate() {
+            let (path, body, own_cookie) = prepare(&app, &mut fx, endpoint, role).await;
+            let cookie = own_cookie.or_else(|| fx.cookies[role].clone());
+            let mut request = app
+                .client
+                .request(method.clone(), app.url(&path))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "same-origin")
+                .body(body);
+            if let Some(cookie) = cookie {
+                request = request.header(header::COOKIE, cookie);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            if !expect.matches(status) {
+                let text = response.text().await.unwrap_or_default();
+                failures.push(format!(
+                    "{endpoint} as {}: expected {expect:?}, got {status} {text:.120}",
+                    ROLES[role]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
