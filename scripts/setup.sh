@@ -62,6 +62,19 @@ if [[ ! -d "$ROOT/end2end/node_modules" || "$ROOT/end2end/package-lock.json" -nt
   touch "$ROOT/end2end/node_modules"
 fi
 
+# --- moto (S3 stand-in for the storage tests) --------------------------------------------------
+# A private virtualenv at target/moto-venv; the tests find target/moto-venv/bin/moto_server
+# (or the path in BAZAAR_MOTO_SERVER). Skipped when the pinned version is already there.
+moto_version="5.2.5"
+moto_venv="$ROOT/target/moto-venv"
+if [[ "$("$moto_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" != "$moto_version" \
+      || ! -x "$moto_venv/bin/moto_server" ]]; then
+  log "installing moto $moto_version (S3 stand-in) into $moto_venv"
+  python3 -m venv "$moto_venv"
+  "$moto_venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$moto_version"
+fi
+# --- end moto ----------------------------------------------------------------------------------
+
 if ((want_dev)) && ! command -v cargo-leptos >/dev/null; then
   log "installing cargo-leptos (long: compiles from source)"
   if [[ "$(wasm_cargo)" == "cargo" ]]; then
