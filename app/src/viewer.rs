@@ -20,8 +20,9 @@ pub fn use_viewer() -> RwSignal<Option<Viewer>> {
 
 #[cfg(feature = "ssr")]
 fn request_viewer() -> Option<Viewer> {
-    crate::api::request::signed_in()
-        .ok()
+    // Not `signed_in()`: an anonymous visitor is no error, and must not set a 401.
+    crate::api::request::caller()
+        .filter(|caller| caller.session_token().is_some())
         .map(|caller| crate::api::accounts::viewer(&caller.user))
 }
 
