@@ -100,7 +100,9 @@ pub async fn list(db: &impl ConnectionTrait, query: &CatalogQuery) -> DomainResu
             "must be at most 64 characters",
         ));
     }
-    let mut select = model::Entity::find().filter(model::Column::IsPublished.eq(true));
+    let mut select = model::Entity::find()
+        .filter(model::Column::IsPublished.eq(true))
+        .filter(model::Column::DeletedAt.is_null());
     if let Some(text) = query
         .text
         .as_deref()
@@ -195,6 +197,7 @@ pub async fn model_detail(
         .filter(model::Column::OwnerId.eq(owner.id))
         .filter(model::Column::Slug.eq(slug))
         .filter(model::Column::IsPublished.eq(true))
+        .filter(model::Column::DeletedAt.is_null())
         .one(db)
         .await?
     else {
@@ -238,6 +241,7 @@ pub async fn publisher(
     let models = model::Entity::find()
         .filter(model::Column::OwnerId.eq(user.id))
         .filter(model::Column::IsPublished.eq(true))
+        .filter(model::Column::DeletedAt.is_null())
         .order_by_asc(model::Column::Name)
         .all(db)
         .await?;

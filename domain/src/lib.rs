@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod entities;
 pub mod error;
 pub mod formats;
+pub mod listings;
 pub mod mail;
 pub mod names;
 pub mod orgs;
@@ -20,6 +21,7 @@ pub mod seed;
 pub mod state;
 pub mod storage;
 pub mod tokens;
+pub mod uploads;
 
 pub use caller::Caller;
 pub use error::{DomainError, DomainResult};

@@ -54,16 +54,7 @@ pub async fn create_model(
     new: NewModel<'_>,
 ) -> DomainResult<model::Model> {
     check_slug(new.slug)?;
-    check_text("name", new.name, 1, 120)?;
-    check_text("summary", new.summary, 0, 300)?;
-    check_text("task", new.task, 1, 64)?;
-    if new.tags.len() > 20 || new.tags.iter().any(|t| t.is_empty() || t.len() > 50) {
-        return Err(DomainError::invalid(
-            "tags",
-            "at most 20 tags of 1 to 50 characters",
-        ));
-    }
-    card::parse(new.card).map_err(|e| DomainError::invalid("card", e.to_string()))?;
+    check_listing_fields(new.name, new.summary, new.task, new.tags, new.card)?;
     let now = Utc::now();
     let row = model::ActiveModel {
         owner_id: Set(new.owner_id),
@@ -82,6 +73,27 @@ pub async fn create_model(
     row.insert(db)
         .await
         .map_err(|e| conflict_or(e, format!("you already have a model named '{}'", new.slug)))
+}
+
+/// The rules for a listing's descriptive fields, on creation and on every edit.
+pub fn check_listing_fields(
+    name: &str,
+    summary: &str,
+    task: &str,
+    tags: &[String],
+    card: &str,
+) -> DomainResult<()> {
+    check_text("name", name, 1, 120)?;
+    check_text("summary", summary, 0, 300)?;
+    check_text("task", task, 1, 64)?;
+    if tags.len() > 20 || tags.iter().any(|t| t.is_empty() || t.len() > 50) {
+        return Err(DomainError::invalid(
+            "tags",
+            "at most 20 tags of 1 to 50 characters",
+        ));
+    }
+    card::parse(card).map_err(|e| DomainError::invalid("card", e.to_string()))?;
+    Ok(())
 }
 
 pub async fn publish_model(

@@ -5,6 +5,7 @@ use crate::mail::Mailer;
 use crate::passwords::PasswordHasher;
 use crate::rate_limit::RateLimits;
 use crate::storage::Storage;
+use crate::uploads::{UploadPolicy, Uploads};
 
 /// Everything a request handler needs; cheap to clone (connection pool and store are shared).
 #[derive(Clone)]
@@ -17,6 +18,9 @@ pub struct AppState {
     pub mailer: Mailer,
     /// The site's address as users reach it, for links in e-mails (no trailing slash).
     pub public_url: String,
+    /// This process's uploads in progress, and the rules for new ones.
+    pub uploads: Uploads,
+    pub upload_policy: UploadPolicy,
 }
 
 impl AppState {
@@ -38,6 +42,8 @@ impl AppState {
             rate_limits: RateLimits::default(),
             mailer: Mailer::default(),
             public_url: "http://127.0.0.1:3000".to_owned(),
+            uploads: Uploads::default(),
+            upload_policy: UploadPolicy::default(),
         })
     }
 

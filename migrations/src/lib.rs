@@ -6,6 +6,7 @@ mod m0001_catalog;
 mod m0002_sessions;
 mod m0003_rate_limits;
 mod m0004_accounts;
+mod m0005_uploads;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_sessions::Migration),
             Box::new(m0003_rate_limits::Migration),
             Box::new(m0004_accounts::Migration),
+            Box::new(m0005_uploads::Migration),
         ]
     }
 }

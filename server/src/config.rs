@@ -36,6 +36,10 @@ pub struct Config {
     pub mail_from: String,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The largest file an upload may declare, in bytes (50 GiB by default).
+    pub max_upload_bytes: u64,
+    /// An upload nobody sends to for this many seconds is aborted and its parts removed.
+    pub upload_idle_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -103,6 +107,8 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "Bazaar <bazaar@localhost>".to_owned(),
             trusted_proxies: Vec::new(),
+            max_upload_bytes: domain::uploads::UploadPolicy::default().max_file_bytes,
+            upload_idle_seconds: 24 * 60 * 60,
         }
     }
 }
@@ -149,6 +155,13 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.addr))
             .trim_end_matches('/')
             .to_owned()
+    }
+
+    pub fn upload_policy(&self) -> domain::uploads::UploadPolicy {
+        domain::uploads::UploadPolicy {
+            max_file_bytes: self.max_upload_bytes,
+            idle_expiry: chrono::Duration::seconds(self.upload_idle_seconds.max(1) as i64),
+        }
     }
 
     pub fn storage_url(&self) -> String {

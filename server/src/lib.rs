@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod authenticate;
 pub mod config;
+pub mod push;
 pub mod routes;
 pub mod security;
 pub mod seed_data;

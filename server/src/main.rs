@@ -30,6 +30,22 @@ enum Command {
     Migrate(CommonArgs),
     /// Load the demo catalog (idempotent) and exit.
     Seed(CommonArgs),
+    /// Upload a folder as a version of a model (created when missing), resuming where an
+    /// interrupted push stopped. The API token comes from BAZAAR_TOKEN.
+    Push {
+        /// The folder to upload; every file in it (hidden ones skipped) becomes a file of the version.
+        dir: PathBuf,
+        /// owner/name of the model.
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        version: String,
+        /// Publish the version once every file is in.
+        #[arg(long)]
+        publish: bool,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        endpoint: String,
+    },
     /// Operator tasks on accounts; safe to run while a server uses the same database.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -143,6 +159,30 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Admin(command) => admin(command).await?,
+        Command::Push {
+            dir,
+            model,
+            version,
+            publish,
+            endpoint,
+        } => {
+            let (owner, slug) = model
+                .split_once('/')
+                .ok_or_else(|| anyhow::anyhow!("--model must be owner/name, not {model:?}"))?;
+            let token = std::env::var("BAZAAR_TOKEN").map_err(|_| {
+                anyhow::anyhow!("set BAZAAR_TOKEN to an API token with the write scope")
+            })?;
+            server::push::run(server::push::Push {
+                dir,
+                owner: owner.to_owned(),
+                slug: slug.to_owned(),
+                version,
+                publish,
+                endpoint,
+                token,
+            })
+            .await?;
+        }
     }
     Ok(())
 }

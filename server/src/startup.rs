@@ -28,6 +28,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
         .context("applying database migrations")?;
     state.rate_limits = config.rate_limits.to_domain();
     state.public_url = config.public_url();
+    state.upload_policy = config.upload_policy();
     state.mailer = domain::mail::Mailer::new(config.smtp_url.as_deref(), &config.mail_from)
         .map_err(anyhow::Error::msg)?;
     Ok(state)
@@ -48,6 +49,7 @@ impl Application {
                 .context("seeding the demo catalog")?;
             tracing::info!(models = report.models_added, "seeded the demo catalog");
         }
+        tokio::spawn(expire_idle_uploads(state.clone()));
         let router = router(config, state);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -127,6 +129,25 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(from_fn(security::headers))
         .layer(from_fn_with_state(proxies, security::client_origin))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Aborts abandoned uploads (including those a stopped server left) every so often.
+async fn expire_idle_uploads(state: AppState) {
+    let every = (state.upload_policy.idle_expiry / 4)
+        .to_std()
+        .unwrap_or_default()
+        .clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(600),
+        );
+    loop {
+        match domain::uploads::expire_idle(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(uploads = n, "aborted idle uploads"),
+            Err(e) => tracing::warn!(error = ?e, "expiring idle uploads"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 async fn shutdown_signal() {

@@ -387,14 +387,26 @@ async fn behind_a_trusted_https_proxy_cookies_are_host_bound_and_hsts_is_sent() 
         .await
         .unwrap();
     assert!(response.status().as_u16() < 400, "{}", response.status());
-    let hsts = response.headers()[header::STRICT_TRANSPORT_SECURITY].to_str().unwrap();
+    let hsts = response.headers()[header::STRICT_TRANSPORT_SECURITY]
+        .to_str()
+        .unwrap();
     assert!(hsts.contains("max-age=31536000"), "{hsts}");
-    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
-    assert!(set_cookie.starts_with("__Host-bazaar_session="), "{set_cookie}");
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.starts_with("__Host-bazaar_session="),
+        "{set_cookie}"
+    );
     assert!(set_cookie.contains("; Secure"), "{set_cookie}");
     let cookie = session_cookie_of(&response);
     let me = app.api_get("/api/v1/whoami", Auth::Cookie(&cookie)).await;
-    assert_eq!(me.status(), 200, "the __Host- cookie is the one read over https");
+    assert_eq!(
+        me.status(),
+        200,
+        "the __Host- cookie is the one read over https"
+    );
 
     use sea_orm::{EntityTrait, QueryOrder};
     let entry = domain::entities::audit_entry::Entity::find()
@@ -403,5 +415,8 @@ async fn behind_a_trusted_https_proxy_cookies_are_host_bound_and_hsts_is_sent() 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((entry.action.as_str(), entry.ip.as_str()), ("log_in", "203.0.113.7"));
+    assert_eq!(
+        (entry.action.as_str(), entry.ip.as_str()),
+        ("log_in", "203.0.113.7")
+    );
 }

@@ -121,6 +121,49 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         "DELETE /api/v1/tokens/{id}",
         [Unauthenticated, NotFound, Ok, NotFound, NotFound],
     ),
+    // Publishing, on a draft listing of the owner's organization (its plain member cannot
+    // publish, so to them, as to strangers, the draft does not exist).
+    (
+        "POST /api/v1/models",
+        [Unauthenticated, Forbidden, Ok, Forbidden, Ok],
+    ),
+    (
+        "GET /api/v1/models/{owner}/{slug}",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "PATCH /api/v1/models/{owner}/{slug}",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "DELETE /api/v1/models/{owner}/{slug}",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/v1/models/{owner}/{slug}/versions",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/v1/models/{owner}/{slug}/versions/{version}/publish",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/v1/models/{owner}/{slug}/versions/{version}/uploads",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    // An upload belongs to whoever began it.
+    (
+        "HEAD /api/v1/uploads/{id}",
+        [Unauthenticated, NotFound, Ok, NotFound, NotFound],
+    ),
+    (
+        "PATCH /api/v1/uploads/{id}",
+        [Unauthenticated, NotFound, Ok, NotFound, NotFound],
+    ),
+    (
+        "DELETE /api/v1/uploads/{id}",
+        [Unauthenticated, NotFound, Ok, NotFound, NotFound],
+    ),
 ];
 
 struct Fixture {
@@ -168,7 +211,62 @@ impl Fixture {
     }
 }
 
-/// The request body (and, where the call ends it, a session of its own) for one call.
+impl Fixture {
+    /// A fresh draft listing of the organization, with a draft version 1.0.0 and, when
+    /// asked, one file in it: its `acme/slug` path.
+    async fn draft_listing(&mut self, app: &TestApp, with_file: bool) -> String {
+        let slug = self.fresh_name("draft");
+        let fields = domain::listings::ListingFields {
+            name: "Draft",
+            summary: "",
+            task: "other",
+            tags: &[],
+            card: "",
+        };
+        let listing = domain::listings::create(&app.state, &self.owner, "acme", &slug, fields)
+            .await
+            .unwrap();
+        let version =
+            domain::listings::create_version(&app.state, &self.owner, "acme", &slug, "1.0.0", "")
+                .await
+                .unwrap();
+        if with_file {
+            let chunk: Result<bytes::Bytes, std::io::Error> =
+                std::result::Result::Ok(bytes::Bytes::from_static(b"# readme\n"));
+            let body = futures::stream::iter([chunk]);
+            domain::publishing::add_file(
+                &app.state.db,
+                &app.state.storage,
+                &version,
+                "README.md",
+                body,
+                false,
+            )
+            .await
+            .unwrap();
+        }
+        format!("acme/{}", listing.slug)
+    }
+
+    /// An upload the owner began through the server (uploads live in the server process).
+    async fn owner_upload(&mut self, app: &TestApp) -> String {
+        let at = self.draft_listing(app, false).await;
+        let response = app
+            .client
+            .post(app.url(&format!("/api/v1/models/{at}/versions/1.0.0/uploads")))
+            .header(header::COOKIE, self.cookies[2].clone().unwrap())
+            .json(&serde_json::json!({ "path": "notes.txt", "size": 4 }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// The path, body (JSON for the REST API, a form otherwise) and, where the call ends it, a
+/// session of its own, for one call.
 async fn prepare(
     app: &TestApp,
     fx: &mut Fixture,
@@ -176,7 +274,45 @@ async fn prepare(
     role: usize,
 ) -> (String, String, Option<String>) {
     let path = endpoint.split_once(' ').unwrap().1.to_owned();
+    let json = |value: serde_json::Value| value.to_string();
     let body = match path.as_str() {
+        "/api/v1/models" => json(serde_json::json!({
+            "owner": "acme", "slug": fx.fresh_name("new"), "name": "New", "task": "other"
+        })),
+        "/api/v1/models/{owner}/{slug}" => {
+            let at = fx.draft_listing(app, false).await;
+            return (
+                format!("/api/v1/models/{at}"),
+                json(serde_json::json!({ "published": false })),
+                None,
+            );
+        }
+        "/api/v1/models/{owner}/{slug}/versions" => {
+            let at = fx.draft_listing(app, false).await;
+            let body = json(serde_json::json!({ "version": "2.0.0" }));
+            return (format!("/api/v1/models/{at}/versions"), body, None);
+        }
+        "/api/v1/models/{owner}/{slug}/versions/{version}/publish" => {
+            let at = fx.draft_listing(app, true).await;
+            return (
+                format!("/api/v1/models/{at}/versions/1.0.0/publish"),
+                String::new(),
+                None,
+            );
+        }
+        "/api/v1/models/{owner}/{slug}/versions/{version}/uploads" => {
+            let at = fx.draft_listing(app, false).await;
+            let body = json(serde_json::json!({ "path": "weights.safetensors", "size": 100 }));
+            return (
+                format!("/api/v1/models/{at}/versions/1.0.0/uploads"),
+                body,
+                None,
+            );
+        }
+        "/api/v1/uploads/{id}" => {
+            let id = fx.owner_upload(app).await;
+            return (format!("/api/v1/uploads/{id}"), String::new(), None);
+        }
         "/api/get_model" => "owner=sklearn-lab&slug=digit-classifier".to_owned(),
         "/api/get_publisher" => "username=sklearn-lab".to_owned(),
         "/api/sign_up" => {
@@ -305,11 +441,17 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
         for (role, expect) in expectations.iter().enumerate() {
             let (path, body, own_cookie) = prepare(&app, &mut fx, endpoint, role).await;
             let cookie = own_cookie.or_else(|| fx.cookies[role].clone());
+            let content_type = if path.starts_with("/api/v1/") {
+                "application/json"
+            } else {
+                "application/x-www-form-urlencoded"
+            };
             let mut request = app
                 .client
                 .request(method.clone(), app.url(&path))
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::CONTENT_TYPE, content_type)
                 .header("sec-fetch-site", "same-origin")
+                .header("upload-offset", "0")
                 .body(body);
             if let Some(cookie) = cookie {
                 request = request.header(header::COOKIE, cookie);

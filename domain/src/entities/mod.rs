@@ -10,4 +10,5 @@ pub mod model_version;
 pub mod outbox;
 pub mod rate_limit;
 pub mod session;
+pub mod upload;
 pub mod user;

@@ -19,6 +19,8 @@ pub struct Model {
     pub downloads: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set when the owner deletes the listing; its files stay until an admin purges them.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,218 @@
+//! Publishers managing their listings: create, edit, publish and unpublish, delete (soft:
+//! the files stay until an admin purges them), and versions. Every function checks that the
+//! caller may publish as the listing's owner (themselves, or an organization they own or
+//! administer); drafts and deleted listings are invisible to everyone else.
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
+};
+
+use crate::catalog::find_user;
+use crate::entities::{file, model, model_version, user};
+use crate::error::{DomainError, DomainResult};
+use crate::orgs::can_publish_as;
+use crate::publishing::{self, NewModel};
+use crate::state::AppState;
+
+/// The owner and listing `owner/slug` (deleted ones excluded), if `user` may publish as the
+/// owner. Others get "not found" for drafts, and "forbidden" for published listings.
+pub async fn find_for_publisher(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+) -> DomainResult<(user::Model, model::Model)> {
+    let owner = find_user(&state.db, owner)
+        .await?
+        .ok_or(DomainError::NotFound("model"))?;
+    let listing = model::Entity::find()
+        .filter(model::Column::OwnerId.eq(owner.id))
+        .filter(model::Column::Slug.eq(slug))
+        .filter(model::Column::DeletedAt.is_null())
+        .one(&state.db)
+        .await?
+        .ok_or(DomainError::NotFound("model"))?;
+    if !can_publish_as(&state.db, user, &owner).await? {
+        return Err(if listing.is_published {
+            DomainError::Forbidden(format!("you cannot change {}'s models", owner.username))
+        } else {
+            DomainError::NotFound("model")
+        });
+    }
+    Ok((owner, listing))
+}
+
+/// What a publisher sends to create or edit a listing.
+pub struct ListingFields<'a> {
+    pub name: &'a str,
+    pub summary: &'a str,
+    pub task: &'a str,
+    pub tags: &'a [String],
+    pub card: &'a str,
+}
+
+/// Creates a draft listing under `owner` (the caller, or one of their organizations).
+pub async fn create(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+    fields: ListingFields<'_>,
+) -> DomainResult<model::Model> {
+    let owner_row = find_user(&state.db, owner)
+        .await?
+        .ok_or_else(|| DomainError::invalid("owner", format!("no account is called '{owner}'")))?;
+    if !can_publish_as(&state.db, user, &owner_row).await? {
+        return Err(DomainError::Forbidden(if owner_row.id == user.id {
+            "enable publishing on your account first".into()
+        } else {
+            format!("you cannot publish as {}", owner_row.username)
+        }));
+    }
+    publishing::create_model(
+        &state.db,
+        NewModel {
+            owner_id: owner_row.id,
+            slug,
+            name: fields.name,
+            summary: fields.summary,
+            task: fields.task,
+            tags: fields.tags,
+            card: fields.card,
+        },
+    )
+    .await
+}
+
+/// Replaces the listing's descriptive fields (the slug stays: links depend on it).
+pub async fn update(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+    fields: ListingFields<'_>,
+) -> DomainResult<model::Model> {
+    let (_, listing) = find_for_publisher(state, user, owner, slug).await?;
+    publishing::check_listing_fields(
+        fields.name,
+        fields.summary,
+        fields.task,
+        fields.tags,
+        fields.card,
+    )?;
+    let mut row: model::ActiveModel = listing.into();
+    row.name = Set(fields.name.to_owned());
+    row.summary = Set(fields.summary.to_owned());
+    row.task = Set(fields.task.to_owned());
+    row.tags = Set(serde_json::json!(fields.tags));
+    row.card = Set(fields.card.to_owned());
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(&state.db).await?)
+}
+
+/// Shows or hides the listing in the catalog. Publishing needs a published version.
+pub async fn set_published(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+    published: bool,
+) -> DomainResult<model::Model> {
+    let (_, listing) = find_for_publisher(state, user, owner, slug).await?;
+    if published {
+        let versions = model_version::Entity::find()
+            .filter(model_version::Column::ModelId.eq(listing.id))
+            .filter(model_version::Column::PublishedAt.is_not_null())
+            .count(&state.db)
+            .await?;
+        if versions == 0 {
+            return Err(DomainError::Conflict(
+                "publish a version first: a listing without files cannot be shown".into(),
+            ));
+        }
+    }
+    let mut row: model::ActiveModel = listing.into();
+    row.is_published = Set(published);
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(&state.db).await?)
+}
+
+/// Soft-deletes the listing: gone from every page and API at once; files are kept until
+/// an admin purges them.
+pub async fn delete(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+) -> DomainResult<()> {
+    let (_, listing) = find_for_publisher(state, user, owner, slug).await?;
+    let mut row: model::ActiveModel = listing.into();
+    row.deleted_at = Set(Some(Utc::now()));
+    row.is_published = Set(false);
+    row.update(&state.db).await?;
+    Ok(())
+}
+
+pub async fn create_version(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+    version: &str,
+    changelog: &str,
+) -> DomainResult<model_version::Model> {
+    let (_, listing) = find_for_publisher(state, user, owner, slug).await?;
+    publishing::create_version(&state.db, listing.id, version, changelog).await
+}
+
+/// Freezes a draft version (it must have files), and shows the listing if it was a draft.
+pub async fn publish_version(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+    version: &str,
+) -> DomainResult<model_version::Model> {
+    let (listing, draft) =
+        crate::uploads::writable_version(state, user, owner, slug, version).await?;
+    let files = file::Entity::find()
+        .filter(file::Column::VersionId.eq(draft.id))
+        .count(&state.db)
+        .await?;
+    if files == 0 {
+        return Err(DomainError::Conflict(format!(
+            "version {version} has no files yet"
+        )));
+    }
+    let published = publishing::publish_version(&state.db, draft).await?;
+    if !listing.is_published {
+        publishing::publish_model(&state.db, listing).await?;
+    }
+    Ok(published)
+}
+
+/// A listing with its versions and their files, as its publisher sees it (drafts included).
+pub async fn overview(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+) -> DomainResult<(model::Model, Vec<(model_version::Model, Vec<file::Model>)>)> {
+    let (_, listing) = find_for_publisher(state, user, owner, slug).await?;
+    let versions = model_version::Entity::find()
+        .filter(model_version::Column::ModelId.eq(listing.id))
+        .order_by_desc(model_version::Column::Id)
+        .all(&state.db)
+        .await?;
+    let mut out = Vec::with_capacity(versions.len());
+    for version in versions {
+        let files = file::Entity::find()
+            .filter(file::Column::VersionId.eq(version.id))
+            .order_by_asc(file::Column::Path)
+            .all(&state.db)
+            .await?;
+        out.push((version, files));
+    }
+    Ok((listing, out))
+}
