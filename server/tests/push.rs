@@ -1,0 +1,105 @@
+//! `bazaar push` against a running server: creates the model and version, uploads a folder,
+//! publishes; refusals end the command with the server's message.
+mod common;
+
+use std::process::Command;
+
+use common::TestApp;
+use serde_json::Value;
+
+async fn publisher_token(app: &TestApp, name: &str) -> String {
+    let cookie = app.sign_up(name).await;
+    assert_eq!(
+        app.post_form("/api/enable_publishing", "", Some(&cookie))
+            .await
+            .status(),
+        200
+    );
+    let created = app
+        .post_form("/api/create_token", "name=push&scope=write", Some(&cookie))
+        .await;
+    created.json::<Value>().await.unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn push(app: &TestApp, token: &str, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        .arg("push")
+        .arg(dir)
+        .args(["--endpoint", &app.url("")])
+        .args(extra)
+        .env("BAZAAR_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_uploads_a_folder_publishes_it_and_reports_refusals() {
+    let app = common::spawn_app(common::Db::Sqlite).await.unwrap();
+    let token = publisher_token(&app, "pusher").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("README.md"),
+        "---\nlicense: mit\npipeline_tag: text-classification\n---\n# Tiny\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("tokenizer")).unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer/vocab.txt"),
+        "[PAD]\n[UNK]\nhello\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join(".hidden"), "not uploaded").unwrap();
+
+    let args = ["--model", "pusher/tiny", "--version", "1.0.0", "--publish"];
+    let out = push(&app, &token, dir.path(), &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let detail = domain::catalog::model_detail(&app.state.db, "pusher", "tiny")
+        .await
+        .unwrap()
+        .expect("published and public");
+    assert_eq!(
+        detail.listing.model.task, "text-classification",
+        "task from the card"
+    );
+    let paths: Vec<&str> = detail.versions[0]
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(paths, ["README.md", "tokenizer/vocab.txt"]);
+
+    // The version is published now: pushing into it again is refused, with the reason.
+    let again = push(&app, &token, dir.path(), &args);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("published"));
+
+    // A pickle is refused by the server; the command says why and fails.
+    std::fs::write(dir.path().join("model.pt"), b"\x80\x04pickle").unwrap();
+    let refused = push(
+        &app,
+        &token,
+        dir.path(),
+        &["--model", "pusher/tiny", "--version", "1.1.0"],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("pickle") && stderr.contains("safetensors"),
+        "{stderr}"
+    );
+
+    let no_token = Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        .args(["push", ".", "--model", "pusher/tiny", "--version", "9.0.0"])
+        .env_remove("BAZAAR_TOKEN")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("BAZAAR_TOKEN"));
+}
