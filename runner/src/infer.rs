@@ -43,10 +43,7 @@ fn info_of(t: &Tensor) -> ValueInfo {
 /// proven to exceed the model's limits.
 pub fn infer(model: &Model) -> Result<Inferred> {
     let g = &model.graph;
-    let ctx = Ctx {
-        limits: &model.limits,
-        opset: model.opset,
-    };
+    let ctx = Ctx::new(&model.limits, model.opset);
     let mut inf = Inferred {
         info: vec![None; g.values.len()],
         values: g.consts.clone(),

@@ -18,6 +18,8 @@ pub struct OptimizeReport {
     pub conv_bn: usize,
     /// LayerNorm, GELU and MatMul+bias patterns fused.
     pub patterns: usize,
+    /// Activations (Relu, Clip, LeakyRelu) folded into the Conv before them.
+    pub conv_act: usize,
 }
 
 impl Model {
@@ -31,6 +33,7 @@ impl Model {
         };
         report.conv_bn = fuse_conv_bn(self)?;
         report.patterns = self.fuse_patterns();
+        report.conv_act = fuse_conv_activation(self);
         Ok(report)
     }
 }
@@ -168,6 +171,76 @@ fn fuse_conv_bn(model: &mut Model) -> Result<usize> {
         i += 1;
     }
     Ok(fused)
+}
+
+/// Conv followed by Relu, Clip (constant bounds) or LeakyRelu becomes
+/// `bazaar::Conv` with an `activation` attribute (plus `activation_min`/
+/// `activation_max` or `activation_alpha`), applied as the output is
+/// written. The Conv output must have no other reader.
+// Indexing: the loop rewrites other nodes (the Conv) while it walks them.
+#[allow(clippy::needless_range_loop)]
+fn fuse_conv_activation(model: &mut Model) -> usize {
+    let opset = model.opset;
+    let g = &mut model.graph;
+    let ix = Index::new(g);
+    let mut remove = vec![false; g.nodes.len()];
+    let mut fused = 0;
+    for a in 0..g.nodes.len() {
+        let act = &g.nodes[a];
+        if !act.domain.is_empty() {
+            continue;
+        }
+        let Some(conv) = single(g, &ix, node_in(g, a, 0), "Conv", 1) else {
+            continue;
+        };
+        let attrs: Vec<(String, Attr)> = match act.op_type.as_str() {
+            "Relu" => vec![],
+            "LeakyRelu" => match act.attr_f("alpha", 0.01) {
+                Ok(al) => vec![("activation_alpha".into(), Attr::Float(al))],
+                Err(_) => continue,
+            },
+            "Clip" => {
+                let (lo, hi) = if opset < 11 {
+                    match (act.attr_f("min", f32::MIN), act.attr_f("max", f32::MAX)) {
+                        (Ok(lo), Ok(hi)) => (lo, hi),
+                        _ => continue,
+                    }
+                } else {
+                    let bound = |k: usize, d: f32| match node_in(g, a, k) {
+                        None => Some(d),
+                        Some(v) => scalar(g, Some(v)),
+                    };
+                    match (bound(1, f32::MIN), bound(2, f32::MAX)) {
+                        (Some(lo), Some(hi)) => (lo, hi),
+                        _ => continue,
+                    }
+                };
+                vec![
+                    ("activation_min".into(), Attr::Float(lo)),
+                    ("activation_max".into(), Attr::Float(hi)),
+                ]
+            }
+            _ => continue,
+        };
+        if act.outputs.len() != 1 {
+            continue;
+        }
+        let name = act.op_type.clone();
+        let out = out0(g, a);
+        let c = &mut g.nodes[conv];
+        c.domain = FUSED_DOMAIN.into();
+        c.attrs.push(("activation".into(), Attr::String(name)));
+        c.attrs.extend(attrs);
+        c.outputs = vec![out];
+        remove[a] = true;
+        fused += 1;
+    }
+    let mut k = 0;
+    g.nodes.retain(|_| {
+        k += 1;
+        !remove[k - 1]
+    });
+    fused
 }
 
 /// Domain of Bazaar's fused operators (not part of ONNX).

@@ -4,13 +4,16 @@
 #
 # Installs a pinned `onnx` wheel into a private virtualenv and copies its
 # bundled backend test data (node, pytorch-converted, pytorch-operator,
-# simple, light, real) into DEST_DIR. Idempotent: a second run with the
-# same pin returns immediately. The data is never committed.
+# simple, light, real) into DEST_DIR, and writes the light model zoo
+# (AlexNet, SqueezeNet, ResNet-50, ...) as backend-test cases into
+# DEST_DIR/zoo-light (light_models_to_cases.py). Idempotent: a second run
+# with the same pin returns immediately. The data is never committed.
 set -euo pipefail
 
 DEST=${1:?usage: $0 DEST_DIR}
 ONNX_VERSION=${RUNNER_ONNX_VERSION:-1.22.0}
-STAMP="$DEST/.prepared-onnx-$ONNX_VERSION"
+# The suffix changes whenever the prepared layout does.
+STAMP="$DEST/.prepared-onnx-$ONNX_VERSION-zoo"
 
 if [[ -f "$STAMP" ]]; then
     echo "conformance data (onnx $ONNX_VERSION) already in $DEST"
@@ -35,6 +38,8 @@ for suite in "$SRC"/*/; do
     rm -rf "${DEST:?}/$name"
     cp -r "$suite" "$DEST/$name"
 done
+rm -rf "${DEST:?}/zoo-light"
+"$VENV/bin/python" "$(dirname "${BASH_SOURCE[0]}")/light_models_to_cases.py" "$DEST/light" "$DEST/zoo-light"
 rm -f "$DEST"/.prepared-onnx-*
 touch "$STAMP"
 echo "conformance data (onnx $ONNX_VERSION) copied to $DEST"

@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Tests Bazaar's ONNX runner: prepares the ONNX backend-test data and the
 # all-MiniLM-L6-v2 model (both cached after the first run), then runs the
-# crate's unit, hostile-input, fuzz, MiniLM and conformance allow-list tests. The allow-list runs on the CPU backend and,
-# when a wgpu adapter exists (e.g. Vulkan on llvmpipe), on the GPU backend;
-# set RUNNER_REQUIRE_WGPU=1 to make a missing adapter an error.
+# crate's unit, hostile-input, fuzz, MiniLM and conformance allow-list
+# tests. The allow-list runs on the CPU backend and, when a wgpu adapter
+# exists (e.g. Vulkan on llvmpipe), on the GPU backend; set
+# RUNNER_REQUIRE_WGPU=1 to make a missing adapter an error. The fuzz test
+# runs for RUNNER_FUZZ_SECONDS (default 60). Finally the library is built
+# for wasm32-unknown-unknown with its WebGPU backend, with whichever
+# toolchain has the wasm32 std (scripts/common.sh).
 # Exits non-zero on any failure; bounded by RUNNER_TEST_TIMEOUT (seconds).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=../common.sh
+source "$ROOT/scripts/common.sh"
 export RUNNER_CONFORMANCE_DIR="${RUNNER_CONFORMANCE_DIR:-$CARGO_TARGET_DIR/onnx-data}"
 RUNNER_MODELS="${RUNNER_MODELS:-$CARGO_TARGET_DIR/runner-models}"
 export RUNNER_MINILM_DIR="${RUNNER_MINILM_DIR:-$RUNNER_MODELS/all-MiniLM-L6-v2}"
 # One virtualenv for both preparation steps.
 export RUNNER_VENV="${RUNNER_VENV:-$CARGO_TARGET_DIR/runner-venv}"
 TIMEOUT="${RUNNER_TEST_TIMEOUT:-570}"
-
-log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+export RUNNER_FUZZ_SECONDS="${RUNNER_FUZZ_SECONDS:-60}"
 
 log "runner: conformance data in $RUNNER_CONFORMANCE_DIR"
 "$ROOT/scripts/runner/prepare-conformance-data.sh" "$RUNNER_CONFORMANCE_DIR"
@@ -27,3 +31,8 @@ log "runner: cargo test"
 timeout --signal=TERM --kill-after=15 "$TIMEOUT" \
     cargo test --manifest-path "$ROOT/runner/Cargo.toml" --locked -- --nocapture 2>&1 \
     | grep -v '^error: XDG_RUNTIME_DIR is invalid'
+
+log "runner: cargo build --target wasm32-unknown-unknown (library, WebGPU backend)"
+# shellcheck disable=SC2046
+$(wasm_cargo) build --manifest-path "$ROOT/runner/Cargo.toml" --locked --lib \
+    --target wasm32-unknown-unknown

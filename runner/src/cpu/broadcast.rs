@@ -97,6 +97,26 @@ pub fn binary<A: Copy, B: Copy, O>(
         let x = a[0];
         return Ok((b.iter().map(|&y| f(x, y)).collect(), out));
     }
+    // One operand repeats along leading axes only (a bias row, a mask):
+    // cycle it over the other.
+    let trailing = |small: &[usize], big: &[usize]| {
+        let s = &small[small.iter().take_while(|&&d| d == 1).count()..];
+        s.len() <= big.len() && big.ends_with(s)
+    };
+    if out == ash && !b.is_empty() && trailing(bsh, ash) {
+        let res = a
+            .chunks(b.len())
+            .flat_map(|row| row.iter().zip(b).map(|(&x, &y)| f(x, y)))
+            .collect();
+        return Ok((res, out));
+    }
+    if out == bsh && !a.is_empty() && trailing(ash, bsh) {
+        let res = b
+            .chunks(a.len())
+            .flat_map(|row| a.iter().zip(row).map(|(&x, &y)| f(x, y)))
+            .collect();
+        return Ok((res, out));
+    }
     let sa = broadcast_strides(ash, &out);
     let sb = broadcast_strides(bsh, &out);
     let mut res = Vec::with_capacity(numel(&out));

@@ -7,9 +7,77 @@ use crate::error::{Error, Result};
 use crate::model::Node;
 use crate::tensor::{numel, Data, Tensor};
 
-/// C[m,n] = alpha * A[m,k] * B[k,n] + beta * C, with element strides.
+/// C[m,n] = alpha * A[m,k] * B[k,n] + beta * C, with element strides;
+/// C is row-major with row stride `n`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    sa: (usize, usize),
+    b: &[f32],
+    sb: (usize, usize),
+    beta: f32,
+    c: &mut [f32],
+) {
+    par_sgemm(1, m, k, n, alpha, a, sa, b, sb, beta, c)
+}
+
+/// Smallest product (multiply-adds) worth splitting over threads: below
+/// it, spawning costs more than it saves.
+const PAR_MIN_MACS: usize = 1 << 19;
+
+/// A pointer to C that scoped workers may share: each writes a disjoint
+/// set of columns.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: workers write disjoint column ranges of the same matrix and the
+// scope joins them before the owning borrow ends.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+/// One `matrixmultiply` call on raw parts; the caller proves bounds.
+#[allow(clippy::too_many_arguments)]
+unsafe fn raw_sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    (rsa, csa): (usize, usize),
+    b: *const f32,
+    (rsb, csb): (usize, usize),
+    beta: f32,
+    c: *mut f32,
+    rsc: usize,
+) {
+    matrixmultiply::sgemm(
+        m,
+        k,
+        n,
+        alpha,
+        a,
+        rsa as isize,
+        csa as isize,
+        b,
+        rsb as isize,
+        csb as isize,
+        beta,
+        c,
+        rsc as isize,
+        1,
+    );
+}
+
+/// [`sgemm`] split over up to `threads` scoped threads: by rows of C when
+/// M is the larger side (each worker packs all of B), by columns otherwise
+/// (each packs all of A), so the duplicated packing stays small relative
+/// to the work.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn par_sgemm(
+    threads: usize,
     m: usize,
     k: usize,
     n: usize,
@@ -25,29 +93,115 @@ pub(crate) fn sgemm(
         return;
     }
     if k == 0 {
-        c.iter_mut().for_each(|x| *x *= beta);
+        c[..m * n].iter_mut().for_each(|x| *x *= beta);
         return;
     }
     let last = |r: usize, rs: usize, cols: usize, cs: usize| (r - 1) * rs + (cols - 1) * cs;
     assert!(last(m, rsa, k, csa) < a.len() && last(k, rsb, n, csb) < b.len() && m * n <= c.len());
-    // SAFETY: the assert above proves every strided access is in bounds.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
+    let work = m.saturating_mul(k).saturating_mul(n);
+    let threads = if cfg!(target_arch = "wasm32") || work < PAR_MIN_MACS {
+        1
+    } else {
+        threads.min(m.max(n).div_ceil(16)).max(1)
+    };
+    let (ap, bp) = (a.as_ptr() as usize, b.as_ptr() as usize);
+    if threads == 1 {
+        // SAFETY: the assert above proves every strided access is in bounds.
+        unsafe {
+            raw_sgemm(
+                m,
+                k,
+                n,
+                alpha,
+                a.as_ptr(),
+                (rsa, csa),
+                b.as_ptr(),
+                (rsb, csb),
+                beta,
+                c.as_mut_ptr(),
+                n,
+            )
+        };
+        return;
+    }
+    if m >= n {
+        // Row blocks of C are contiguous: safe disjoint chunks.
+        let rows = m.div_ceil(threads).next_multiple_of(8);
+        std::thread::scope(|s| {
+            let mut chunks = c[..m * n].chunks_mut(rows * n).enumerate();
+            let first = chunks.next();
+            for (t, cc) in chunks {
+                s.spawn(move || {
+                    let r0 = t * rows;
+                    let mr = cc.len() / n;
+                    // SAFETY: rows r0..r0+mr of A are in bounds (assert above).
+                    unsafe {
+                        raw_sgemm(
+                            mr,
+                            k,
+                            n,
+                            alpha,
+                            (ap as *const f32).add(r0 * rsa),
+                            (rsa, csa),
+                            bp as *const f32,
+                            (rsb, csb),
+                            beta,
+                            cc.as_mut_ptr(),
+                            n,
+                        )
+                    };
+                });
+            }
+            if let Some((_, cc)) = first {
+                let mr = cc.len() / n;
+                // SAFETY: as above, for rows 0..mr.
+                unsafe {
+                    raw_sgemm(
+                        mr,
+                        k,
+                        n,
+                        alpha,
+                        ap as *const f32,
+                        (rsa, csa),
+                        bp as *const f32,
+                        (rsb, csb),
+                        beta,
+                        cc.as_mut_ptr(),
+                        n,
+                    )
+                };
+            }
+        });
+    } else {
+        let cols = n.div_ceil(threads).next_multiple_of(16);
+        let out = SharedOut(c.as_mut_ptr());
+        std::thread::scope(|s| {
+            let work = move |c0: usize| {
+                let nc = cols.min(n - c0);
+                let out = out;
+                // SAFETY: columns c0..c0+nc of B and C are in bounds; each
+                // worker owns a disjoint column range of C.
+                unsafe {
+                    raw_sgemm(
+                        m,
+                        k,
+                        nc,
+                        alpha,
+                        ap as *const f32,
+                        (rsa, csa),
+                        (bp as *const f32).add(c0 * csb),
+                        (rsb, csb),
+                        beta,
+                        out.0.add(c0),
+                        n,
+                    )
+                };
+            };
+            for c0 in (cols..n).step_by(cols) {
+                s.spawn(move || work(c0));
+            }
+            work(0);
+        });
     }
 }
 
@@ -88,7 +242,8 @@ pub fn matmul(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
     let mut bi = 0;
     for_each_index(&batch, [&sa, &sb], |[i, j]| {
         let (ao, bo) = (i * m * k, j * k * n);
-        sgemm(
+        par_sgemm(
+            ctx.threads,
             m,
             k,
             n,
@@ -167,7 +322,8 @@ pub fn gemm(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
     };
     let sa = if ta { (1, m) } else { (k, 1) };
     let sb = if tb { (1, k) } else { (n, 1) };
-    sgemm(
+    par_sgemm(
+        ctx.threads,
         m,
         k,
         n,

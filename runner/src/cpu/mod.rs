@@ -20,6 +20,20 @@ pub struct Ctx<'a> {
     pub limits: &'a Limits,
     /// Default-domain opset version (operator semantics change across it).
     pub opset: i64,
+    /// Worker threads the heavy kernels (GEMM, convolution) may use; 1 on
+    /// wasm32, where the standard library cannot spawn threads.
+    pub threads: usize,
+}
+
+impl<'a> Ctx<'a> {
+    /// A single-threaded context.
+    pub fn new(limits: &'a Limits, opset: i64) -> Self {
+        Ctx {
+            limits,
+            opset,
+            threads: 1,
+        }
+    }
 }
 
 /// Kernel signature: inputs are `None` where an optional input is omitted.
@@ -114,6 +128,7 @@ pub fn kernel_for(node: &Node) -> Option<OpFn> {
     match (node.domain.as_str(), node.op_type.as_str()) {
         ("" | "ai.onnx", op) => kernel(op),
         (crate::optimize::FUSED_DOMAIN, "MatMulAdd") => Some(linalg::matmul_add),
+        (crate::optimize::FUSED_DOMAIN, "Conv") => Some(nn::conv),
         _ => None,
     }
 }
@@ -134,39 +149,54 @@ pub fn run_node(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<T
 }
 
 /// The CPU executor.
-#[derive(Default, Debug, Clone)]
-pub struct CpuBackend;
+#[derive(Debug, Clone)]
+pub struct CpuBackend {
+    threads: usize,
+}
 
-impl CpuBackend {
-    pub fn new() -> Self {
-        CpuBackend
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-impl Backend for CpuBackend {
-    fn name(&self) -> &'static str {
-        "cpu"
+impl CpuBackend {
+    /// A single-threaded executor.
+    pub fn new() -> Self {
+        CpuBackend { threads: 1 }
     }
 
-    fn unsupported_ops(&self, model: &Model) -> Vec<String> {
-        let mut v: Vec<String> = model
-            .graph
-            .nodes
-            .iter()
-            .filter(|n| kernel_for(n).is_none())
-            .map(|n| n.op_type.clone())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
+    /// An executor whose GEMM and convolution kernels split their work over
+    /// up to `threads` threads (scoped, per kernel call). On wasm32 this is
+    /// always 1.
+    pub fn with_threads(threads: usize) -> Self {
+        let threads = if cfg!(target_arch = "wasm32") {
+            1
+        } else {
+            threads.max(1)
+        };
+        CpuBackend { threads }
     }
 
-    fn run(&mut self, model: &Model, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    /// Thread count in use.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Like [`Backend::run`], calling `observe(node_index, done)` before
+    /// (`false`) and after (`true`) each node, e.g. to time operators.
+    pub fn run_observed(
+        &mut self,
+        model: &Model,
+        inputs: &[Tensor],
+        observe: &mut dyn FnMut(usize, bool),
+    ) -> Result<Vec<Tensor>> {
         check_inputs(model, inputs)?;
         let g = &model.graph;
         let ctx = Ctx {
             limits: &model.limits,
             opset: model.opset,
+            threads: self.threads,
         };
         let last = last_uses(model);
         let mut vals: Vec<Option<Tensor>> = vec![None; g.values.len()];
@@ -174,6 +204,7 @@ impl Backend for CpuBackend {
             vals[*id] = Some(t.clone());
         }
         for (i, node) in g.nodes.iter().enumerate() {
+            observe(i, false);
             let outs = {
                 let ins: Vec<Option<&Tensor>> = node
                     .inputs
@@ -206,6 +237,7 @@ impl Backend for CpuBackend {
                     vals[*v] = None;
                 }
             }
+            observe(i, true);
         }
         g.outputs
             .iter()
@@ -219,5 +251,28 @@ impl Backend for CpuBackend {
                     })
             })
             .collect()
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn unsupported_ops(&self, model: &Model) -> Vec<String> {
+        let mut v: Vec<String> = model
+            .graph
+            .nodes
+            .iter()
+            .filter(|n| kernel_for(n).is_none())
+            .map(|n| n.op_type.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn run(&mut self, model: &Model, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        self.run_observed(model, inputs, &mut |_, _| {})
     }
 }

@@ -1,6 +1,6 @@
 //! Convolution, pooling and normalisation operators (NC + spatial layout).
 
-use super::linalg::sgemm;
+use super::linalg::{par_sgemm, sgemm};
 use super::shape::{for_each_multi, norm_axis, strides};
 use super::{opt, req, Ctx};
 use crate::error::{Error, Result};
@@ -125,10 +125,141 @@ fn src(g: &Geometry, d: usize, o: usize, k: usize) -> isize {
     (o * g.strides[d] + k * g.dilations[d]) as isize - g.pad_begin[d] as isize
 }
 
+/// Activation fused into a `bazaar::Conv` by the optimiser.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Activation {
+    None,
+    Relu,
+    /// Clip(min, max), e.g. ReLU6.
+    Clip(f32, f32),
+    LeakyRelu(f32),
+}
+
+impl Activation {
+    fn of(node: &Node) -> Result<Self> {
+        if node.domain != crate::optimize::FUSED_DOMAIN {
+            return Ok(Activation::None);
+        }
+        Ok(match node.attr_s("activation", "")?.as_str() {
+            "" => Activation::None,
+            "Relu" => Activation::Relu,
+            "Clip" => Activation::Clip(
+                node.attr_f("activation_min", f32::NEG_INFINITY)?,
+                node.attr_f("activation_max", f32::INFINITY)?,
+            ),
+            "LeakyRelu" => Activation::LeakyRelu(node.attr_f("activation_alpha", 0.01)?),
+            a => return Err(Error::Unsupported(format!("fused activation {a}"))),
+        })
+    }
+
+    fn apply(self, v: &mut [f32]) {
+        match self {
+            Activation::None => {}
+            Activation::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+            Activation::Clip(lo, hi) => v.iter_mut().for_each(|x| *x = x.max(lo).min(hi)),
+            Activation::LeakyRelu(a) => v
+                .iter_mut()
+                .for_each(|x| *x = if *x < 0.0 { *x * a } else { *x }),
+        }
+    }
+}
+
+thread_local! {
+    /// im2col scratch, reused across calls so large column matrices are
+    /// not freshly mapped (and page-faulted) on every convolution.
+    static COLS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on `items` split into up to `threads` contiguous parts, each
+/// of whole `chunk`-sized pieces, on scoped threads.
+fn par_chunks<F>(threads: usize, items: &mut [f32], chunk: usize, f: F)
+where
+    F: Fn(usize, &mut [f32]) + Sync,
+{
+    let count = items.len() / chunk.max(1);
+    let threads = if cfg!(target_arch = "wasm32") {
+        1
+    } else {
+        threads.min(count).max(1)
+    };
+    if threads <= 1 || items.len() < 1 << 15 {
+        for (i, c) in items.chunks_mut(chunk.max(1)).enumerate() {
+            f(i, c);
+        }
+        return;
+    }
+    let per = count.div_ceil(threads);
+    std::thread::scope(|s| {
+        let f = &f;
+        let mut parts = items.chunks_mut(per * chunk).enumerate();
+        let first = parts.next();
+        for (p, part) in parts {
+            s.spawn(move || {
+                for (i, c) in part.chunks_mut(chunk).enumerate() {
+                    f(p * per + i, c);
+                }
+            });
+        }
+        if let Some((_, part)) = first {
+            for (i, c) in part.chunks_mut(chunk).enumerate() {
+                f(i, c);
+            }
+        }
+    });
+}
+
+/// im2col of one 2-D input plane into `ksz` rows of `oh*ow` columns.
+fn im2col_2d(plane: &[f32], (ih, iw): (usize, usize), g: &Geometry, dst: &mut [f32]) {
+    let (kh, kw) = (g.kernel[0], g.kernel[1]);
+    let (oh, ow) = (g.out[0], g.out[1]);
+    let (sh, sw) = (g.strides[0], g.strides[1]);
+    let (dh, dw) = (g.dilations[0], g.dilations[1]);
+    let (ph, pw) = (g.pad_begin[0] as isize, g.pad_begin[1] as isize);
+    let osz = oh * ow;
+    for a in 0..kh {
+        for b in 0..kw {
+            let row = &mut dst[(a * kw + b) * osz..(a * kw + b + 1) * osz];
+            let off_w = (b * dw) as isize - pw;
+            // Output columns whose input column lies inside [0, iw).
+            let lo = if off_w >= 0 {
+                0
+            } else {
+                ((-off_w) as usize).div_ceil(sw)
+            };
+            let hi = if (iw as isize) <= off_w {
+                0
+            } else {
+                ((iw as isize - off_w) as usize).div_ceil(sw).min(ow)
+            };
+            let lo = lo.min(hi);
+            for y in 0..oh {
+                let r = &mut row[y * ow..(y + 1) * ow];
+                let yy = (y * sh + a * dh) as isize - ph;
+                if yy < 0 || yy >= ih as isize {
+                    r.fill(0.0);
+                    continue;
+                }
+                let src = &plane[yy as usize * iw..(yy as usize + 1) * iw];
+                r[..lo].fill(0.0);
+                r[hi..].fill(0.0);
+                if sw == 1 {
+                    let s0 = (lo as isize + off_w) as usize;
+                    r[lo..hi].copy_from_slice(&src[s0..s0 + (hi - lo)]);
+                } else {
+                    for (x, v) in r[lo..hi].iter_mut().enumerate() {
+                        *v = src[(((lo + x) * sw) as isize + off_w) as usize];
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub fn conv(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let x = req(node, ins, 0)?;
     let w = req(node, ins, 1)?;
     let b = opt(ins, 2);
+    let act = Activation::of(node)?;
     if x.rank() < 3 || w.rank() != x.rank() {
         return Err(Error::op(
             "Conv",
@@ -162,65 +293,106 @@ pub fn conv(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
     let isz = numel(sp);
     let rows = cg * ksz;
     ctx.limits.check_shape(&[rows, osz], 4)?;
-    let ist = strides(sp);
     let mg = m / group;
-    let mut out = vec![0.0f32; numel(&oshape)];
-    let mut cols = vec![0.0f32; rows * osz];
-    // Precompute, for every (kernel tap, output position), the input offset.
-    let mut taps: Vec<Option<usize>> = Vec::with_capacity(ksz * osz);
-    for_each_multi(&g.kernel, |kk| {
-        for_each_multi(&g.out, |oo| {
-            let mut off = 0usize;
-            let mut inside = true;
-            for d in 0..sp.len() {
-                let s = src(&g, d, oo[d], kk[d]);
-                if s < 0 || s as usize >= sp[d] {
-                    inside = false;
-                    break;
-                }
-                off += s as usize * ist[d];
+    let bias = match b {
+        Some(b) => {
+            let bv = b.f32s("Conv")?;
+            if bv.len() != m {
+                return Err(Error::op(
+                    "Conv",
+                    "bias length differs from output channels",
+                ));
             }
-            taps.push(inside.then_some(off));
+            Some(bv)
+        }
+        None => None,
+    };
+    // The output starts as the bias; the GEMM accumulates onto it.
+    let mut out = match bias {
+        Some(bv) => {
+            let mut o = Vec::with_capacity(numel(&oshape));
+            for _ in 0..n {
+                for &bb in bv {
+                    o.extend(std::iter::repeat_n(bb, osz));
+                }
+            }
+            o
+        }
+        None => vec![0.0f32; numel(&oshape)],
+    };
+    let beta = if bias.is_some() { 1.0 } else { 0.0 };
+    // A 1x1 kernel with unit strides and no padding reads the input as is.
+    let direct = g.kernel.iter().all(|&k| k == 1)
+        && g.strides.iter().all(|&s| s == 1)
+        && g.pad_begin.iter().all(|&p| p == 0)
+        && g.out.as_slice() == sp;
+    let two_d = sp.len() == 2;
+    // Generic N-d path: for every (kernel tap, output position), the input offset.
+    let mut taps: Vec<Option<usize>> = Vec::new();
+    if !direct && !two_d {
+        let ist = strides(sp);
+        taps.reserve(ksz * osz);
+        for_each_multi(&g.kernel, |kk| {
+            for_each_multi(&g.out, |oo| {
+                let mut off = 0usize;
+                let mut inside = true;
+                for d in 0..sp.len() {
+                    let s = src(&g, d, oo[d], kk[d]);
+                    if s < 0 || s as usize >= sp[d] {
+                        inside = false;
+                        break;
+                    }
+                    off += s as usize * ist[d];
+                }
+                taps.push(inside.then_some(off));
+            });
         });
-    });
-    for bn in 0..n {
-        for gi in 0..group {
-            for ci in 0..cg {
-                let base = (bn * c + gi * cg + ci) * isz;
-                let plane = &xv[base..base + isz];
-                for (t, tap) in taps.iter().enumerate() {
-                    cols[ci * ksz * osz + t] = tap.map_or(0.0, |o| plane[o]);
-                }
+    }
+    COLS.with(|cols| -> Result<()> {
+        let mut cols = cols.borrow_mut();
+        if !direct && cols.len() < rows * osz {
+            cols.resize(rows * osz, 0.0);
+        }
+        for bn in 0..n {
+            for gi in 0..group {
+                let base = (bn * c + gi * cg) * isz;
+                let input = &xv[base..base + cg * isz];
+                let bmat: &[f32] = if direct {
+                    input
+                } else {
+                    let dst = &mut cols[..rows * osz];
+                    par_chunks(ctx.threads, dst, ksz * osz, |ci, d| {
+                        let plane = &input[ci * isz..(ci + 1) * isz];
+                        if two_d {
+                            im2col_2d(plane, (sp[0], sp[1]), &g, d);
+                        } else {
+                            for (v, tap) in d.iter_mut().zip(&taps) {
+                                *v = tap.map_or(0.0, |o| plane[o]);
+                            }
+                        }
+                    });
+                    &cols[..rows * osz]
+                };
+                let wo = gi * mg * rows;
+                let oo = (bn * m + gi * mg) * osz;
+                par_sgemm(
+                    ctx.threads,
+                    mg,
+                    rows,
+                    osz,
+                    1.0,
+                    &wv[wo..wo + mg * rows],
+                    (rows, 1),
+                    bmat,
+                    (osz, 1),
+                    beta,
+                    &mut out[oo..oo + mg * osz],
+                );
             }
-            let wo = gi * mg * rows;
-            let oo = (bn * m + gi * mg) * osz;
-            sgemm(
-                mg,
-                rows,
-                osz,
-                1.0,
-                &wv[wo..wo + mg * rows],
-                (rows, 1),
-                &cols,
-                (osz, 1),
-                0.0,
-                &mut out[oo..oo + mg * osz],
-            );
         }
-    }
-    if let Some(b) = b {
-        let bv = b.f32s("Conv")?;
-        if bv.len() != m {
-            return Err(Error::op(
-                "Conv",
-                "bias length differs from output channels",
-            ));
-        }
-        for (i, chunk) in out.chunks_mut(osz.max(1)).enumerate() {
-            let bias = bv[i % m];
-            chunk.iter_mut().for_each(|v| *v += bias);
-        }
-    }
+        Ok(())
+    })?;
+    act.apply(&mut out);
     Ok(vec![Tensor::new(oshape, Data::F32(out))?])
 }
 
@@ -426,6 +598,20 @@ pub fn pool(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
     let pads = node.attr_ints("pads")?.unwrap_or_default();
     let mut out = Vec::with_capacity(numel(&oshape));
     let mut idx = Vec::with_capacity(numel(&oshape));
+    let want_idx = op == "MaxPool" && node.outputs.len() > 1;
+    if sp.len() == 2 && op != "LpPool" && !want_idx {
+        pool_2d(
+            xv,
+            n * c,
+            sp,
+            &g,
+            &pads,
+            op == "MaxPool",
+            include_pad,
+            &mut out,
+        );
+        return Ok(vec![Tensor::new(oshape, Data::F32(out))?]);
+    }
     for plane in 0..n * c {
         let xp = &xv[plane * isz..(plane + 1) * isz];
         for_each_multi(&g.out, |oo| {
@@ -481,6 +667,106 @@ pub fn pool(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
         res.push(Tensor::new(oshape, Data::I64(idx))?);
     }
     Ok(res)
+}
+
+/// 2-D MaxPool / AveragePool without an Indices output: plain loops with
+/// the valid kernel window clipped per output position.
+#[allow(clippy::too_many_arguments)]
+fn pool_2d(
+    xv: &[f32],
+    planes: usize,
+    sp: &[usize],
+    g: &Geometry,
+    pads: &[i64],
+    max: bool,
+    include_pad: bool,
+    out: &mut Vec<f32>,
+) {
+    let (ih, iw) = (sp[0] as isize, sp[1] as isize);
+    let (oh, ow) = (g.out[0], g.out[1]);
+    let (kh, kw) = (g.kernel[0] as isize, g.kernel[1] as isize);
+    let (sh, sw) = (g.strides[0] as isize, g.strides[1] as isize);
+    let (dh, dw) = (g.dilations[0] as isize, g.dilations[1] as isize);
+    let (ph, pw) = (g.pad_begin[0] as isize, g.pad_begin[1] as isize);
+    let pe = |d: usize| pads.get(d + 2).copied().unwrap_or(0) as isize;
+    let (peh, pew) = (pe(0), pe(1));
+    // Taps along one axis: (first valid input index, valid taps, taps
+    // inside the padded extent); valid taps are consecutive, `d` apart.
+    let axis = |o: usize, s: isize, d: isize, k: isize, p: isize, len: isize, pend: isize| {
+        let (mut first, mut valid, mut padded) = (0usize, 0usize, 0usize);
+        for t in 0..k {
+            let x = o as isize * s + t * d - p;
+            if x >= -p && x < len + pend {
+                padded += 1;
+            }
+            if x >= 0 && x < len {
+                if valid == 0 {
+                    first = x as usize;
+                }
+                valid += 1;
+            }
+        }
+        (first, valid, padded)
+    };
+    let rows: Vec<(usize, usize, usize)> =
+        (0..oh).map(|y| axis(y, sh, dh, kh, ph, ih, peh)).collect();
+    let cols: Vec<(usize, usize, usize)> =
+        (0..ow).map(|x| axis(x, sw, dw, kw, pw, iw, pew)).collect();
+    // For each kernel column tap, the output columns whose input column is
+    // inside the image: [lo, hi), reading from input column `s0` on.
+    let taps: Vec<(usize, usize, usize)> = (0..kw)
+        .map(|t| {
+            let off = t * dw - pw;
+            let lo = if off >= 0 {
+                0
+            } else {
+                (-off as usize).div_ceil(sw as usize)
+            };
+            let hi = if iw <= off {
+                0
+            } else {
+                ((iw - off) as usize).div_ceil(sw as usize).min(ow)
+            };
+            let lo = lo.min(hi);
+            (lo, hi, (lo as isize * sw + off).max(0) as usize)
+        })
+        .collect();
+    let (iw, dh, sw) = (iw as usize, dh as usize, sw as usize);
+    let isz = ih as usize * iw;
+    let mut acc = vec![0.0f32; ow];
+    for plane in xv.chunks(isz.max(1)).take(planes) {
+        for &(y0, ny, py) in &rows {
+            acc.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+            for j in 0..ny {
+                let r = &plane[(y0 + j * dh) * iw..(y0 + j * dh + 1) * iw];
+                for &(lo, hi, s0) in &taps {
+                    if hi == lo {
+                        continue;
+                    }
+                    let a = &mut acc[lo..hi];
+                    let src = &r[s0..=s0 + (hi - lo - 1) * sw];
+                    if max {
+                        for (i, a) in a.iter_mut().enumerate() {
+                            let v = src[i * sw];
+                            *a = if v > *a { v } else { *a };
+                        }
+                    } else {
+                        for (i, a) in a.iter_mut().enumerate() {
+                            *a += src[i * sw];
+                        }
+                    }
+                }
+            }
+            if max {
+                out.extend_from_slice(&acc);
+            } else {
+                out.extend(acc.iter().zip(&cols).map(|(&a, &(_, nx, px))| {
+                    let cnt = if include_pad { py * px } else { ny * nx };
+                    a / cnt.max(1) as f32
+                }));
+            }
+        }
+    }
 }
 
 pub fn global_pool(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
@@ -606,9 +892,31 @@ pub fn layer_norm(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec
             format!("scale {:?} does not fit {norm_shape:?}", scale.shape),
         ));
     }
-    out = apply(out, scale, |a, b| a * b)?;
-    if let Some(b) = opt(ins, 2) {
-        out = apply(out, b, |a, b| a + b)?;
+    let bias = opt(ins, 2);
+    let sv = scale.f32s(op)?;
+    // Shapes equal up to leading 1s map element for element onto a row.
+    let strip = |s: &[usize]| s[s.iter().take_while(|&&d| d == 1).count()..].to_vec();
+    let per_row = |t: &Tensor| strip(&t.shape) == strip(norm_shape);
+    match bias.map(|b| b.f32s(op)).transpose()? {
+        // The usual case: scale and bias hold one value per normalised element.
+        Some(bv) if per_row(scale) && bias.is_some_and(per_row) && x.rank() >= scale.rank() => {
+            for row in out.chunks_mut(d.max(1)) {
+                for ((x, &s), &b) in row.iter_mut().zip(sv).zip(bv) {
+                    *x = *x * s + b;
+                }
+            }
+        }
+        None if per_row(scale) && x.rank() >= scale.rank() => {
+            for row in out.chunks_mut(d.max(1)) {
+                row.iter_mut().zip(sv).for_each(|(x, &s)| *x *= s);
+            }
+        }
+        _ => {
+            out = apply(out, scale, |a, b| a * b)?;
+            if let Some(b) = bias {
+                out = apply(out, b, |a, b| a + b)?;
+            }
+        }
     }
     let mut stat_shape = x.shape[..axis].to_vec();
     stat_shape.extend(std::iter::repeat_n(1, x.rank() - axis));

@@ -199,15 +199,20 @@ pub(crate) fn softmax_rows(v: &mut [f32], d: usize, kind: &str) {
             }
             _ => {
                 let mut s = 0.0f32;
-                for x in row.iter_mut() {
-                    *x -= m;
-                    s += x.exp();
-                }
                 if kind == "LogSoftmax" {
+                    for x in row.iter_mut() {
+                        *x -= m;
+                        s += x.exp();
+                    }
                     let l = s.ln();
                     row.iter_mut().for_each(|x| *x -= l);
                 } else {
-                    row.iter_mut().for_each(|x| *x = x.exp() / s);
+                    for x in row.iter_mut() {
+                        *x = (*x - m).exp();
+                        s += *x;
+                    }
+                    let inv = 1.0 / s;
+                    row.iter_mut().for_each(|x| *x *= inv);
                 }
             }
         }

@@ -392,6 +392,9 @@ pub fn slice(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tens
     if ends.len() != starts.len() || axes.len() != starts.len() {
         return Err(Error::op("Slice", "starts/ends/axes lengths differ"));
     }
+    if axes.iter().any(|&a| a >= r) {
+        return Err(Error::op("Slice", "more axes than the input has"));
+    }
     let st = strides(&x.shape);
     let mut out = x.shape.clone();
     let mut step_of: Vec<i64> = vec![1; r];
@@ -405,19 +408,28 @@ pub fn slice(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tens
         let d = x.shape[ax] as i64;
         let fix = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
         let (s, e) = (fix(starts[k]), fix(ends[k]));
-        let (s, e) = if step > 0 {
+        let (s, e) = if d == 0 {
+            (0, 0)
+        } else if step > 0 {
             (s.clamp(0, d), e.clamp(0, d))
         } else {
             (s.clamp(0, d - 1), e.clamp(-1, d - 1))
         };
         let len = if step > 0 {
-            (e - s).max(0).div_euclid(1)
+            (e - s).max(0)
         } else {
             (s - e).max(0)
         };
-        let n = (len + step.abs() - 1) / step.abs();
+        // ceil(len / |step|) without overflow for |step| up to 2^63.
+        let n = if len == 0 {
+            0
+        } else {
+            (len as u64 - 1) / step.unsigned_abs() + 1
+        };
         out[ax] = n as usize;
-        step_of[ax] = step;
+        // With at most one element the step is never applied; keeping it
+        // out of the stride product avoids overflow for huge steps.
+        step_of[ax] = if n > 1 { step } else { 1 };
         begin[ax] = s;
     }
     let mut ps = vec![0i64; r];

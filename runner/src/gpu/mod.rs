@@ -442,10 +442,7 @@ impl GpuBackend {
         check_inputs(model, inputs)?;
         self.stats = GpuStats::default();
         let g = &model.graph;
-        let ctx = cpu::Ctx {
-            limits: &model.limits,
-            opset: model.opset,
-        };
+        let ctx = cpu::Ctx::new(&model.limits, model.opset);
         let last = last_uses(model);
         let mut vals: Vec<Option<GVal>> = vec![None; g.values.len()];
         for ((id, _), t) in g.inputs.iter().zip(inputs) {
@@ -548,7 +545,7 @@ impl Backend for GpuBackend {
     fn unsupported_ops(&self, model: &Model) -> Vec<String> {
         // Anything without a GPU kernel runs on the CPU reference kernel,
         // so support is the CPU backend's.
-        cpu::CpuBackend.unsupported_ops(model)
+        cpu::CpuBackend::new().unsupported_ops(model)
     }
 
     fn fallback_nodes(&self) -> usize {

@@ -653,7 +653,7 @@ pub(super) fn run(
             let (a, b, bias) = (gpu.on_gpu(x)?, gpu.on_gpu(b)?, gpu.on_gpu(bias)?);
             one(gpu.matmul(ctx, &a, &b, Some(&bias))?)
         }
-        _ if fused => Ok(None),
+        _ if fused && op != "Conv" => Ok(None),
         "Gemm" => {
             let b = some!(ins.get(1).and_then(|v| v.as_ref()));
             let (a, b) = (gpu.on_gpu(x)?, gpu.on_gpu(b)?);
@@ -977,6 +977,23 @@ pub(super) fn run(
                     wd, n_out, nb, cin, cout, g, sp, &out, &kernel, &st, &dil, &pb
                 ));
                 words.push(bias.is_some() as u32);
+                let act = if fused {
+                    node.attr_s("activation", "")?
+                } else {
+                    String::new()
+                };
+                let (kind, p0, p1) = match act.as_str() {
+                    "" => (0u32, 0.0f32, 0.0f32),
+                    "Relu" => (1, 0.0, f32::INFINITY),
+                    "Clip" => (
+                        1,
+                        node.attr_f("activation_min", f32::NEG_INFINITY)?,
+                        node.attr_f("activation_max", f32::INFINITY)?,
+                    ),
+                    "LeakyRelu" => (2, node.attr_f("activation_alpha", 0.01)?, 0.0),
+                    a => return Err(Error::Unsupported(format!("fused activation {a}"))),
+                };
+                words.extend([kind, p0.to_bits(), p1.to_bits()]);
                 let pipe = if op == "Conv" {
                     gpu.pipeline("conv", wgsl::conv)?
                 } else {

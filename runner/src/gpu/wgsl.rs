@@ -415,6 +415,9 @@ pub fn conv() -> String {
         }}
     }}
     if (prm[24] == 1u) {{ acc = acc + bias[co]; }}
+    // Fused activation: 1 clamp to [pf(26), pf(27)] (Relu, Clip), 2 LeakyRelu.
+    if (prm[25] == 1u) {{ acc = min(max(acc, bitcast<f32>(prm[26])), bitcast<f32>(prm[27])); }}
+    if (prm[25] == 2u && acc < 0.0) {{ acc = acc * bitcast<f32>(prm[26]); }}
     out[i] = acc;
 }}
 "

@@ -127,21 +127,46 @@ proptest! {
 
     #[test]
     fn mutated_models_never_panic(pick in any::<usize>(), muts in proptest::collection::vec(mutation(), 1..6)) {
-        let corpus = corpus();
-        let mut bytes = corpus[pick % corpus.len()].clone();
-        for m in &muts {
-            apply(&mut bytes, m);
-        }
-        if let Ok(mut model) = Model::load_with_limits(&bytes, limits()) {
-            let _ = model.optimize();
-            if let Some(ins) = inputs_for(&model) {
-                let r = CpuBackend.run(&model, &ins);
-                if std::env::var_os("RUNNER_FUZZ_VERBOSE").is_some() {
-                    eprintln!("ran: {}", r.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()));
-                }
+        byte_case(pick, &muts, 1);
+    }
+}
+
+/// Loads, optimises and runs `bytes` if it decodes; any outcome but a
+/// panic is fine.
+fn load_and_run(bytes: &[u8], threads: usize) {
+    if let Ok(mut model) = Model::load_with_limits(bytes, limits()) {
+        let _ = model.optimize();
+        if let Some(ins) = inputs_for(&model) {
+            let r = CpuBackend::with_threads(threads).run(&model, &ins);
+            if std::env::var_os("RUNNER_FUZZ_VERBOSE").is_some() {
+                eprintln!(
+                    "ran: {}",
+                    r.as_ref()
+                        .map(|_| "ok".to_string())
+                        .unwrap_or_else(|e| e.to_string())
+                );
             }
         }
     }
+}
+
+fn byte_case(pick: usize, muts: &[Mutation], threads: usize) {
+    let corpus = corpus();
+    let mut bytes = corpus[pick % corpus.len()].clone();
+    for m in muts {
+        apply(&mut bytes, m);
+    }
+    load_and_run(&bytes, threads);
+}
+
+fn structure_case(pick: usize, ops: &[(usize, usize, usize)], threads: usize) {
+    let corpus = corpus();
+    let Ok(mut proto) = runner::onnx::ModelProto::decode(corpus[pick % corpus.len()].as_slice())
+    else {
+        return;
+    };
+    mutate_structure(&mut proto, ops);
+    load_and_run(&proto.encode_to_vec(), threads);
 }
 
 const INTERESTING: [i64; 10] = [-2, -1, 0, 1, 2, 3, 7, 1 << 20, i64::MAX, i64::MIN];
@@ -229,19 +254,69 @@ proptest! {
         pick in any::<usize>(),
         ops in proptest::collection::vec((any::<usize>(), any::<usize>(), any::<usize>()), 1..4),
     ) {
-        let corpus = corpus();
-        let Ok(mut proto) = runner::onnx::ModelProto::decode(corpus[pick % corpus.len()].as_slice()) else {
-            return Ok(());
-        };
-        mutate_structure(&mut proto, &ops);
-        if let Ok(mut model) = Model::load_with_limits(&proto.encode_to_vec(), limits()) {
-            let _ = model.optimize();
-            if let Some(ins) = inputs_for(&model) {
-                let r = CpuBackend.run(&model, &ins);
-                if std::env::var_os("RUNNER_FUZZ_VERBOSE").is_some() {
-                    eprintln!("ran: {}", r.as_ref().map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()));
-                }
-            }
-        }
+        structure_case(pick, &ops, 1);
     }
+}
+
+/// Time-bounded fuzzing for CI: with `RUNNER_FUZZ_SECONDS=N` it keeps
+/// generating byte-level and structure-aware cases (alternately, on one and
+/// two CPU threads) until N seconds have passed, and fails on the first
+/// panic. The seed is printed; `RUNNER_FUZZ_SEED` replays a run.
+#[test]
+fn fuzz_until_deadline() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
+    use std::time::{Duration, Instant};
+
+    let Some(secs) = std::env::var("RUNNER_FUZZ_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let seed: u64 = std::env::var("RUNNER_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = (seed >> ((i % 8) * 8)) as u8 ^ i as u8;
+    }
+    let mut runner = TestRunner::new_with_rng(
+        ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    );
+    let byte_cases = (any::<usize>(), proptest::collection::vec(mutation(), 1..6));
+    let struct_cases = (
+        any::<usize>(),
+        proptest::collection::vec((any::<usize>(), any::<usize>(), any::<usize>()), 1..4),
+    );
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut count = 0u64;
+    while Instant::now() < deadline {
+        let threads = 1 + (count as usize / 2) % 2;
+        let (pick, muts) = byte_cases.new_tree(&mut runner).unwrap().current();
+        let r = std::panic::catch_unwind(|| byte_case(pick, &muts, threads));
+        assert!(
+            r.is_ok(),
+            "panic (seed {seed}, case {count}): byte mutation {pick} {muts:?}"
+        );
+        let (pick, ops) = struct_cases.new_tree(&mut runner).unwrap().current();
+        let r = std::panic::catch_unwind(|| structure_case(pick, &ops, threads));
+        assert!(
+            r.is_ok(),
+            "panic (seed {seed}, case {}): structure mutation {pick} {ops:?}",
+            count + 1
+        );
+        count += 2;
+    }
+    eprintln!("fuzz: {count} cases in {secs} s without a panic (seed {seed})");
+    assert!(count > 0);
 }

@@ -42,14 +42,14 @@ fn sample_model_runs_and_matches_between_passes() {
         (0..16).map(|i| i as f32 / 8.0 - 1.0).collect(),
     )
     .unwrap();
-    let plain = CpuBackend.run(&m, std::slice::from_ref(&x)).unwrap();
+    let plain = CpuBackend::new().run(&m, std::slice::from_ref(&x)).unwrap();
     let report = m.optimize().unwrap();
     assert_eq!(report.conv_bn, 1, "Conv+BatchNorm should fuse");
     assert!(
         report.folded >= 4,
         "shape arithmetic should fold: {report:?}"
     );
-    let opt = CpuBackend.run(&m, &[x]).unwrap();
+    let opt = CpuBackend::new().run(&m, &[x]).unwrap();
     let (a, b) = (plain[0].f32s("t").unwrap(), opt[0].f32s("t").unwrap());
     assert_eq!(plain[0].shape, vec![1, 3]);
     assert!(
@@ -106,10 +106,12 @@ fn duplicate_producers_are_invalid() {
 #[test]
 fn missing_runtime_input_is_reported() {
     let m = load(&sample_model()).unwrap();
-    assert!(matches!(CpuBackend.run(&m, &[]), Err(Error::MissingInput(name)) if name == "x"));
+    assert!(
+        matches!(CpuBackend::new().run(&m, &[]), Err(Error::MissingInput(name)) if name == "x")
+    );
     let wrong = Tensor::from_f32(vec![2, 2], vec![0.0; 4]).unwrap();
     assert!(matches!(
-        CpuBackend.run(&m, &[wrong]),
+        CpuBackend::new().run(&m, &[wrong]),
         Err(Error::Invalid(_))
     ));
 }
@@ -180,7 +182,10 @@ fn tensor_budget_applies_to_initializers_and_intermediates() {
     let mut loaded = load(&m).unwrap();
     assert!(matches!(loaded.clone().optimize(), Err(Error::Limit(_))));
     // ...and at run time when the shape only arrives with the input.
-    assert!(matches!(CpuBackend.run(&loaded, &[]), Err(Error::Limit(_))));
+    assert!(matches!(
+        CpuBackend::new().run(&loaded, &[]),
+        Err(Error::Limit(_))
+    ));
     let m = model(
         vec![node("ConstantOfShape", &["s"], &["y"], vec![])],
         vec![value("s", runner::onnx::data_type::INT64, &[2])],
@@ -190,7 +195,7 @@ fn tensor_budget_applies_to_initializers_and_intermediates() {
     loaded = load(&m).unwrap();
     let s = Tensor::from_i64(vec![2], vec![1 << 31, 1 << 31]).unwrap();
     assert!(matches!(
-        CpuBackend.run(&loaded, &[s]),
+        CpuBackend::new().run(&loaded, &[s]),
         Err(Error::Limit(_))
     ));
 }
@@ -229,7 +234,7 @@ fn range_expand_tile_cannot_explode() {
             .iter()
             .map(|_| Tensor::from_f32(vec![1], vec![1.0]).unwrap())
             .collect();
-        let r = CpuBackend.run(&loaded, &ins);
+        let r = CpuBackend::new().run(&loaded, &ins);
         assert!(
             matches!(r, Err(Error::Limit(_)) | Err(Error::Op { .. })),
             "{r:?}"
@@ -295,7 +300,7 @@ fn out_of_range_indices_are_errors() {
     let loaded = load(&m).unwrap();
     let x = Tensor::from_f32(vec![3], vec![1.0, 2.0, 3.0]).unwrap();
     assert!(matches!(
-        CpuBackend.run(&loaded, &[x]),
+        CpuBackend::new().run(&loaded, &[x]),
         Err(Error::Op { .. })
     ));
 }
@@ -310,12 +315,12 @@ fn unknown_operator_is_unsupported() {
     );
     let loaded = load(&m).unwrap();
     assert_eq!(
-        CpuBackend.unsupported_ops(&loaded),
+        CpuBackend::new().unsupported_ops(&loaded),
         vec!["FrobnicateV9".to_string()]
     );
     let x = Tensor::from_f32(vec![1], vec![1.0]).unwrap();
     assert!(matches!(
-        CpuBackend.run(&loaded, &[x]),
+        CpuBackend::new().run(&loaded, &[x]),
         Err(Error::Unsupported(_))
     ));
 }

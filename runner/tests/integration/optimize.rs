@@ -76,8 +76,12 @@ fn fusions_fire_and_preserve_results() {
         (0..48).map(|i| (i as f32 * 0.37).sin() * 2.0).collect(),
     )
     .unwrap();
-    let a = CpuBackend.run(&plain, std::slice::from_ref(&x)).unwrap();
-    let b = CpuBackend.run(&fused, std::slice::from_ref(&x)).unwrap();
+    let a = CpuBackend::new()
+        .run(&plain, std::slice::from_ref(&x))
+        .unwrap();
+    let b = CpuBackend::new()
+        .run(&fused, std::slice::from_ref(&x))
+        .unwrap();
     for (p, q) in a[0].f32s("y").unwrap().iter().zip(b[0].f32s("y").unwrap()) {
         assert!((p - q).abs() <= 1e-5 + 1e-4 * p.abs(), "{p} vs {q}");
     }
