@@ -468,7 +468,15 @@ impl GpuBackend {
                     .transpose()
                 })
                 .collect::<Result<_>>()?;
-            let outs = match ops::run(self, &ctx, node, &ins)? {
+            // A node whose buffers would exceed the adapter's limits (e.g.
+            // AlexNet's 150 MB fully connected weights on a 128 MiB binding
+            // limit) runs on the CPU instead; a genuine budget violation
+            // fails there too.
+            let on_gpu = match ops::run(self, &ctx, node, &ins) {
+                Err(Error::Limit(_)) => None,
+                r => r?,
+            };
+            let outs = match on_gpu {
                 Some(o) => o,
                 None => {
                     // CPU fallback: bring inputs to the host.
