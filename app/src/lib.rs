@@ -4,6 +4,7 @@ pub mod api;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod uploader;
 pub mod viewer;
 pub mod wire;
 
@@ -20,6 +21,7 @@ use pages::account::{
 };
 use pages::admin::{AuditPage, OutboxPage};
 use pages::orgs::{OrgPage, OrgsPage};
+use pages::publish::{NewModelPage, UploadPage};
 use pages::settings::{SessionsPage, SettingsPage, TokensPage};
 use pages::{home::HomePage, model::ModelPage, not_found::NotFound, publisher::PublisherPage};
 
@@ -73,6 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/organizations/:name") view=OrgPage ssr=SsrMode::Async />
                     <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
+                    <Route path=path!("new") view=NewModelPage ssr=SsrMode::Async />
+                    <Route path=path!(":owner/:slug/upload") view=UploadPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug") view=ModelPage ssr=SsrMode::Async />
                     <Route path=path!(":owner") view=PublisherPage ssr=SsrMode::Async />
                 </Routes>

@@ -151,6 +151,23 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         "POST /api/v1/models/{owner}/{slug}/versions/{version}/uploads",
         [Unauthenticated, NotFound, Ok, NotFound, Ok],
     ),
+    // The same, through the publisher's pages.
+    (
+        "POST /api/create_model",
+        [Unauthenticated, Forbidden, Ok, Forbidden, Ok],
+    ),
+    (
+        "POST /api/upload_overview",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/create_draft_version",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/publish_draft",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
     // An upload belongs to whoever began it.
     (
         "HEAD /api/v1/uploads/{id}",
@@ -312,6 +329,25 @@ async fn prepare(
         "/api/v1/uploads/{id}" => {
             let id = fx.owner_upload(app).await;
             return (format!("/api/v1/uploads/{id}"), String::new(), None);
+        }
+        "/api/create_model" => format!(
+            "owner=acme&slug={}&name=New&summary=&task=other&tags=a%2C+b&card=",
+            fx.fresh_name("page")
+        ),
+        "/api/upload_overview" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}")
+        }
+        "/api/create_draft_version" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}&version=2.0.0&changelog=")
+        }
+        "/api/publish_draft" => {
+            let at = fx.draft_listing(app, true).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}&version=1.0.0")
         }
         "/api/get_model" => "owner=sklearn-lab&slug=digit-classifier".to_owned(),
         "/api/get_publisher" => "username=sklearn-lab".to_owned(),

@@ -121,6 +121,7 @@ mod to_wire {
                             size: f.size,
                             sha256: f.sha256,
                             format: f.format,
+                            details: crate::api::publishing::file_details(f.metadata.as_ref()),
                             is_demo: f.is_demo,
                         })
                         .collect(),

@@ -3,6 +3,7 @@ pub mod accounts;
 pub mod admin;
 pub mod catalog;
 pub mod orgs;
+pub mod publishing;
 #[cfg(feature = "ssr")]
 pub mod request;
 pub mod settings;
@@ -11,4 +12,5 @@ pub use accounts::*;
 pub use admin::*;
 pub use catalog::*;
 pub use orgs::*;
+pub use publishing::*;
 pub use settings::*;

@@ -18,7 +18,7 @@ pub fn SiteHeader() -> impl IntoView {
             </nav>
             <div class="viewer" data-testid="viewer">
                 {move || match viewer.get() {
-                    Some(me) => view! { <SignedIn is_admin=me.is_admin username=me.username /> }.into_any(),
+                    Some(me) => view! { <SignedIn is_admin=me.is_admin is_publisher=me.is_publisher username=me.username /> }.into_any(),
                     None => view! {
                         <A href="/login">"Log in"</A>
                         <A href="/signup" attr:class="button button-small">"Sign up"</A>
@@ -31,7 +31,7 @@ pub fn SiteHeader() -> impl IntoView {
 }
 
 #[component]
-fn SignedIn(username: String, is_admin: bool) -> impl IntoView {
+fn SignedIn(username: String, is_admin: bool, is_publisher: bool) -> impl IntoView {
     let viewer = use_viewer();
     let log_out = ServerAction::<LogOut>::new();
     Effect::new(move || {
@@ -40,6 +40,7 @@ fn SignedIn(username: String, is_admin: bool) -> impl IntoView {
         }
     });
     view! {
+        {is_publisher.then(|| view! { <A href="/new" attr:class="button button-small" attr:data-testid="new-model">"New model"</A> })}
         {is_admin.then(|| view! { <A href="/admin/audit">"Admin"</A> })}
         <A href="/settings" attr:class="viewer-name" attr:data-testid="viewer-name">{username}</A>
         <ActionForm action=log_out attr:class="inline-form">

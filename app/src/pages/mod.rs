@@ -4,5 +4,6 @@ pub mod home;
 pub mod model;
 pub mod not_found;
 pub mod orgs;
+pub mod publish;
 pub mod publisher;
 pub mod settings;

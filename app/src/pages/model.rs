@@ -104,6 +104,7 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
                     <tr>
                         <th scope="col">"File"</th>
                         <th scope="col">"Format"</th>
+                        <th scope="col">"Details"</th>
                         <th scope="col" class="num">"Size"</th>
                         <th scope="col">"SHA-256"</th>
                     </tr>
@@ -119,6 +120,7 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
                                         {f.is_demo.then(|| view! { <span class="badge badge-demo" title="Public demo artifact: anyone may download it">"demo"</span> })}
                                     </td>
                                     <td>{f.format.clone()}</td>
+                                    <td class="file-details">{f.details.clone()}</td>
                                     <td class="num">{format_size(f.size)}</td>
                                     <td><code class="sha" data-testid="sha256">{f.sha256.clone()}</code></td>
                                 </tr>

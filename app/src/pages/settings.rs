@@ -86,7 +86,10 @@ fn Overview(
         <section class="panel">
             <h2>"Publishing"</h2>
             {if account.is_publisher {
-                view! { <p data-testid="publishing-on">"Publishing is on: you can list models under your name."</p> }.into_any()
+                view! {
+                    <p data-testid="publishing-on">"Publishing is on: you can list models under your name."</p>
+                    <A href="/new" attr:class="button" attr:data-testid="settings-new-model">"New model"</A>
+                }.into_any()
             } else {
                 view! {
                     <p>"Turn on publishing to list your own models. Buying needs nothing more than an account."</p>

@@ -86,3 +86,28 @@ pub struct OutboxRow {
     /// "sent", "queued" (kept in the outbox only) or the delivery error.
     pub status: String,
 }
+
+/// A file already stored in a version, as its publisher sees it on the upload page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftFile {
+    pub path: String,
+    pub size: i64,
+    pub format: String,
+    /// What the header said, in a few words (opset, parameters, quantisation…).
+    pub details: String,
+    pub is_demo: bool,
+}
+
+/// The upload page's data: the listing, the draft version files go into, and its files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingDraft {
+    pub owner: String,
+    pub slug: String,
+    pub name: String,
+    pub is_published: bool,
+    /// The newest unpublished version, if any.
+    pub draft: Option<String>,
+    pub files: Vec<DraftFile>,
+    /// Published versions, newest first.
+    pub published: Vec<String>,
+}

@@ -72,6 +72,16 @@ pub fn format_money(cents: i64, currency: &str) -> String {
     }
 }
 
+/// A count in a few characters: `950`, `12.3K`, `4.5M`, `7.0B`.
+pub fn format_count(count: u64) -> String {
+    match count {
+        0..1_000 => count.to_string(),
+        1_000..1_000_000 => format!("{:.1}K", count as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}M", count as f64 / 1e6),
+        _ => format!("{:.1}B", count as f64 / 1e9),
+    }
+}
+
 /// `1.2 MB`-style sizes (powers of 1000, as download sizes are usually quoted).
 pub fn format_size(bytes: i64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
@@ -129,6 +139,8 @@ pub struct FileEntry {
     pub size: i64,
     pub sha256: String,
     pub format: String,
+    /// What the header said, in a few words (opset, parameters, quantisation…).
+    pub details: String,
     pub is_demo: bool,
 }
 
