@@ -32,12 +32,20 @@ impl AppState {
             options.max_connections(4);
         }
         let db = Database::connect(options).await?;
-        // One hash per core at a time: log-ins queue instead of starving page rendering.
+        if database_url.starts_with("sqlite:") {
+            // Write-ahead logging lets pages read while a log-in or upload writes (the default
+            // rollback journal blocks readers for every write). It is stored in the file.
+            use sea_orm::ConnectionTrait;
+            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        }
+        // Hashes run on all cores but one, so a burst of log-ins queues for the hasher
+        // instead of taking the CPU that renders pages.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let hashers = cores.saturating_sub(1).max(1);
         Ok(Self {
             db,
             storage,
-            passwords: PasswordHasher::new(cores),
+            passwords: PasswordHasher::new(hashers),
             sessions: SessionPolicy::default(),
             rate_limits: RateLimits::default(),
             mailer: Mailer::default(),
