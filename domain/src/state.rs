@@ -32,12 +32,6 @@ impl AppState {
             options.max_connections(4);
         }
         let db = Database::connect(options).await?;
-        if database_url.starts_with("sqlite:") {
-            // Write-ahead logging lets pages read while a log-in or upload writes (the default
-            // rollback journal blocks readers for every write). It is stored in the file.
-            use sea_orm::ConnectionTrait;
-            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-        }
         // Hashes run on all cores but one, so a burst of log-ins queues for the hasher
         // instead of taking the CPU that renders pages.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -1,6 +1,8 @@
 //! Publishing through the REST API: listings, versions, and resumable uploads with format
 //! checks, against the real server and object store.
 mod common;
+#[path = "../../domain/tests/support/moto.rs"]
+mod moto;
 
 use common::TestApp;
 use http::header;
@@ -417,4 +419,78 @@ async fn a_published_version_refuses_changes_and_others_cannot_publish_here(app:
     let denied = begin(&app, &read_only, "owner/m", "x.txt", b"x").await;
     assert_eq!(denied.status(), 403, "a read token cannot upload");
     let _ = header::CONTENT_TYPE;
+}
+
+/// The same upload flows with S3 (moto on loopback) as the object store: a resumed upload
+/// completes into one object under the prefix; a refused one leaves no object and no
+/// unfinished multipart upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_s3_uploads_resume_complete_and_refusals_leave_nothing() {
+    let Some(moto) = moto::shared() else {
+        eprintln!("skipped: moto_server not found (run scripts/setup.sh)");
+        return;
+    };
+    let bucket = moto.create_bucket();
+    for (key, value) in [
+        ("AWS_ENDPOINT", moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ALLOW_HTTP", "true".to_owned()),
+    ] {
+        std::env::set_var(key, value);
+    }
+    let app = common::spawn_app_with(common::Db::Sqlite, |config| {
+        config.storage_url = Some(format!("s3://{bucket}/bazaar"));
+    })
+    .await
+    .unwrap();
+    let token = publisher(&app, "s3pub").await;
+    draft(&app, &token, "s3pub", "big").await;
+    let bytes: Vec<u8> = (0..11u32 << 20).map(|i| (i % 241) as u8).collect();
+    let started = begin(&app, &token, "s3pub/big", "data.txt", &bytes).await;
+    let id = started.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = patch(&app, &token, &id, 0, bytes[..6 << 20].to_vec().into()).await;
+    assert_eq!(first.status(), 200);
+    let rest = patch(&app, &token, &id, 6 << 20, bytes[6 << 20..].to_vec().into()).await;
+    assert_eq!(rest.status(), 200, "{}", rest.text().await.unwrap());
+
+    let user = domain::catalog::find_user(&app.state.db, "s3pub")
+        .await
+        .unwrap()
+        .unwrap();
+    let files = domain::listings::overview(&app.state, &user, "s3pub", "big")
+        .await
+        .unwrap()
+        .1;
+    let file = &files[0].1[0];
+    assert_eq!(file.sha256, hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(
+        app.state.storage.read_all(&file.object_key).await.unwrap(),
+        bytes
+    );
+    let keys = moto.keys(&bucket);
+    assert!(
+        keys.contains(&format!("bazaar/{}", file.object_key)),
+        "the object is in the bucket under the prefix: {keys:?}"
+    );
+
+    let before = moto.keys(&bucket).len();
+    let mut hostile = u64::MAX.to_le_bytes().to_vec();
+    hostile.extend_from_slice(&[0u8; 7 << 20]);
+    let started = begin(&app, &token, "s3pub/big", "w.safetensors", &hostile).await;
+    let id = started.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = patch(&app, &token, &id, 0, hostile.into()).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(moto.keys(&bucket).len(), before, "no object was written");
+    assert!(
+        moto.unfinished_uploads(&bucket).is_empty(),
+        "the multipart upload was aborted"
+    );
 }
