@@ -265,6 +265,10 @@ where
             "another request is sending this upload".into(),
         ));
     };
+    if active.writer.is_none() || active.inspector.is_none() {
+        // Completed or cancelled by a request that held the lock just before this one.
+        return Err(DomainError::NotFound("upload"));
+    }
     if offset != active.offset {
         return Err(DomainError::OffsetMismatch {
             expected: active.offset,
@@ -326,8 +330,8 @@ where
         inspector: active.inspector.take(),
         offset: active.offset,
     };
-    drop(active);
     state.uploads.remove(id);
+    drop(active);
     let file = complete(state, &row, completed).await?;
     Ok(Progress {
         upload: row,
