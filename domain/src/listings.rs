@@ -166,6 +166,30 @@ pub async fn create_version(
     publishing::create_version(&state.db, listing.id, version, changelog).await
 }
 
+/// The draft version `owner/slug@version`, if `user` may publish into it.
+pub async fn writable_version(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+    version: &str,
+) -> DomainResult<(model::Model, model_version::Model)> {
+    let (_, listing) = find_for_publisher(state, user, owner, slug).await?;
+    let version = model_version::Entity::find()
+        .filter(model_version::Column::ModelId.eq(listing.id))
+        .filter(model_version::Column::Version.eq(version))
+        .one(&state.db)
+        .await?
+        .ok_or(DomainError::NotFound("version"))?;
+    if version.published_at.is_some() {
+        return Err(DomainError::Conflict(format!(
+            "version {} is published and can no longer change",
+            version.version
+        )));
+    }
+    Ok((listing, version))
+}
+
 /// Freezes a draft version (it must have files), and shows the listing if it was a draft.
 pub async fn publish_version(
     state: &AppState,
@@ -174,8 +198,7 @@ pub async fn publish_version(
     slug: &str,
     version: &str,
 ) -> DomainResult<model_version::Model> {
-    let (listing, draft) =
-        crate::uploads::writable_version(state, user, owner, slug, version).await?;
+    let (listing, draft) = writable_version(state, user, owner, slug, version).await?;
     let files = file::Entity::find()
         .filter(file::Column::VersionId.eq(draft.id))
         .count(&state.db)

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::entities::{file, model, model_version, upload, user};
+use crate::entities::{file, upload, user};
 use crate::error::{DomainError, DomainResult};
 use crate::formats::Inspector;
 use crate::names::check_file_path;
@@ -89,31 +89,6 @@ pub struct Progress {
     pub file: Option<file::Model>,
 }
 
-/// The draft version `owner/slug@version`, if `user` may publish into it.
-pub async fn writable_version(
-    state: &AppState,
-    user: &user::Model,
-    owner: &str,
-    slug: &str,
-    version: &str,
-) -> DomainResult<(model::Model, model_version::Model)> {
-    let (owner, listing) = crate::listings::find_for_publisher(state, user, owner, slug).await?;
-    let _ = owner;
-    let version = model_version::Entity::find()
-        .filter(model_version::Column::ModelId.eq(listing.id))
-        .filter(model_version::Column::Version.eq(version))
-        .one(&state.db)
-        .await?
-        .ok_or(DomainError::NotFound("version"))?;
-    if version.published_at.is_some() {
-        return Err(DomainError::Conflict(format!(
-            "version {} is published and can no longer change",
-            version.version
-        )));
-    }
-    Ok((listing, version))
-}
-
 /// Declares a file. Declaring the same file again (same path, size and checksum, same
 /// user) while its upload is in progress returns that upload, so a restarted client resumes.
 pub async fn begin(
@@ -121,7 +96,8 @@ pub async fn begin(
     user: &user::Model,
     new: NewUpload<'_>,
 ) -> DomainResult<upload::Model> {
-    let (_, version) = writable_version(state, user, new.owner, new.slug, new.version).await?;
+    let (_, version) =
+        crate::listings::writable_version(state, user, new.owner, new.slug, new.version).await?;
     check_file_path(new.path)?;
     if new.size > state.upload_policy.max_file_bytes {
         return Err(DomainError::TooLarge(format!(
