@@ -13,8 +13,10 @@ use prost::Message;
 use crate::backend::Backend;
 use crate::error::Error;
 use crate::model::Model;
-use crate::onnx::{data_type as dt, ModelProto, TensorProto};
+use crate::model::ValueType;
+use crate::onnx::{data_type as dt, ModelProto, SequenceProto, TensorProto};
 use crate::tensor::{Data, Tensor};
+use crate::value::{Sequence, Value};
 
 /// Default relative tolerance (onnx backend test default).
 pub const RTOL: f64 = 1e-3;
@@ -113,15 +115,41 @@ fn describe(dir: PathBuf) -> Case {
             }
         })
         .unwrap_or_else(|| "(unreadable)".to_string());
+    // Which runtime inputs and outputs the graph declares as sequences:
+    // their files hold `SequenceProto`s, in scope when every element is.
+    let sequences = |kind: &str| -> Vec<bool> {
+        let Some(g) = proto.as_ref().and_then(|m| m.graph.as_ref()) else {
+            return vec![];
+        };
+        let is_seq = |vi: &crate::onnx::ValueInfoProto| {
+            matches!(
+                vi.r#type.as_ref().and_then(|t| t.value.as_ref()),
+                Some(crate::onnx::type_proto::Value::SequenceType(_))
+            )
+        };
+        if kind == "input" {
+            g.input
+                .iter()
+                .filter(|vi| !g.initializer.iter().any(|t| t.name == vi.name))
+                .map(is_seq)
+                .collect()
+        } else {
+            g.output.iter().map(is_seq).collect()
+        }
+    };
+    let plain =
+        |t: &TensorProto| matches!(t.data_type, dt::FLOAT | dt::INT32 | dt::INT64 | dt::BOOL);
     let in_scope = data_sets(&dir).first().is_some_and(|set| {
         ["input", "output"].iter().all(|kind| {
-            pb_files(set, kind).iter().all(|f| {
-                fs::read(f)
-                    .ok()
-                    .and_then(|b| TensorProto::decode(b.as_slice()).ok())
-                    .is_some_and(|t| {
-                        matches!(t.data_type, dt::FLOAT | dt::INT32 | dt::INT64 | dt::BOOL)
-                    })
+            let seq = sequences(kind);
+            pb_files(set, kind).iter().enumerate().all(|(k, f)| {
+                let Ok(b) = fs::read(f) else { return false };
+                if seq.get(k).copied().unwrap_or(false) {
+                    SequenceProto::decode(b.as_slice())
+                        .is_ok_and(|s| s.tensor_values.iter().all(plain))
+                } else {
+                    TensorProto::decode(b.as_slice()).is_ok_and(|t| plain(&t))
+                }
             })
         })
     });
@@ -157,20 +185,68 @@ fn pb_files(set: &Path, kind: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn read_tensors(set: &Path, kind: &str, model: &Model) -> Result<Vec<Tensor>, Status> {
+/// Reads `{kind}_K.pb` files, decoding each as a tensor or a sequence as
+/// the graph declares the K-th input or output (`types`).
+fn read_values(
+    set: &Path,
+    kind: &str,
+    types: &[(usize, ValueType)],
+    model: &Model,
+) -> Result<Vec<Value>, Status> {
+    let err = |e: Error| match e {
+        Error::Unsupported(m) => Status::Unsupported(m),
+        e => Status::Fail(e.to_string()),
+    };
     pb_files(set, kind)
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(k, f)| {
             let bytes = fs::read(f).map_err(|e| Status::Fail(format!("{}: {e}", f.display())))?;
+            let vt = types.get(k).map(|(_, vt)| vt);
+            if vt.is_some_and(|vt| vt.sequence) {
+                let p = SequenceProto::decode(bytes.as_slice())
+                    .map_err(|_| Status::Fail(format!("{} is not a sequence", f.display())))?;
+                return Sequence::from_proto(&p, vt.and_then(|vt| vt.dtype), &model.limits)
+                    .map(Value::Sequence)
+                    .map_err(err);
+            }
             let p = TensorProto::decode(bytes.as_slice()).map_err(|_| {
                 Status::Unsupported(format!("{} is not a plain tensor", f.display()))
             })?;
-            Tensor::from_proto(&p, &model.limits).map_err(|e| match e {
-                Error::Unsupported(m) => Status::Unsupported(m),
-                e => Status::Fail(e.to_string()),
-            })
+            Tensor::from_proto(&p, &model.limits)
+                .map(Value::Tensor)
+                .map_err(err)
         })
         .collect()
+}
+
+/// Compares one output value (tensor or sequence) against its reference.
+pub fn compare_values(
+    actual: &Value,
+    expected: &Value,
+    rtol: f64,
+    atol: f64,
+) -> Result<(), String> {
+    match (actual, expected) {
+        (Value::Tensor(a), Value::Tensor(e)) => compare(a, e, rtol, atol),
+        (Value::Sequence(a), Value::Sequence(e)) => {
+            if a.len() != e.len() {
+                return Err(format!("sequence of {}, expected {}", a.len(), e.len()));
+            }
+            if a.is_empty() && a.elem_type != e.elem_type {
+                return Err(format!(
+                    "sequence of {:?}, expected {:?}",
+                    a.elem_type, e.elem_type
+                ));
+            }
+            for (i, (x, y)) in a.tensors.iter().zip(&e.tensors).enumerate() {
+                compare(x, y, rtol, atol).map_err(|m| format!("element {i}: {m}"))?;
+            }
+            Ok(())
+        }
+        (Value::Sequence(_), _) => Err("a sequence, expected a tensor".into()),
+        (Value::Tensor(_), _) => Err("a tensor, expected a sequence".into()),
+    }
 }
 
 /// Compares one output against its reference.
@@ -238,16 +314,16 @@ fn run_sets(backend: &mut dyn Backend, case: &Case, fallback: &mut usize) -> Sta
         return Status::Fail("no test_data_set_* directories".into());
     }
     for set in sets {
-        let inputs = match read_tensors(&set, "input", &model) {
+        let inputs = match read_values(&set, "input", &model.graph.inputs, &model) {
             Ok(t) => t,
             Err(s) => return s,
         };
-        let expected = match read_tensors(&set, "output", &model) {
+        let expected = match read_values(&set, "output", &model.graph.outputs, &model) {
             Ok(t) => t,
             Err(s) => return s,
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            backend.run(&model, &inputs)
+            backend.run_values(&model, &inputs)
         }));
         let outputs = match result {
             Err(_) => return Status::Fail("panicked".into()),
@@ -264,7 +340,7 @@ fn run_sets(backend: &mut dyn Backend, case: &Case, fallback: &mut usize) -> Sta
             ));
         }
         for (k, (a, e)) in outputs.iter().zip(&expected).enumerate() {
-            if let Err(m) = compare(a, e, RTOL, ATOL) {
+            if let Err(m) = compare_values(a, e, RTOL, ATOL) {
                 return Status::Fail(format!("output {k}: {m}"));
             }
         }

@@ -51,7 +51,8 @@ pub fn infer(model: &Model) -> Result<Inferred> {
     for (id, t) in g.consts.iter().enumerate() {
         inf.info[id] = t.as_ref().map(info_of);
     }
-    for (id, vt) in &g.inputs {
+    // Sequences have no tensor info: nodes reading them are left to run time.
+    for (id, vt) in g.inputs.iter().filter(|(_, vt)| !vt.sequence) {
         if let (Some(dtype), Some(shape)) = (vt.dtype, vt.static_shape()) {
             inf.info[*id] = Some(ValueInfo { dtype, shape });
         }
@@ -104,6 +105,22 @@ fn infer_node(
     let all_known = present.clone().all(|(_, t)| t.is_some());
     let op = node.op_type.as_str();
     let in_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+    // Sequence-valued results carry no tensor info; SequenceLength is a
+    // scalar count.
+    if in_domain && cpu::value_kernel(node).is_some() {
+        let info = (op == "SequenceLength").then(|| ValueInfo {
+            dtype: DataType::I64,
+            shape: vec![],
+        });
+        return Ok((vec![info], vec![]));
+    }
+    // Gradient outputs have the types of the `xs` inputs.
+    if node.domain == crate::model::TRAINING_DOMAIN && op == "Gradient" {
+        let infos = (0..node.outputs.len())
+            .map(|k| ins.get(k).copied().flatten().cloned())
+            .collect();
+        return Ok((infos, vec![]));
+    }
     // 1. Everything known: evaluate (small results only).
     if all_known && in_domain && deterministic(op) && cpu::kernel(op).is_some() {
         let small = vals.iter().flatten().all(|t| t.len() <= EVAL_LIMIT);

@@ -18,9 +18,11 @@ pub mod onnx;
 pub mod optimize;
 pub mod tensor;
 pub mod tokenizer;
+pub mod value;
 
 pub use backend::Backend;
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use model::{Model, Node};
 pub use tensor::{Data, DataType, Tensor};
+pub use value::{Sequence, Value, ValueRef};

@@ -1,6 +1,7 @@
 //! Loading and validating ONNX models into Bazaar's graph IR.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use prost::Message;
 
@@ -27,6 +28,9 @@ pub struct ValueType {
     pub dtype: Option<DataType>,
     /// `None` if the rank is unknown.
     pub shape: Option<Vec<Dim>>,
+    /// The value is a sequence of tensors; `dtype` and `shape` then
+    /// describe its elements.
+    pub sequence: bool,
 }
 
 impl ValueType {
@@ -55,10 +59,22 @@ pub enum Attr {
     Strings(Vec<String>),
     /// Subgraphs (If/Loop/Scan bodies) are recognised but not executed.
     Graph,
+    /// A graph the loader derived for a node: for `Gradient`, the forward
+    /// computation it differentiates (see [`GRADIENT_FORWARD`]).
+    Subgraph(Arc<Graph>),
 }
 
+/// Domain of the training operators (`Gradient`).
+pub const TRAINING_DOMAIN: &str = "ai.onnx.preview.training";
+
+/// Attribute under which the loader stores a `Gradient` node's forward
+/// subgraph. Its inputs are the node's inputs (`xs`, then `zs`, then the
+/// initializers and graph inputs the computation also reads, which the
+/// loader appends to the node's inputs); its one output is `y`.
+pub const GRADIENT_FORWARD: &str = "forward";
+
 /// An operator application.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Node {
     pub name: String,
     pub op_type: String,
@@ -108,6 +124,15 @@ impl Node {
         }
     }
 
+    pub fn attr_strings(&self, name: &str) -> Result<Option<Vec<String>>> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(Attr::Strings(v)) => Ok(Some(v.clone())),
+            Some(Attr::String(s)) => Ok(Some(vec![s.clone()])),
+            Some(a) => Err(self.bad_attr(name, a)),
+        }
+    }
+
     pub fn attr_floats(&self, name: &str) -> Result<Option<Vec<f32>>> {
         match self.attr(name) {
             None => Ok(None),
@@ -125,7 +150,7 @@ impl Node {
 }
 
 /// A validated, topologically sorted computation graph.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Graph {
     /// Names of all values, indexed by [`ValueId`].
     pub values: Vec<String>,
@@ -197,10 +222,18 @@ impl Model {
 }
 
 fn value_type(vi: &onnx::ValueInfoProto) -> ValueType {
-    let Some(tp) = vi.r#type.as_ref() else {
-        return ValueType::default();
-    };
+    match vi.r#type.as_ref() {
+        Some(tp) => type_of(tp),
+        None => ValueType::default(),
+    }
+}
+
+fn type_of(tp: &onnx::TypeProto) -> ValueType {
     match &tp.value {
+        Some(type_proto::Value::SequenceType(s)) => ValueType {
+            sequence: true,
+            ..s.elem_type.as_deref().map(type_of).unwrap_or_default()
+        },
         Some(type_proto::Value::TensorType(t)) => ValueType {
             dtype: DataType::from_onnx(t.elem_type),
             shape: t.shape.as_ref().map(|s| {
@@ -216,14 +249,20 @@ fn value_type(vi: &onnx::ValueInfoProto) -> ValueType {
                     })
                     .collect()
             }),
+            sequence: false,
         },
         _ => ValueType::default(),
     }
 }
 
-fn is_tensor_type(vi: &onnx::ValueInfoProto) -> bool {
+/// Tensors and sequences of tensors are supported graph inputs/outputs.
+fn is_supported_type(vi: &onnx::ValueInfoProto) -> bool {
     match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
         None | Some(type_proto::Value::TensorType(_)) => true,
+        Some(type_proto::Value::SequenceType(s)) => matches!(
+            s.elem_type.as_ref().and_then(|t| t.value.as_ref()),
+            None | Some(type_proto::Value::TensorType(_))
+        ),
         Some(_) => false,
     }
 }
@@ -308,9 +347,9 @@ fn build_graph(g: &onnx::GraphProto, limits: &Limits) -> Result<Graph> {
         if consts_map.contains_key(&id) {
             continue;
         }
-        if !is_tensor_type(vi) {
+        if !is_supported_type(vi) {
             return Err(Error::Unsupported(format!(
-                "graph input `{}` is not a tensor",
+                "graph input `{}` is not a tensor or sequence of tensors",
                 vi.name
             )));
         }
@@ -374,14 +413,15 @@ fn build_graph(g: &onnx::GraphProto, limits: &Limits) -> Result<Graph> {
                 value: vi.name.clone(),
             });
         }
-        if !is_tensor_type(vi) {
+        if !is_supported_type(vi) {
             return Err(Error::Unsupported(format!(
-                "graph output `{}` is not a tensor",
+                "graph output `{}` is not a tensor or sequence of tensors",
                 vi.name
             )));
         }
         outputs.push((id, value_type(vi)));
     }
+    prepare_gradients(&mut nodes, &produced, &names, limits)?;
     let values = names.values;
 
     let order = topo_order(&nodes, &produced, &values)?;
@@ -407,6 +447,10 @@ struct Interner {
 }
 
 impl Interner {
+    fn get(&self, name: &str) -> Option<ValueId> {
+        self.ids.get(name).copied()
+    }
+
     fn id(&mut self, name: &str) -> ValueId {
         if let Some(&id) = self.ids.get(name) {
             return id;
@@ -458,4 +502,159 @@ fn topo_order(
         return Err(Error::Cycle(nodes[stuck].name.clone()));
     }
     Ok(order)
+}
+
+/// For every `Gradient` node, extracts the forward computation of `y` from
+/// `xs`/`zs` into a self-contained subgraph stored on the node (attribute
+/// [`GRADIENT_FORWARD`]) and appends the initializers and graph inputs it
+/// reads to the node's inputs, so executors hand them over like any input.
+/// The subgraph may only contain operators the CPU backend can
+/// differentiate.
+fn prepare_gradients(
+    nodes: &mut [Node],
+    produced: &HashMap<ValueId, usize>,
+    names: &Interner,
+    limits: &Limits,
+) -> Result<()> {
+    let mut budget = limits.max_nodes;
+    for gi in 0..nodes.len() {
+        let n = &nodes[gi];
+        if n.domain != TRAINING_DOMAIN || n.op_type != "Gradient" {
+            continue;
+        }
+        let lookup = |name: &str| {
+            names.get(name).ok_or_else(|| Error::MissingValue {
+                node: n.name.clone(),
+                value: name.to_string(),
+            })
+        };
+        let xs = n.attr_strings("xs")?.unwrap_or_default();
+        let zs = n.attr_strings("zs")?.unwrap_or_default();
+        let y = lookup(&n.attr_s("y", "")?)?;
+        if xs.is_empty() {
+            return Err(Error::op("Gradient", "attribute `xs` is required"));
+        }
+        if n.inputs.len() != xs.len() + zs.len() {
+            return Err(Error::op(
+                "Gradient",
+                format!(
+                    "{} inputs, expected one per name in `xs` and `zs` ({})",
+                    n.inputs.len(),
+                    xs.len() + zs.len()
+                ),
+            ));
+        }
+        if n.outputs.len() > xs.len() {
+            return Err(Error::op("Gradient", "more outputs than `xs` names"));
+        }
+        let fed: Vec<ValueId> = xs
+            .iter()
+            .chain(&zs)
+            .map(|s| lookup(s))
+            .collect::<Result<_>>()?;
+        let fed_set: HashSet<ValueId> = fed.iter().copied().collect();
+        if fed_set.len() != fed.len() {
+            return Err(Error::op("Gradient", "a name repeats in `xs`/`zs`"));
+        }
+
+        // Post-order walk from `y` back to the fed values: yields the
+        // forward nodes in an executable order, plus the other values read.
+        let mut order: Vec<usize> = Vec::new();
+        let mut extra: Vec<ValueId> = Vec::new();
+        let mut state: HashMap<usize, bool> = HashMap::new(); // node -> finished
+        let mut seen_extra: HashSet<ValueId> = HashSet::new();
+        let mut stack: Vec<(ValueId, bool)> = vec![(y, false)];
+        while let Some((v, expanded)) = stack.pop() {
+            if fed_set.contains(&v) {
+                continue;
+            }
+            let p = match produced.get(&v) {
+                None => {
+                    return Err(Error::MissingValue {
+                        node: n.name.clone(),
+                        value: names.values[v].clone(),
+                    })
+                }
+                Some(&usize::MAX) => {
+                    if seen_extra.insert(v) {
+                        extra.push(v);
+                    }
+                    continue;
+                }
+                Some(&p) => p,
+            };
+            if expanded {
+                if state.insert(p, true) != Some(true) {
+                    order.push(p);
+                }
+                continue;
+            }
+            match state.get(&p) {
+                Some(true) => continue,
+                Some(false) => return Err(Error::Cycle(nodes[p].name.clone())),
+                None => {}
+            }
+            state.insert(p, false);
+            let fwd = &nodes[p];
+            if p == gi || fwd.domain == TRAINING_DOMAIN {
+                return Err(Error::Unsupported(format!(
+                    "Gradient through {}",
+                    fwd.op_type
+                )));
+            }
+            if !matches!(fwd.domain.as_str(), "" | "ai.onnx")
+                || !crate::cpu::grad::DIFFERENTIABLE.contains(&fwd.op_type.as_str())
+            {
+                return Err(Error::Unsupported(format!(
+                    "Gradient through operator {}",
+                    fwd.op_type
+                )));
+            }
+            if budget == 0 {
+                return Err(Error::Limit(
+                    "Gradient subgraphs exceed the node limit".into(),
+                ));
+            }
+            budget -= 1;
+            stack.push((v, true));
+            for i in fwd.inputs.iter().flatten().rev() {
+                stack.push((*i, false));
+            }
+        }
+
+        // The subgraph in its own value namespace.
+        let mut sub = Interner::default();
+        let mut local = |id: ValueId| sub.id(&names.values[id]);
+        let inputs: Vec<(ValueId, ValueType)> = fed
+            .iter()
+            .chain(&extra)
+            .map(|&v| (local(v), ValueType::default()))
+            .collect();
+        let output = (local(y), ValueType::default());
+        let sub_nodes: Vec<Node> = order
+            .iter()
+            .map(|&p| {
+                let f = &nodes[p];
+                Node {
+                    inputs: f.inputs.iter().map(|v| v.map(&mut local)).collect(),
+                    outputs: f.outputs.iter().map(|v| v.map(&mut local)).collect(),
+                    ..f.clone()
+                }
+            })
+            .collect();
+        let count = sub.values.len();
+        let forward = Graph {
+            values: sub.values,
+            inputs,
+            outputs: vec![output],
+            consts: vec![None; count],
+            nodes: sub_nodes,
+        };
+        let g = &mut nodes[gi];
+        g.inputs.extend(extra.iter().map(|&v| Some(v)));
+        g.attrs.retain(|(k, _)| k != GRADIENT_FORWARD);
+        g.attrs
+            .push((GRADIENT_FORWARD.into(), Attr::Subgraph(Arc::new(forward))));
+    }
+    Ok(())
 }

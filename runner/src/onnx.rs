@@ -311,3 +311,29 @@ pub struct FunctionProto {
     #[prost(string, tag = "10")]
     pub domain: String,
 }
+
+/// `SequenceProto.DataType`.
+pub mod sequence_elem_type {
+    pub const UNDEFINED: i32 = 0;
+    pub const TENSOR: i32 = 1;
+    pub const SPARSE_TENSOR: i32 = 2;
+    pub const SEQUENCE: i32 = 3;
+    pub const MAP: i32 = 4;
+    pub const OPTIONAL: i32 = 5;
+}
+
+/// A sequence value (test data of the backend suites; onnx-ml's
+/// `onnx-data.proto`). Map and optional elements are not modelled.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SequenceProto {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(int32, tag = "2")]
+    pub elem_type: i32,
+    #[prost(message, repeated, tag = "3")]
+    pub tensor_values: Vec<TensorProto>,
+    #[prost(message, repeated, tag = "4")]
+    pub sparse_tensor_values: Vec<SparseTensorProto>,
+    #[prost(message, repeated, tag = "5")]
+    pub sequence_values: Vec<SequenceProto>,
+}

@@ -14,6 +14,8 @@ pub enum DataType {
     I8,
     U8,
     Bool,
+    /// UTF-8 strings (ONNX stores bytes; invalid UTF-8 is replaced).
+    String,
 }
 
 impl DataType {
@@ -27,6 +29,7 @@ impl DataType {
             dt::INT8 => DataType::I8,
             dt::UINT8 => DataType::U8,
             dt::BOOL => DataType::Bool,
+            dt::STRING => DataType::String,
             _ => return None,
         })
     }
@@ -41,12 +44,15 @@ impl DataType {
             DataType::I8 => dt::INT8,
             DataType::U8 => dt::UINT8,
             DataType::Bool => dt::BOOL,
+            DataType::String => dt::STRING,
         }
     }
 
-    /// Bytes per element.
+    /// Bytes per element (for strings, the per-element header; the text
+    /// itself comes from the model or the inputs and is bounded by them).
     pub fn size(self) -> usize {
         match self {
+            DataType::String => std::mem::size_of::<String>(),
             DataType::F64 | DataType::I64 => 8,
             DataType::F32 | DataType::I32 => 4,
             DataType::I8 | DataType::U8 | DataType::Bool => 1,
@@ -68,6 +74,7 @@ pub enum Data {
     I8(Vec<i8>),
     U8(Vec<u8>),
     Bool(Vec<bool>),
+    String(Vec<String>),
 }
 
 /// Applies `$body` to the vector inside any `Data` variant, rewrapping the
@@ -84,6 +91,7 @@ macro_rules! map_data {
             $crate::tensor::Data::I8($v) => $crate::tensor::Data::I8($body),
             $crate::tensor::Data::U8($v) => $crate::tensor::Data::U8($body),
             $crate::tensor::Data::Bool($v) => $crate::tensor::Data::Bool($body),
+            $crate::tensor::Data::String($v) => $crate::tensor::Data::String($body),
         }
     };
 }
@@ -101,6 +109,7 @@ macro_rules! try_map_data {
             $crate::tensor::Data::I8($v) => $crate::tensor::Data::I8($body?),
             $crate::tensor::Data::U8($v) => $crate::tensor::Data::U8($body?),
             $crate::tensor::Data::Bool($v) => $crate::tensor::Data::Bool($body?),
+            $crate::tensor::Data::String($v) => $crate::tensor::Data::String($body?),
         }
     };
 }
@@ -115,6 +124,7 @@ impl Data {
             Data::I8(_) => DataType::I8,
             Data::U8(_) => DataType::U8,
             Data::Bool(_) => DataType::Bool,
+            Data::String(_) => DataType::String,
         }
     }
 
@@ -127,6 +137,7 @@ impl Data {
             Data::I8(v) => v.len(),
             Data::U8(v) => v.len(),
             Data::Bool(v) => v.len(),
+            Data::String(v) => v.len(),
         }
     }
 
@@ -144,6 +155,7 @@ impl Data {
             DataType::I8 => Data::I8(vec![0; n]),
             DataType::U8 => Data::U8(vec![0; n]),
             DataType::Bool => Data::Bool(vec![false; n]),
+            DataType::String => Data::String(vec![String::new(); n]),
         }
     }
 }
@@ -244,6 +256,10 @@ impl Tensor {
             Data::I8(v) => v.iter().map(|&x| x as f64).collect(),
             Data::U8(v) => v.iter().map(|&x| x as f64).collect(),
             Data::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+            Data::String(v) => v
+                .iter()
+                .map(|x| x.trim().parse().unwrap_or(f64::NAN))
+                .collect(),
         }
     }
 
@@ -260,7 +276,27 @@ impl Tensor {
         }
         let shape = limits.check_dims(&p.dims, dtype.size())?;
         let n = numel(&shape);
-        let data = if !p.raw_data.is_empty() {
+        let data = if dtype == DataType::String {
+            if !p.raw_data.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "string tensor `{}` has raw_data",
+                    p.name
+                )));
+            }
+            if p.string_data.len() != n {
+                return Err(Error::Invalid(format!(
+                    "tensor `{}`: {} strings stored, shape needs {n}",
+                    p.name,
+                    p.string_data.len()
+                )));
+            }
+            Data::String(
+                p.string_data
+                    .iter()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .collect(),
+            )
+        } else if !p.raw_data.is_empty() {
             let raw = &p.raw_data;
             if raw.len() != n * dtype.size() {
                 return Err(Error::Invalid(format!(
@@ -280,6 +316,7 @@ impl Tensor {
                 DataType::I8 => Data::I8(p.int32_data.iter().map(|&x| x as i8).collect()),
                 DataType::U8 => Data::U8(p.int32_data.iter().map(|&x| x as u8).collect()),
                 DataType::Bool => Data::Bool(p.int32_data.iter().map(|&x| x != 0).collect()),
+                DataType::String => unreachable!("strings are decoded above"),
             };
             if d.len() != n {
                 return Err(Error::Invalid(format!(
@@ -295,6 +332,15 @@ impl Tensor {
 
     /// Encodes as a `TensorProto` with little-endian `raw_data`.
     pub fn to_proto(&self, name: &str) -> TensorProto {
+        if let Data::String(v) = &self.data {
+            return TensorProto {
+                dims: self.shape.iter().map(|&d| d as i64).collect(),
+                data_type: dt::STRING,
+                name: name.to_string(),
+                string_data: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+                ..Default::default()
+            };
+        }
         let raw: Vec<u8> = match &self.data {
             Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Data::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
@@ -303,6 +349,7 @@ impl Tensor {
             Data::I8(v) => v.iter().map(|&x| x as u8).collect(),
             Data::U8(v) => v.clone(),
             Data::Bool(v) => v.iter().map(|&x| x as u8).collect(),
+            Data::String(_) => unreachable!("strings are encoded above"),
         };
         TensorProto {
             dims: self.shape.iter().map(|&d| d as i64).collect(),
@@ -332,5 +379,6 @@ fn decode_raw(dtype: DataType, raw: &[u8]) -> Data {
         DataType::I8 => Data::I8(raw.iter().map(|&b| b as i8).collect()),
         DataType::U8 => Data::U8(raw.to_vec()),
         DataType::Bool => Data::Bool(raw.iter().map(|&b| b != 0).collect()),
+        DataType::String => unreachable!("strings never use raw_data"),
     }
 }

@@ -21,6 +21,7 @@ pub fn cast_tensor(x: &Tensor, dtype: DataType) -> Tensor {
                 DataType::I8 => Data::I8($v.iter().map(|&a| a as i8).collect()),
                 DataType::U8 => Data::U8($v.iter().map(|&a| a as u8).collect()),
                 DataType::Bool => Data::Bool($v.iter().map(|&a| a as f64 != 0.0).collect()),
+                DataType::String => Data::String($v.iter().map(|&a| Fmt(a).to_string()).collect()),
             }
         };
     }
@@ -35,12 +36,81 @@ pub fn cast_tensor(x: &Tensor, dtype: DataType) -> Tensor {
             let u: Vec<u8> = v.iter().map(|&b| b as u8).collect();
             conv!(u)
         }
+        Data::String(v) => {
+            // Numbers parse as float64 (NaN if unparseable), like NumPy's
+            // `astype` from str; "true"/"false" are also accepted.
+            let f: Vec<f64> = v.iter().map(|s| parse_number(s)).collect();
+            if dtype == DataType::Bool {
+                Data::Bool(f.iter().map(|&a| a != 0.0).collect())
+            } else {
+                conv!(f)
+            }
+        }
     };
     Tensor {
         shape: x.shape.clone(),
         data,
     }
 }
+
+fn parse_number(s: &str) -> f64 {
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "true" => 1.0,
+        "false" => 0.0,
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => t.parse().unwrap_or(f64::NAN),
+    }
+}
+
+/// Number-to-string formatting for Cast: the shortest representation
+/// that round-trips (as NumPy prints), with NumPy's spelling of
+/// non-finite values and exponents for very large or small magnitudes.
+struct Fmt<T>(T);
+
+macro_rules! fmt_int {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for Fmt<$t> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    )*};
+}
+fmt_int!(i64, i32, i8, u8);
+
+macro_rules! fmt_float {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for Fmt<$t> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let v = self.0;
+                if v.is_nan() {
+                    return f.write_str("nan");
+                }
+                if v.is_infinite() {
+                    return f.write_str(if v > 0.0 { "inf" } else { "-inf" });
+                }
+                let a = v.abs();
+                if a != 0.0 && !(1e-4..1e16).contains(&a) {
+                    // 1e-05, 1.5e+20
+                    let s = format!("{v:e}");
+                    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+                    let e: i32 = e.parse().unwrap_or(0);
+                    let sign = if e < 0 { '-' } else { '+' };
+                    return write!(f, "{m}e{sign}{:02}", e.abs());
+                }
+                let s = v.to_string();
+                if s.contains('.') {
+                    f.write_str(&s)
+                } else {
+                    write!(f, "{s}.0")
+                }
+            }
+        }
+    )*};
+}
+fmt_float!(f32, f64);
 
 pub fn cast(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let x = req(node, ins, 0)?;
@@ -128,7 +198,8 @@ pub fn one_hot(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
             }
         }
     }
-    let data = crate::map_data!(&vals.data, v => hot.iter().map(|&h| if h { v[1] } else { v[0] }).collect());
+    let data =
+        crate::map_data!(&vals.data, v => hot.iter().map(|&h| &v[h as usize]).cloned().collect());
     Ok(vec![Tensor::new(out, data)?])
 }
 

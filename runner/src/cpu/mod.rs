@@ -3,17 +3,21 @@
 
 pub mod broadcast;
 pub(crate) mod elementwise;
+pub mod grad;
 pub(crate) mod linalg;
 pub(crate) mod misc;
 pub(crate) mod nn;
 pub(crate) mod reduce;
+pub(crate) mod sequence;
 pub(crate) mod shape;
+pub(crate) mod strings;
 
-use crate::backend::{check_inputs, last_uses, Backend};
+use crate::backend::{check_values, last_uses, tensors_only, Backend};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::model::{Model, Node};
+use crate::model::{Model, Node, TRAINING_DOMAIN};
 use crate::tensor::Tensor;
+use crate::value::{Value, ValueRef};
 
 /// Per-run context handed to operator kernels.
 pub struct Ctx<'a> {
@@ -39,6 +43,9 @@ impl<'a> Ctx<'a> {
 /// Kernel signature: inputs are `None` where an optional input is omitted.
 pub type OpFn = fn(&Ctx, &Node, &[Option<&Tensor>]) -> Result<Vec<Tensor>>;
 
+/// Signature of kernels that take or produce sequences.
+pub type ValueOpFn = fn(&Ctx, &Node, &[Option<ValueRef>]) -> Result<Vec<Value>>;
+
 pub(crate) fn req<'a>(node: &Node, ins: &[Option<&'a Tensor>], i: usize) -> Result<&'a Tensor> {
     ins.get(i)
         .copied()
@@ -62,7 +69,8 @@ pub fn kernel(op_type: &str) -> Option<OpFn> {
         "Pow" => ew::pow,
         "PRelu" => ew::prelu,
         "Clip" => ew::clip,
-        "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" => ew::compare,
+        "Equal" => equal,
+        "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" => ew::compare,
         "And" | "Or" | "Xor" | "Not" => ew::logic,
         "IsNaN" | "IsInf" => ew::is_nan_inf,
         "Where" => ew::where_op,
@@ -119,6 +127,35 @@ pub fn kernel(op_type: &str) -> Option<OpFn> {
         "LayerNormalization" => nn::layer_norm,
         "MeanVarianceNormalization" => nn::mvn,
         "LRN" => nn::lrn,
+        "StringNormalizer" => strings::string_normalizer,
+        "StringConcat" => strings::string_concat,
+        "StringSplit" => strings::string_split,
+        _ => return None,
+    })
+}
+
+/// `Equal` for numbers and bools, or strings.
+fn equal(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    match opt(ins, 0).map(Tensor::dtype) {
+        Some(crate::tensor::DataType::String) => strings::equal(ctx, node, ins),
+        _ => elementwise::compare(ctx, node, ins),
+    }
+}
+
+/// The kernel for a node whose inputs or outputs are sequences.
+pub fn value_kernel(node: &Node) -> Option<ValueOpFn> {
+    if !matches!(node.domain.as_str(), "" | "ai.onnx") {
+        return None;
+    }
+    Some(match node.op_type.as_str() {
+        "SequenceEmpty" => sequence::sequence_empty,
+        "SequenceConstruct" => sequence::sequence_construct,
+        "SequenceInsert" => sequence::sequence_insert,
+        "SequenceErase" => sequence::sequence_erase,
+        "SequenceAt" => sequence::sequence_at,
+        "SequenceLength" => sequence::sequence_length,
+        "SplitToSequence" => sequence::split_to_sequence,
+        "ConcatFromSequence" => sequence::concat_from_sequence,
         _ => return None,
     })
 }
@@ -129,8 +166,49 @@ pub fn kernel_for(node: &Node) -> Option<OpFn> {
         ("" | "ai.onnx", op) => kernel(op),
         (crate::optimize::FUSED_DOMAIN, "MatMulAdd") => Some(linalg::matmul_add),
         (crate::optimize::FUSED_DOMAIN, "Conv") => Some(nn::conv),
+        (TRAINING_DOMAIN, "Gradient") => Some(grad::gradient),
         _ => None,
     }
+}
+
+/// Whether the CPU backend can execute `node` (tensor or sequence kernel).
+pub fn supports(node: &Node) -> bool {
+    kernel_for(node).is_some() || value_kernel(node).is_some()
+}
+
+/// Runs one node on values (tensors or sequences), enforcing the size
+/// budget on outputs. Sequence operators use their own kernels, and
+/// `Identity` passes sequences through; every other operator needs tensor
+/// inputs.
+pub fn run_node_values(ctx: &Ctx, node: &Node, ins: &[Option<ValueRef>]) -> Result<Vec<Value>> {
+    if let Some(k) = value_kernel(node) {
+        let outs = k(ctx, node, ins)?;
+        for v in &outs {
+            v.check(ctx.limits)?;
+        }
+        return Ok(outs);
+    }
+    if node.op_type == "Identity" {
+        if let Some(Some(ValueRef::Sequence(_))) = ins.first() {
+            return sequence::identity(ctx, node, ins);
+        }
+    }
+    let tensors = ins
+        .iter()
+        .enumerate()
+        .map(|(k, v)| match v {
+            None => Ok(None),
+            Some(ValueRef::Tensor(t)) => Ok(Some(*t)),
+            Some(ValueRef::Sequence(_)) => Err(Error::op(
+                &node.op_type,
+                format!("input {k} is a sequence; a tensor is expected"),
+            )),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(run_node(ctx, node, &tensors)?
+        .into_iter()
+        .map(Value::Tensor)
+        .collect())
 }
 
 /// Runs one node on host tensors, enforcing the size budget on outputs.
@@ -191,7 +269,17 @@ impl CpuBackend {
         inputs: &[Tensor],
         observe: &mut dyn FnMut(usize, bool),
     ) -> Result<Vec<Tensor>> {
-        check_inputs(model, inputs)?;
+        let refs: Vec<ValueRef> = inputs.iter().map(ValueRef::Tensor).collect();
+        tensors_only(model, self.execute(model, &refs, observe)?)
+    }
+
+    fn execute(
+        &mut self,
+        model: &Model,
+        inputs: &[ValueRef],
+        observe: &mut dyn FnMut(usize, bool),
+    ) -> Result<Vec<Value>> {
+        check_values(model, inputs)?;
         let g = &model.graph;
         let ctx = Ctx {
             limits: &model.limits,
@@ -199,17 +287,24 @@ impl CpuBackend {
             threads: self.threads,
         };
         let last = last_uses(model);
-        let mut vals: Vec<Option<Tensor>> = vec![None; g.values.len()];
-        for ((id, _), t) in g.inputs.iter().zip(inputs) {
-            vals[*id] = Some(t.clone());
+        let mut vals: Vec<Option<Value>> = vec![None; g.values.len()];
+        for ((id, _), v) in g.inputs.iter().zip(inputs) {
+            vals[*id] = Some(v.to_owned_value());
         }
         for (i, node) in g.nodes.iter().enumerate() {
             observe(i, false);
             let outs = {
-                let ins: Vec<Option<&Tensor>> = node
+                let ins: Vec<Option<ValueRef>> = node
                     .inputs
                     .iter()
-                    .map(|v| v.and_then(|id| vals[id].as_ref().or(g.consts[id].as_ref())))
+                    .map(|v| {
+                        v.and_then(|id| {
+                            vals[id]
+                                .as_ref()
+                                .map(Value::as_ref)
+                                .or(g.consts[id].as_ref().map(ValueRef::Tensor))
+                        })
+                    })
                     .collect();
                 if let Some(pos) = node
                     .inputs
@@ -222,7 +317,7 @@ impl CpuBackend {
                         value: g.values[node.inputs[pos].unwrap_or(0)].clone(),
                     });
                 }
-                run_node(&ctx, node, &ins)?
+                run_node_values(&ctx, node, &ins)?
             };
             let mut outs = outs.into_iter();
             for o in &node.outputs {
@@ -244,7 +339,7 @@ impl CpuBackend {
             .map(|(id, _)| {
                 vals[*id]
                     .clone()
-                    .or_else(|| g.consts[*id].clone())
+                    .or_else(|| g.consts[*id].clone().map(Value::Tensor))
                     .ok_or_else(|| Error::MissingValue {
                         node: "<graph output>".into(),
                         value: g.values[*id].clone(),
@@ -264,7 +359,7 @@ impl Backend for CpuBackend {
             .graph
             .nodes
             .iter()
-            .filter(|n| kernel_for(n).is_none())
+            .filter(|n| !supports(n))
             .map(|n| n.op_type.clone())
             .collect();
         v.sort();
@@ -274,5 +369,10 @@ impl Backend for CpuBackend {
 
     fn run(&mut self, model: &Model, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         self.run_observed(model, inputs, &mut |_, _| {})
+    }
+
+    fn run_values(&mut self, model: &Model, inputs: &[Value]) -> Result<Vec<Value>> {
+        let refs: Vec<ValueRef> = inputs.iter().map(Value::as_ref).collect();
+        self.execute(model, &refs, &mut |_, _| {})
     }
 }

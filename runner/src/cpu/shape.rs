@@ -33,7 +33,7 @@ pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
 
 /// Gathers `data[idx[k]]` for every k.
 pub(crate) fn take(data: &Data, idx: &[usize]) -> Data {
-    map_data!(data, v => idx.iter().map(|&i| v[i]).collect())
+    map_data!(data, v => idx.iter().map(|&i| &v[i]).cloned().collect())
 }
 
 /// Source indices of an affine view: offset + sum(i_d * stride_d).
@@ -301,6 +301,7 @@ pub fn concat(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
         DataType::I8 => cat!(I8),
         DataType::U8 => cat!(U8),
         DataType::Bool => cat!(Bool),
+        DataType::String => cat!(String),
     };
     Ok(vec![Tensor::new(out, data)?])
 }
@@ -820,12 +821,12 @@ fn append(a: &Data, b: &Data) -> Data {
     macro_rules! cat {
         ($($var:ident),*) => {
             match (a, b) {
-                $((Data::$var(x), Data::$var(y)) => Data::$var(x.iter().chain(y).copied().collect()),)*
+                $((Data::$var(x), Data::$var(y)) => Data::$var(x.iter().chain(y).cloned().collect()),)*
                 _ => a.clone(),
             }
         };
     }
-    cat!(F32, F64, I64, I32, I8, U8, Bool)
+    cat!(F32, F64, I64, I32, I8, U8, Bool, String)
 }
 
 /// A one-element `Data` of `dtype` holding `v`.
@@ -838,6 +839,7 @@ pub(crate) fn cast_scalar(v: f64, dtype: DataType) -> Data {
         DataType::I8 => Data::I8(vec![v as i8]),
         DataType::U8 => Data::U8(vec![v as u8]),
         DataType::Bool => Data::Bool(vec![v != 0.0]),
+        DataType::String => Data::String(vec![v.to_string()]),
     }
 }
 
@@ -870,7 +872,7 @@ pub fn constant_of_shape(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Res
     };
     let shape = ctx.limits.check_dims(&s, value.dtype().size())?;
     let n = numel(&shape);
-    let data = map_data!(&value.data, v => vec![v[0]; n]);
+    let data = map_data!(&value.data, v => std::iter::repeat_n(&v[0], n).cloned().collect());
     Ok(vec![Tensor::new(shape, data)?])
 }
 
@@ -968,7 +970,7 @@ pub fn trilu(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
             }
         })
         .collect();
-    let data = map_data!(&x.data, v => v.iter().zip(&keep).map(|(&a, &k)| if k { a } else { Default::default() }).collect());
+    let data = map_data!(&x.data, v => v.iter().zip(&keep).map(|(a, &k)| k.then_some(a).cloned().unwrap_or_default()).collect());
     Ok(vec![Tensor::new(x.shape.clone(), data)?])
 }
 

@@ -18,11 +18,12 @@ use std::task::{Context, Poll, Waker};
 
 use wgpu::util::DeviceExt;
 
-use crate::backend::{check_inputs, last_uses, Backend};
+use crate::backend::{check_values, last_uses, tensors_only, Backend};
 use crate::cpu;
 use crate::error::{Error, Result};
 use crate::model::{Model, ValueId};
 use crate::tensor::{Data, Tensor};
+use crate::value::{Sequence, Value, ValueRef};
 
 /// Ops that only relabel data (no arithmetic): running them on host-side
 /// tensors is not a missed GPU kernel.
@@ -59,6 +60,8 @@ impl GpuTensor {
 pub(crate) enum GVal {
     Gpu(GpuTensor),
     Host(Tensor),
+    /// Sequences live on the host; their operators run on the CPU.
+    Seq(Sequence),
 }
 
 impl GVal {
@@ -66,6 +69,7 @@ impl GVal {
         match self {
             GVal::Gpu(g) => &g.shape,
             GVal::Host(t) => &t.shape,
+            GVal::Seq(_) => &[],
         }
     }
 
@@ -74,6 +78,7 @@ impl GVal {
         match self {
             GVal::Gpu(_) => true,
             GVal::Host(t) => matches!(t.data, Data::F32(_)),
+            GVal::Seq(_) => false,
         }
     }
 }
@@ -439,14 +444,28 @@ impl GpuBackend {
     /// Runs `model`; the browser entry point (the blocking [`Backend::run`]
     /// wraps it natively).
     pub async fn run_async(&mut self, model: &Model, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        check_inputs(model, inputs)?;
+        let refs: Vec<ValueRef> = inputs.iter().map(ValueRef::Tensor).collect();
+        tensors_only(model, self.run_values_async(model, &refs).await?)
+    }
+
+    /// Like [`GpuBackend::run_async`] for graphs whose inputs or outputs
+    /// may be sequences.
+    pub async fn run_values_async(
+        &mut self,
+        model: &Model,
+        inputs: &[ValueRef<'_>],
+    ) -> Result<Vec<Value>> {
+        check_values(model, inputs)?;
         self.stats = GpuStats::default();
         let g = &model.graph;
         let ctx = cpu::Ctx::new(&model.limits, model.opset);
         let last = last_uses(model);
         let mut vals: Vec<Option<GVal>> = vec![None; g.values.len()];
-        for ((id, _), t) in g.inputs.iter().zip(inputs) {
-            vals[*id] = Some(GVal::Host(t.clone()));
+        for ((id, _), v) in g.inputs.iter().zip(inputs) {
+            vals[*id] = Some(match v {
+                ValueRef::Tensor(t) => GVal::Host((*t).clone()),
+                ValueRef::Sequence(s) => GVal::Seq((*s).clone()),
+            });
         }
         // Constants are uploaded once per run, on first GPU use.
         let mut uploaded: HashMap<ValueId, GpuTensor> = HashMap::new();
@@ -472,9 +491,14 @@ impl GpuBackend {
             // AlexNet's 150 MB fully connected weights on a 128 MiB binding
             // limit) runs on the CPU instead; a genuine budget violation
             // fails there too.
-            let on_gpu = match ops::run(self, &ctx, node, &ins) {
-                Err(Error::Limit(_)) => None,
-                r => r?,
+            let host_only = cpu::value_kernel(node).is_some()
+                || ins.iter().flatten().any(|v| matches!(v, GVal::Seq(_)));
+            let on_gpu = match host_only {
+                true => None,
+                false => match ops::run(self, &ctx, node, &ins) {
+                    Err(Error::Limit(_)) => None,
+                    r => r?,
+                },
             };
             let outs = match on_gpu {
                 Some(o) => o,
@@ -484,23 +508,32 @@ impl GpuBackend {
                     for v in &ins {
                         host.push(match v {
                             None => None,
-                            Some(GVal::Host(t)) => Some(t.clone()),
+                            Some(GVal::Host(t)) => Some(Value::Tensor(t.clone())),
+                            Some(GVal::Seq(s)) => Some(Value::Sequence(s.clone())),
                             Some(GVal::Gpu(t)) => {
                                 self.stats.downloads += 1;
-                                Some(self.download(t).await?)
+                                Some(Value::Tensor(self.download(t).await?))
                             }
                         });
                     }
-                    let refs: Vec<Option<&Tensor>> = host.iter().map(|t| t.as_ref()).collect();
+                    let refs: Vec<Option<ValueRef>> =
+                        host.iter().map(|v| v.as_ref().map(Value::as_ref)).collect();
                     self.stats.cpu_nodes += 1;
-                    let outs = cpu::run_node(&ctx, node, &refs)?;
-                    let is_f32 = |t: &Tensor| t.dtype() == crate::tensor::DataType::F32;
-                    let touches_f32 =
-                        refs.iter().flatten().any(|t| is_f32(t)) || outs.iter().any(is_f32);
+                    let outs = cpu::run_node_values(&ctx, node, &refs)?;
+                    let is_f32 = |v: &Value| {
+                        v.tensor()
+                            .is_some_and(|t| t.dtype() == crate::tensor::DataType::F32)
+                    };
+                    let touches_f32 = host.iter().flatten().any(is_f32) || outs.iter().any(is_f32);
                     if touches_f32 && !METADATA_OPS.contains(&node.op_type.as_str()) {
                         self.stats.cpu_float_nodes += 1;
                     }
-                    outs.into_iter().map(GVal::Host).collect()
+                    outs.into_iter()
+                        .map(|v| match v {
+                            Value::Tensor(t) => GVal::Host(t),
+                            Value::Sequence(s) => GVal::Seq(s),
+                        })
+                        .collect()
                 }
             };
             // Remember uploads of constants so later nodes reuse them.
@@ -533,12 +566,15 @@ impl GpuBackend {
         let mut res = Vec::with_capacity(g.outputs.len());
         for (id, _) in &g.outputs {
             res.push(match vals[*id].clone() {
-                Some(GVal::Gpu(t)) => self.download(&t).await?,
-                Some(GVal::Host(t)) => t,
-                None => g.consts[*id].clone().ok_or_else(|| Error::MissingValue {
-                    node: "<graph output>".into(),
-                    value: g.values[*id].clone(),
-                })?,
+                Some(GVal::Gpu(t)) => Value::Tensor(self.download(&t).await?),
+                Some(GVal::Host(t)) => Value::Tensor(t),
+                Some(GVal::Seq(s)) => Value::Sequence(s),
+                None => {
+                    Value::Tensor(g.consts[*id].clone().ok_or_else(|| Error::MissingValue {
+                        node: "<graph output>".into(),
+                        value: g.values[*id].clone(),
+                    })?)
+                }
             });
         }
         Ok(res)
@@ -563,6 +599,12 @@ impl Backend for GpuBackend {
     #[cfg(not(target_arch = "wasm32"))]
     fn run(&mut self, model: &Model, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         pollster::block_on(self.run_async(model, inputs))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn run_values(&mut self, model: &Model, inputs: &[Value]) -> Result<Vec<Value>> {
+        let refs: Vec<ValueRef> = inputs.iter().map(Value::as_ref).collect();
+        pollster::block_on(self.run_values_async(model, &refs))
     }
 
     #[cfg(target_arch = "wasm32")]

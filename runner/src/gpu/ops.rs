@@ -108,6 +108,7 @@ impl GpuBackend {
         match v {
             GVal::Gpu(t) => Ok(t.clone()),
             GVal::Host(t) => self.upload(t),
+            GVal::Seq(_) => Err(Error::Backend("a sequence cannot be uploaded".into())),
         }
     }
 
@@ -183,7 +184,7 @@ impl GpuBackend {
                     Some(t)
                 }
                 Some(GVal::Host(t)) => Some(t.clone()),
-                Some(GVal::Gpu(_)) => return Ok(None),
+                Some(GVal::Gpu(_) | GVal::Seq(_)) => return Ok(None),
             });
         }
         if base > u32::MAX as i64 {
@@ -240,7 +241,7 @@ impl GpuBackend {
             host.push(match v {
                 None => None,
                 Some(GVal::Host(t)) => Some(t.clone()),
-                Some(GVal::Gpu(_)) => return Ok(None),
+                Some(GVal::Gpu(_) | GVal::Seq(_)) => return Ok(None),
             });
         }
         let refs: Vec<Option<&Tensor>> = host.iter().map(|t| t.as_ref()).collect();
@@ -481,7 +482,7 @@ fn host(v: Option<&Option<GVal>>) -> Option<Option<&Tensor>> {
     match v {
         None | Some(None) => Some(None),
         Some(Some(GVal::Host(t))) => Some(Some(t)),
-        Some(Some(GVal::Gpu(_))) => None,
+        Some(Some(GVal::Gpu(_) | GVal::Seq(_))) => None,
     }
 }
 

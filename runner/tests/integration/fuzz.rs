@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use prost::Message;
 use runner::backend::Backend;
 use runner::cpu::CpuBackend;
-use runner::{Data, DataType, Limits, Model, Tensor};
+use runner::{Data, DataType, Limits, Model, Sequence, Tensor, Value};
 
 fn corpus() -> &'static Vec<Vec<u8>> {
     static CORPUS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
@@ -30,6 +30,20 @@ fn corpus() -> &'static Vec<Vec<u8>> {
                     v.push(b);
                 }
             }
+            // All of `simple`: sequences, strings and Gradient among them.
+            let simple = std::path::Path::new(&dir).join("simple");
+            let mut names: Vec<_> = std::fs::read_dir(simple)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            names.sort();
+            for p in names {
+                if let Ok(b) = std::fs::read(p.join("model.onnx")) {
+                    v.push(b);
+                }
+            }
         }
         v
     })
@@ -45,8 +59,9 @@ fn limits() -> Limits {
     }
 }
 
-/// Deterministic inputs matching the declared (static or defaulted) shapes.
-fn inputs_for(m: &Model) -> Option<Vec<Tensor>> {
+/// Deterministic inputs matching the declared (static or defaulted) shapes;
+/// a declared sequence gets two such tensors.
+fn inputs_for(m: &Model) -> Option<Vec<Value>> {
     m.graph
         .inputs
         .iter()
@@ -69,9 +84,19 @@ fn inputs_for(m: &Model) -> Option<Vec<Tensor>> {
                 DataType::I64 => Data::I64((0..n).map(|i| (i % 3) as i64).collect()),
                 DataType::I32 => Data::I32((0..n).map(|i| (i % 3) as i32).collect()),
                 DataType::Bool => Data::Bool((0..n).map(|i| i % 2 == 0).collect()),
+                DataType::String => Data::String(
+                    (0..n)
+                        .map(|i| ["a b", "", "Monday"][i % 3].into())
+                        .collect(),
+                ),
                 _ => return None,
             };
-            Tensor::new(shape, data).ok()
+            let t = Tensor::new(shape, data).ok()?;
+            Some(if vt.sequence {
+                Value::Sequence(Sequence::new(t.dtype(), vec![t.clone(), t]).ok()?)
+            } else {
+                Value::Tensor(t)
+            })
         })
         .collect()
 }
@@ -137,7 +162,7 @@ fn load_and_run(bytes: &[u8], threads: usize) {
     if let Ok(mut model) = Model::load_with_limits(bytes, limits()) {
         let _ = model.optimize();
         if let Some(ins) = inputs_for(&model) {
-            let r = CpuBackend::with_threads(threads).run(&model, &ins);
+            let r = CpuBackend::with_threads(threads).run_values(&model, &ins);
             if std::env::var_os("RUNNER_FUZZ_VERBOSE").is_some() {
                 eprintln!(
                     "ran: {}",

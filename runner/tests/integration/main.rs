@@ -6,3 +6,4 @@ mod fuzz;
 mod hostile;
 mod minilm;
 mod optimize;
+mod values;
