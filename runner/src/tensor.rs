@@ -167,9 +167,11 @@ pub struct Tensor {
     pub data: Data,
 }
 
-/// Number of elements of a shape (1 for scalars).
+/// Number of elements of a shape (1 for scalars). Saturates instead of
+/// overflowing, so a hostile shape compares unequal to any real length and
+/// fails the size checks rather than panicking.
 pub fn numel(shape: &[usize]) -> usize {
-    shape.iter().product()
+    shape.iter().fold(1usize, |a, &d| a.saturating_mul(d))
 }
 
 impl Tensor {

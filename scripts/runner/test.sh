@@ -5,7 +5,9 @@
 # tests. The allow-list runs on the CPU backend and, when a wgpu adapter
 # exists (e.g. Vulkan on llvmpipe), on the GPU backend; set
 # RUNNER_REQUIRE_WGPU=1 to make a missing adapter an error. The fuzz test
-# runs for RUNNER_FUZZ_SECONDS (default 60). Finally the library is built
+# runs for RUNNER_FUZZ_SECONDS (default 60) from RUNNER_FUZZ_SEED: a fixed
+# default keeps the suite reproducible (a given machine replays the same cases);
+# set another seed to explore new ones. Finally the library is built
 # for wasm32-unknown-unknown with its WebGPU backend, with whichever
 # toolchain has the wasm32 std (scripts/common.sh).
 # Exits non-zero on any failure; bounded by RUNNER_TEST_TIMEOUT (seconds).
@@ -21,6 +23,7 @@ export RUNNER_MINILM_DIR="${RUNNER_MINILM_DIR:-$RUNNER_MODELS/all-MiniLM-L6-v2}"
 export RUNNER_VENV="${RUNNER_VENV:-$CARGO_TARGET_DIR/runner-venv}"
 TIMEOUT="${RUNNER_TEST_TIMEOUT:-570}"
 export RUNNER_FUZZ_SECONDS="${RUNNER_FUZZ_SECONDS:-60}"
+export RUNNER_FUZZ_SEED="${RUNNER_FUZZ_SEED:-20261125}"
 
 log "runner: conformance data in $RUNNER_CONFORMANCE_DIR"
 "$ROOT/scripts/runner/prepare-conformance-data.sh" "$RUNNER_CONFORMANCE_DIR"

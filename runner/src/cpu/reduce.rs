@@ -56,7 +56,7 @@ pub fn reduce(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
         .zip(&red)
         .filter(|(_, &r)| r)
         .map(|(&d, _)| d)
-        .product::<usize>();
+        .fold(1usize, |a, d| a.saturating_mul(d));
     let n_out = numel(&kept);
     let init = match op {
         "ReduceMax" | "ReduceLogSumExp" => f64::NEG_INFINITY,

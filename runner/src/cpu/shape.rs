@@ -134,7 +134,7 @@ pub fn reshape(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
         });
     }
     if let Some(i) = infer {
-        let known: usize = out.iter().product();
+        let known = numel(&out);
         if known == 0 || x.len() % known != 0 {
             return Err(Error::op(
                 "Reshape",

@@ -47,7 +47,7 @@ pub struct GpuTensor {
 
 impl GpuTensor {
     pub fn len(&self) -> usize {
-        self.shape.iter().product()
+        crate::tensor::numel(&self.shape)
     }
 
     pub fn is_empty(&self) -> bool {
