@@ -114,7 +114,7 @@ fn unary_fn(node: &Node) -> Result<Option<UnaryFn>> {
 /// fit of Press et al., *Numerical Recipes*, 6.2), in one `exp`: much
 /// cheaper than `libm::erff`, and accurate relative to the result even
 /// where erfc is tiny, which 1 - erf is not.
-#[inline]
+#[inline(always)]
 #[allow(clippy::excessive_precision)] // the published coefficients, as printed
 fn erfc_pos(z: f32) -> f32 {
     let t = 1.0 / (1.0 + 0.5 * z);
@@ -126,12 +126,12 @@ fn erfc_pos(z: f32) -> f32 {
                         + t * (0.278_868_07
                             + t * (-1.135_203_98
                                 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    t * (p - z * z).exp()
+    t * exp_fast(p - z * z)
 }
 
 /// Exact (erf) GELU: x/2 * (1 + erf(x/sqrt 2)), written with erfc so the
 /// result keeps its relative precision for negative x.
-#[inline]
+#[inline(always)]
 pub(crate) fn gelu_erf(x: f32) -> f32 {
     let z = x.abs() * std::f32::consts::FRAC_1_SQRT_2;
     let c = erfc_pos(z);
@@ -140,6 +140,80 @@ pub(crate) fn gelu_erf(x: f32) -> f32 {
     } else {
         0.5 * x * c
     }
+}
+
+/// Branch-free exp(x) (Cephes' `expf`: range reduction by ln 2, a
+/// polynomial, 2^n built in the exponent bits), within about 2 ulp of
+/// `f32::exp`; written without calls so loops over it vectorise. Overflows
+/// to infinity above 88.72 and underflows through the subnormals; NaN
+/// stays NaN.
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' coefficients, as printed
+pub(crate) fn exp_fast(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
+    let xc = x.clamp(-104.0, 88.72);
+    let t = xc * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = xc - n * 0.693_359_375 + n * 2.121_944_4e-4;
+    let mut p = 1.987_569_15e-4f32;
+    p = p * r + 1.398_199_95e-3;
+    p = p * r + 8.333_451_9e-3;
+    p = p * r + 4.166_579_59e-2;
+    p = p * r + 1.666_666_55e-1;
+    p = p * r + 5.000_000_12e-1;
+    let y = p * r * r + r + 1.0;
+    // 2^n (n in -150..=128, the integer held in t's low mantissa bits) as
+    // two normal factors, so neither end overflows the exponent field.
+    let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
+    let h = ni >> 1;
+    let p1 = f32::from_bits((h.wrapping_add(127) as u32) << 23);
+    let p2 = f32::from_bits((ni.wrapping_sub(h).wrapping_add(127) as u32) << 23);
+    let e = y * p1 * p2;
+    if x > 88.72 {
+        f32::INFINITY
+    } else {
+        e
+    }
+}
+
+/// Runs `f` over `v` in place, compiled for AVX2+FMA when the CPU has
+/// them (so the loop vectorises 8-wide), otherwise for the baseline.
+#[inline(always)]
+pub(crate) fn map_in_place(v: &mut [f32], f: impl Fn(f32) -> f32 + Copy) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2(v: &mut [f32], f: impl Fn(f32) -> f32 + Copy) {
+            v.iter_mut().for_each(|x| *x = f(*x));
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features the function enables.
+            unsafe { avx2(v, f) };
+            return;
+        }
+    }
+    v.iter_mut().for_each(|x| *x = f(*x));
+}
+
+/// `v` mapped through `f` into a new vector (a copy, then
+/// [`map_in_place`]: the in-place loop vectorises where a collecting
+/// iterator over the same body did not).
+pub(crate) fn map_to(v: &[f32], f: impl Fn(f32) -> f32 + Copy) -> Vec<f32> {
+    let mut out = v.to_vec();
+    map_in_place(&mut out, f);
+    out
+}
+
+/// `x = exp(x - m)` over a slice; returns the sum (softmax numerators).
+pub(crate) fn exp_shifted_sum(v: &mut [f32], m: f32) -> f32 {
+    map_in_place(v, move |x| exp_fast(x - m));
+    // Eight running sums, so the reduction vectorises too.
+    let mut acc = [0.0f32; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        acc.iter_mut().zip(c).for_each(|(a, &x)| *a += x);
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
 /// Sign test that also compiles for unsigned types (for integer Mod).
@@ -222,6 +296,10 @@ pub fn unary(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
         (Data::I32(v), "Sign") => Data::I32(v.iter().map(|x| x.signum()).collect()),
         (Data::I64(v), "Relu") => Data::I64(v.iter().map(|&x| x.max(0)).collect()),
         (Data::I32(v), "Relu") => Data::I32(v.iter().map(|&x| x.max(0)).collect()),
+        (Data::F32(v), "Relu") => Data::F32(map_to(v, |x| x.max(0.0))),
+        (Data::F32(v), "Gelu") if node.attr_s("approximate", "none")? != "tanh" => {
+            Data::F32(map_to(v, gelu_erf))
+        }
         (Data::F32(v), _) => {
             let f = unary_fn(node)?.ok_or_else(|| Error::Unsupported(op.to_string()))?;
             Data::F32(v.iter().map(|&x| f(x)).collect())
@@ -356,12 +434,21 @@ pub fn arith_op(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<T
 /// Max, Min, Sum, Mean over any number of broadcast inputs.
 pub fn variadic(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let op = node.op_type.as_str();
-    let mut acc = req(node, ins, 0)?.clone();
+    let first = req(node, ins, 0)?;
     let n = ins.iter().flatten().count();
+    let base = if op == "Mean" { "Sum" } else { op };
+    // The first pair reads its inputs in place: no copy of input 0.
+    let mut acc: Option<Tensor> = None;
     for t in ins.iter().skip(1).flatten() {
-        let base = if op == "Mean" { "Sum" } else { op };
-        acc = binary_arith(ctx, base, &acc, t, false)?;
+        acc = Some(binary_arith(
+            ctx,
+            base,
+            acc.as_ref().unwrap_or(first),
+            t,
+            false,
+        )?);
     }
+    let mut acc = acc.unwrap_or_else(|| first.clone());
     if op == "Mean" {
         acc = match acc.data {
             Data::F32(v) => Tensor {
@@ -585,4 +672,43 @@ pub fn bitwise(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
             ))
         }
     }])
+}
+
+#[cfg(test)]
+mod fast_math_tests {
+    use super::{exp_fast, exp_shifted_sum, gelu_erf, map_to};
+
+    #[test]
+    fn exp_fast_matches_std() {
+        let mut x = -110.0f32;
+        while x < 90.0 {
+            let (got, want) = (exp_fast(x), x.exp());
+            if want.is_infinite() {
+                assert!(got.is_infinite() || got > 3.0e38, "exp({x}) = {got}");
+            } else if want >= f32::MIN_POSITIVE {
+                assert!(
+                    (got - want).abs() <= 4.0 * f32::EPSILON * want,
+                    "exp({x}) = {got}, want {want}"
+                );
+            } else {
+                assert!((got - want).abs() <= 1e-44, "exp({x}) = {got}, want {want}");
+            }
+            x += 0.0137;
+        }
+        assert!(exp_fast(f32::NAN).is_nan());
+        assert_eq!(exp_fast(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_fast(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_fast(0.0), 1.0);
+    }
+
+    #[test]
+    fn slices_match_scalar() {
+        let v: Vec<f32> = (0..1003).map(|i| (i as f32 - 500.0) * 0.013).collect();
+        let want: Vec<f32> = v.iter().map(|&x| gelu_erf(x)).collect();
+        assert_eq!(map_to(&v, gelu_erf), want);
+        let mut r: Vec<f32> = (0..37).map(|i| i as f32 * 0.1).collect();
+        let s = exp_shifted_sum(&mut r, 3.6);
+        let want: f32 = (0..37).map(|i| (i as f32 * 0.1 - 3.6).exp()).sum();
+        assert!((s - want).abs() < 1e-5 * want);
+    }
 }

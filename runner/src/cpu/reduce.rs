@@ -207,10 +207,7 @@ pub(crate) fn softmax_rows(v: &mut [f32], d: usize, kind: &str) {
                     let l = s.ln();
                     row.iter_mut().for_each(|x| *x -= l);
                 } else {
-                    for x in row.iter_mut() {
-                        *x = (*x - m).exp();
-                        s += *x;
-                    }
+                    let s = super::elementwise::exp_shifted_sum(row, m);
                     let inv = 1.0 / s;
                     row.iter_mut().for_each(|x| *x *= inv);
                 }
