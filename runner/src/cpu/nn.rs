@@ -1,6 +1,6 @@
 //! Convolution, pooling and normalisation operators (NC + spatial layout).
 
-use super::linalg::{par_sgemm, sgemm};
+use super::linalg::{par_sgemm_ep, sgemm, Epilogue};
 use super::shape::{for_each_multi, norm_axis, strides};
 use super::{opt, req, Ctx};
 use crate::error::{Error, Result};
@@ -307,20 +307,13 @@ pub fn conv(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
         }
         None => None,
     };
-    // The output starts as the bias; the GEMM accumulates onto it.
-    let mut out = match bias {
-        Some(bv) => {
-            let mut o = Vec::with_capacity(numel(&oshape));
-            for _ in 0..n {
-                for &bb in bv {
-                    o.extend(std::iter::repeat_n(bb, osz));
-                }
-            }
-            o
-        }
-        None => vec![0.0f32; numel(&oshape)],
+    // The GEMM adds the bias and applies Relu/Clip as it writes the output.
+    let mut out = vec![0.0f32; numel(&oshape)];
+    let (clamp, post) = match act {
+        Activation::Relu => (Some((0.0, f32::INFINITY)), Activation::None),
+        Activation::Clip(lo, hi) => (Some((lo, hi)), Activation::None),
+        a => (None, a),
     };
-    let beta = if bias.is_some() { 1.0 } else { 0.0 };
     // A 1x1 kernel with unit strides and no padding reads the input as is.
     let direct = g.kernel.iter().all(|&k| k == 1)
         && g.strides.iter().all(|&s| s == 1)
@@ -375,7 +368,7 @@ pub fn conv(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
                 };
                 let wo = gi * mg * rows;
                 let oo = (bn * m + gi * mg) * osz;
-                par_sgemm(
+                par_sgemm_ep(
                     ctx.threads,
                     mg,
                     rows,
@@ -385,14 +378,18 @@ pub fn conv(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
                     (rows, 1),
                     bmat,
                     (osz, 1),
-                    beta,
+                    0.0,
                     &mut out[oo..oo + mg * osz],
+                    Epilogue {
+                        row_bias: bias.map(|bv| &bv[gi * mg..(gi + 1) * mg]),
+                        clamp,
+                    },
                 );
             }
         }
         Ok(())
     })?;
-    act.apply(&mut out);
+    post.apply(&mut out);
     Ok(vec![Tensor::new(oshape, Data::F32(out))?])
 }
 
@@ -734,9 +731,45 @@ fn pool_2d(
     let (iw, dh, sw) = (iw as usize, dh as usize, sw as usize);
     let isz = ih as usize * iw;
     let mut acc = vec![0.0f32; ow];
+    if max {
+        // Separable: the column maxima over the window's rows first
+        // (contiguous, vectorised), then the kw taps along each row.
+        let mut vm = vec![0.0f32; iw];
+        let fold = |a: &mut [f32], r: &[f32]| {
+            a.iter_mut()
+                .zip(r)
+                .for_each(|(a, &v)| *a = if v > *a { v } else { *a })
+        };
+        for plane in xv.chunks(isz.max(1)).take(planes) {
+            for &(y0, ny, _) in &rows {
+                vm.fill(f32::NEG_INFINITY);
+                for j in 0..ny {
+                    fold(&mut vm, &plane[(y0 + j * dh) * iw..(y0 + j * dh + 1) * iw]);
+                }
+                acc.fill(f32::NEG_INFINITY);
+                if ny > 0 {
+                    for &(lo, hi, s0) in &taps {
+                        if hi == lo {
+                            continue;
+                        }
+                        let src = &vm[s0..=s0 + (hi - lo - 1) * sw];
+                        if sw == 1 {
+                            fold(&mut acc[lo..hi], src);
+                        } else {
+                            for (a, &v) in acc[lo..hi].iter_mut().zip(src.iter().step_by(sw)) {
+                                *a = if v > *a { v } else { *a };
+                            }
+                        }
+                    }
+                }
+                out.extend_from_slice(&acc);
+            }
+        }
+        return;
+    }
     for plane in xv.chunks(isz.max(1)).take(planes) {
         for &(y0, ny, py) in &rows {
-            acc.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+            acc.fill(0.0);
             for j in 0..ny {
                 let r = &plane[(y0 + j * dh) * iw..(y0 + j * dh + 1) * iw];
                 for &(lo, hi, s0) in &taps {
@@ -745,26 +778,15 @@ fn pool_2d(
                     }
                     let a = &mut acc[lo..hi];
                     let src = &r[s0..=s0 + (hi - lo - 1) * sw];
-                    if max {
-                        for (i, a) in a.iter_mut().enumerate() {
-                            let v = src[i * sw];
-                            *a = if v > *a { v } else { *a };
-                        }
-                    } else {
-                        for (i, a) in a.iter_mut().enumerate() {
-                            *a += src[i * sw];
-                        }
+                    for (i, a) in a.iter_mut().enumerate() {
+                        *a += src[i * sw];
                     }
                 }
             }
-            if max {
-                out.extend_from_slice(&acc);
-            } else {
-                out.extend(acc.iter().zip(&cols).map(|(&a, &(_, nx, px))| {
-                    let cnt = if include_pad { py * px } else { ny * nx };
-                    a / cnt.max(1) as f32
-                }));
-            }
+            out.extend(acc.iter().zip(&cols).map(|(&a, &(_, nx, px))| {
+                let cnt = if include_pad { py * px } else { ny * nx };
+                a / cnt.max(1) as f32
+            }));
         }
     }
 }
