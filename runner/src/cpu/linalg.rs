@@ -58,7 +58,7 @@ mod avx2 {
 
     const MR: usize = 6;
     const NR: usize = 16;
-    const KC: usize = 256;
+    const KC: usize = 384;
     const MC: usize = 144;
     const NC: usize = 512;
 
@@ -90,21 +90,39 @@ mod avx2 {
     }
 
     /// Packs rows 0..kc, columns 0..nc of B into `NR`-column strips laid
-    /// out `[strip][k][c]`, zero-padding the last strip.
+    /// out `[strip][k][c]`, zero-padding the last strip. Row-major B is
+    /// read row by row (sequential, so the prefetcher streams it from
+    /// memory: weights are usually cold) and scattered into the strips.
     unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: usize, csb: usize, dst: &mut [f32]) {
-        for (s, strip) in dst.chunks_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
-            let c0 = s * NR;
-            let cols = NR.min(nc - c0);
-            if csb == 1 && cols == NR {
-                for kk in 0..kc {
+        let full = nc / NR;
+        let tail = nc % NR;
+        if csb == 1 {
+            let d = dst.as_mut_ptr();
+            for kk in 0..kc {
+                let src = b.add(kk * rsb);
+                for s in 0..full {
                     std::ptr::copy_nonoverlapping(
-                        b.add(kk * rsb + c0),
-                        strip.as_mut_ptr().add(kk * NR),
+                        src.add(s * NR),
+                        d.add(s * NR * kc + kk * NR),
                         NR,
                     );
                 }
-                continue;
+                if tail > 0 {
+                    let row = std::slice::from_raw_parts_mut(d.add(full * NR * kc + kk * NR), NR);
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = if j < tail {
+                            *src.add(full * NR + j)
+                        } else {
+                            0.0
+                        };
+                    }
+                }
             }
+            return;
+        }
+        for (s, strip) in dst.chunks_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
+            let c0 = s * NR;
+            let cols = NR.min(nc - c0);
             for kk in 0..kc {
                 let row = &mut strip[kk * NR..(kk + 1) * NR];
                 for (j, v) in row.iter_mut().enumerate() {
