@@ -1,7 +1,7 @@
 //! Latency benchmark: Bazaar's runner against onnxruntime and tract, on the
 //! same inputs, in one run.
 //!
-//! Usage: runner-bench [--backend cpu|wgpu|both] [--iters N] [--warmup N]
+//! Usage: runner-bench [--backend cpu|wgpu|both] [--iters N] [--warmup N] [--rounds N]
 //!        [--threads N] [--ort-python PYTHON] [--no-tract] [--profile] DIR...
 //!
 //! Each DIR is a model in backend-test layout (model.onnx +
@@ -10,7 +10,9 @@
 //! backend; tract's (the `tract-onnx` crate, optimised plan, single
 //! thread); onnxruntime's with N intra-op threads (through
 //! scripts/runner/bench_ort.py and an interpreter with `onnxruntime`); and
-//! the ratios runner-cpu / onnxruntime and runner-cpu / tract.
+//! the ratios runner-cpu / onnxruntime and runner-cpu / tract. The runner's
+//! CPU backend and onnxruntime alternate for `--rounds` rounds (default 3)
+//! and each reports the median of its round medians.
 //! `--profile` also prints the CPU backend's time per operator type.
 
 use std::collections::BTreeMap;
@@ -117,6 +119,7 @@ struct Row {
 struct Opts {
     iters: usize,
     warmup: usize,
+    rounds: usize,
     threads: usize,
     backends: Vec<&'static str>,
     ort_python: Option<String>,
@@ -154,6 +157,28 @@ fn profile(model: &Model, ins: &[Tensor], threads: usize, iters: usize) -> Resul
     Ok(())
 }
 
+/// onnxruntime's median latency (ms) through bench_ort.py, one session.
+fn ort_time(py: &str, dir: &Path, o: &Opts) -> Result<Option<f64>, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/runner/bench_ort.py");
+    let out = Command::new(py)
+        .arg(&script)
+        .arg(dir)
+        .args([
+            o.threads.to_string(),
+            o.warmup.to_string(),
+            o.iters.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("{py}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "onnxruntime: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+}
+
 fn measure(dir: &Path, o: &Opts) -> Result<Row, String> {
     let path = dir.join("model.onnx");
     let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
@@ -167,12 +192,23 @@ fn measure(dir: &Path, o: &Opts) -> Result<Row, String> {
         tract: Err("-".into()),
         ort: None,
     };
-    if o.backends.contains(&"cpu") {
-        let mut be = CpuBackend::with_threads(o.threads);
-        row.cpu = Some(time(o.warmup, o.iters, || {
-            be.run(&m, &ins).map(|_| ()).map_err(|e| e.to_string())
-        })?);
+    // The runner and onnxruntime take turns for `rounds` rounds and each
+    // reports the median of its round medians, so a burst of load on a
+    // shared machine does not land on one side only.
+    let (mut cpu, mut ort) = (Vec::new(), Vec::new());
+    for _ in 0..o.rounds {
+        if o.backends.contains(&"cpu") {
+            let mut be = CpuBackend::with_threads(o.threads);
+            cpu.push(time(o.warmup, o.iters, || {
+                be.run(&m, &ins).map(|_| ()).map_err(|e| e.to_string())
+            })?);
+        }
+        if let Some(py) = &o.ort_python {
+            ort.extend(ort_time(py, dir, o)?);
+        }
     }
+    row.cpu = (!cpu.is_empty()).then(|| median(cpu));
+    row.ort = (!ort.is_empty()).then(|| median(ort));
     if o.backends.contains(&"wgpu") {
         #[cfg(feature = "wgpu")]
         {
@@ -192,27 +228,6 @@ fn measure(dir: &Path, o: &Opts) -> Result<Row, String> {
                 })
             });
     }
-    if let Some(py) = &o.ort_python {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/runner/bench_ort.py");
-        let out = Command::new(py)
-            .arg(&script)
-            .arg(dir)
-            .args([
-                o.threads.to_string(),
-                o.warmup.to_string(),
-                o.iters.to_string(),
-            ])
-            .output()
-            .map_err(|e| format!("{py}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "onnxruntime: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        row.ort = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
-    }
     if o.profile {
         profile(&m, &ins, o.threads, o.iters)?;
     }
@@ -224,6 +239,7 @@ fn main() {
     let mut o = Opts {
         iters: 20,
         warmup: 3,
+        rounds: 3,
         threads: 1,
         backends: vec!["cpu"],
         ort_python: None,
@@ -236,6 +252,7 @@ fn main() {
         match a.as_str() {
             "--iters" => o.iters = val().parse().unwrap_or(o.iters).max(1),
             "--warmup" => o.warmup = val().parse().unwrap_or(o.warmup),
+            "--rounds" => o.rounds = val().parse().unwrap_or(o.rounds).max(1),
             "--threads" => o.threads = val().parse().unwrap_or(o.threads).max(1),
             "--ort-python" => o.ort_python = Some(val()),
             "--no-tract" => o.tract = false,
@@ -251,8 +268,9 @@ fn main() {
         }
     }
     println!(
-        "threads: {} (runner cpu, onnxruntime); tract: 1; median of {} runs after {} warm-up",
-        o.threads, o.iters, o.warmup
+        "threads: {} (runner cpu, onnxruntime); tract: 1; median of {} runs after {} warm-up \
+         ({} alternating rounds of runner cpu and onnxruntime: median of round medians)",
+        o.threads, o.iters, o.warmup, o.rounds
     );
     println!(
         "{:<16} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8}",
