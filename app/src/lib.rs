@@ -19,7 +19,8 @@ use components::layout::{SiteFooter, SiteHeader};
 use pages::account::{
     ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage, VerifyEmailPage,
 };
-use pages::admin::{AuditPage, OutboxPage};
+use pages::admin::{AuditPage, DeletedListingsPage, OutboxPage};
+use pages::listing_settings::ListingSettingsPage;
 use pages::orgs::{OrgPage, OrgsPage};
 use pages::publish::{NewModelPage, UploadPage};
 use pages::settings::{SessionsPage, SettingsPage, TokensPage};
@@ -76,7 +77,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!("new") view=NewModelPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/deleted") view=DeletedListingsPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/upload") view=UploadPage ssr=SsrMode::Async />
+                    <Route path=path!(":owner/:slug/settings") view=ListingSettingsPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug") view=ModelPage ssr=SsrMode::Async />
                     <Route path=path!(":owner") view=PublisherPage ssr=SsrMode::Async />
                 </Routes>

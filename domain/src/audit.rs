@@ -26,6 +26,7 @@ pub enum Action {
     RoleChange,
     MemberRemove,
     AdminCreate,
+    ListingPurge,
 }
 
 impl Action {
@@ -47,6 +48,7 @@ impl Action {
             Self::RoleChange => "role_change",
             Self::MemberRemove => "member_remove",
             Self::AdminCreate => "admin_create",
+            Self::ListingPurge => "listing_purge",
         }
     }
 }

@@ -84,6 +84,11 @@ pub fn parse(card: &str) -> Result<ParsedCard<'_>, CardError> {
     Ok(ParsedCard { front_matter, body })
 }
 
+/// The file the card's `demo:` block names, if the card has one (and parses).
+pub fn demo_file(card: &str) -> Option<String> {
+    parse(card).ok()?.front_matter.demo.map(|demo| demo.file)
+}
+
 /// Renders card markdown to HTML that is safe to inline: publishers are untrusted, so raw HTML
 /// is shown as text and only http(s), mailto and relative links survive. Headings move down a
 /// level so the page's own `<h1>` stays the only one.

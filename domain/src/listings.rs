@@ -208,11 +208,45 @@ pub async fn publish_version(
             "version {version} has no files yet"
         )));
     }
+    mark_demo(state, &listing, &draft).await?;
     let published = publishing::publish_version(&state.db, draft).await?;
     if !listing.is_published {
         publishing::publish_model(&state.db, listing).await?;
     }
     Ok(published)
+}
+
+/// Marks the file the card's `demo:` block names as the version's public demo. It must be
+/// an ONNX file of this version, since the page runs it.
+async fn mark_demo(
+    state: &AppState,
+    listing: &model::Model,
+    draft: &model_version::Model,
+) -> DomainResult<()> {
+    let Some(demo_file) = crate::card::demo_file(&listing.card) else {
+        return Ok(());
+    };
+    let file = file::Entity::find()
+        .filter(file::Column::VersionId.eq(draft.id))
+        .filter(file::Column::Path.eq(&demo_file))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| {
+            DomainError::Conflict(format!(
+                "the model card's demo names '{demo_file}', which version {} does not have",
+                draft.version
+            ))
+        })?;
+    if file.format != "onnx" {
+        return Err(DomainError::Conflict(format!(
+            "the demo file '{demo_file}' must be an ONNX model, not {}",
+            file.format
+        )));
+    }
+    let mut row: file::ActiveModel = file.into();
+    row.is_demo = Set(true);
+    row.update(&state.db).await?;
+    Ok(())
 }
 
 /// A listing with its versions and their files, as its publisher sees it (drafts included).
@@ -238,4 +272,99 @@ pub async fn overview(
         out.push((version, files));
     }
     Ok((listing, out))
+}
+
+/// A soft-deleted listing waiting for an admin to purge it.
+#[derive(Debug, Clone)]
+pub struct DeletedListing {
+    pub listing: model::Model,
+    pub owner: user::Model,
+    pub files: u64,
+    pub bytes: i64,
+}
+
+/// Soft-deleted listings, newest deletion first, with what purging them frees. Admins only.
+pub async fn deleted(state: &AppState, admin: &user::Model) -> DomainResult<Vec<DeletedListing>> {
+    crate::audit::require_admin(admin)?;
+    let listings = model::Entity::find()
+        .filter(model::Column::DeletedAt.is_not_null())
+        .order_by_desc(model::Column::DeletedAt)
+        .all(&state.db)
+        .await?;
+    let mut out = Vec::with_capacity(listings.len());
+    for listing in listings {
+        let owner = user::Entity::find_by_id(listing.owner_id)
+            .one(&state.db)
+            .await?
+            .ok_or(DomainError::NotFound("owner"))?;
+        let files = files_of(state, listing.id).await?;
+        out.push(DeletedListing {
+            files: files.len() as u64,
+            bytes: files.iter().map(|f| f.size).sum(),
+            listing,
+            owner,
+        });
+    }
+    Ok(out)
+}
+
+/// Removes a soft-deleted listing for good: its stored files first, then its rows (versions,
+/// files, offers and unfinished uploads go with it). Deleting objects first means a purge cut
+/// short leaves rows of an invisible listing to retry, never unreferenced objects.
+pub async fn purge(
+    state: &AppState,
+    admin: &user::Model,
+    model_id: i64,
+    ip: &str,
+) -> DomainResult<()> {
+    crate::audit::require_admin(admin)?;
+    let listing = model::Entity::find_by_id(model_id)
+        .filter(model::Column::DeletedAt.is_not_null())
+        .one(&state.db)
+        .await?
+        .ok_or(DomainError::NotFound("deleted model"))?;
+    for f in files_of(state, listing.id).await? {
+        state.storage.delete(&f.object_key).await?;
+    }
+    let versions: Vec<i64> = model_version::Entity::find()
+        .filter(model_version::Column::ModelId.eq(listing.id))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    for upload in crate::entities::upload::Entity::find()
+        .filter(crate::entities::upload::Column::VersionId.is_in(versions))
+        .all(&state.db)
+        .await?
+    {
+        state.storage.discard_partial(&upload.object_key).await?;
+    }
+    model::Entity::delete_by_id(listing.id)
+        .exec(&state.db)
+        .await?;
+    let actor = crate::audit::Actor {
+        id: Some(admin.id),
+        name: &admin.username,
+        ip,
+    };
+    let subject = format!("model {} (id {})", listing.slug, listing.id);
+    crate::audit::record(
+        &state.db,
+        actor,
+        crate::audit::Action::ListingPurge,
+        &subject,
+    )
+    .await
+}
+
+async fn files_of(state: &AppState, model_id: i64) -> DomainResult<Vec<file::Model>> {
+    let versions = model_version::Entity::find()
+        .filter(model_version::Column::ModelId.eq(model_id))
+        .all(&state.db)
+        .await?;
+    Ok(file::Entity::find()
+        .filter(file::Column::VersionId.is_in(versions.iter().map(|v| v.id)))
+        .all(&state.db)
+        .await?)
 }

@@ -43,7 +43,6 @@ pub struct SeedModel {
     pub version: String,
     pub changelog: String,
     pub files: Vec<String>,
-    pub demo_file: Option<String>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -141,9 +140,11 @@ async fn seed_model(
     )
     .await?;
     let version = publishing::create_version(db, model.id, &m.version, &m.changelog).await?;
+    // As for publishers' versions, the card's `demo:` block names the demo file.
+    let demo_file = crate::card::demo_file(card);
     for name in &m.files {
         let bytes = Bytes::from_static(read(name)?);
-        let is_demo = m.demo_file.as_deref() == Some(name.as_str());
+        let is_demo = demo_file.as_deref() == Some(name.as_str());
         let body = futures::stream::iter([Ok(bytes)]);
         publishing::add_file(db, &state.storage, &version, name, body, is_demo).await?;
     }

@@ -270,6 +270,21 @@ impl Storage {
         Ok(result.into_stream().map_err(StorageError::from))
     }
 
+    /// The bytes `range` of the object (end exclusive), streamed: downloads and resumed
+    /// downloads of files of any size.
+    pub async fn stream_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<impl Stream<Item = Result<Bytes, StorageError>>, StorageError> {
+        let options = object_store::GetOptions {
+            range: Some(object_store::GetRange::Bounded(range)),
+            ..Default::default()
+        };
+        let result = self.store.get_opts(&Path::from(key), options).await?;
+        Ok(result.into_stream().map_err(StorageError::from))
+    }
+
     /// Removes the object; one that is already gone is not an error, so cleanup can be retried.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
         match self.store.delete(&Path::from(key)).await {

@@ -6,6 +6,7 @@
 //! byte is in, the checksum and format check pass, and the file row is committed.
 //! Uploads idle past the policy's expiry are aborted by [`expire_idle`].
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -44,8 +45,22 @@ impl Default for UploadPolicy {
 /// This process's uploads in progress (the multipart writers cannot be shared).
 #[derive(Clone, Default)]
 pub struct Uploads {
-    active: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Active>>>>>,
+    active: Arc<Mutex<HashMap<String, Arc<Entry>>>>,
 }
+
+/// One upload in progress. A request appends while it holds `active`; a newer request for the
+/// same upload takes over (as tus servers do): the client that lost its connection, or
+/// reloaded the page, continues at once instead of waiting until the server notices the old
+/// connection is dead, which can take minutes.
+struct Entry {
+    active: tokio::sync::Mutex<Active>,
+    /// Bumped by each request that wants the upload; the holder stops when it changes.
+    generation: AtomicU64,
+    takeover: tokio::sync::Notify,
+}
+
+/// How long a new request waits for the one it takes over from to let go.
+const TAKEOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 struct Active {
     writer: Option<WriteMultipart>,
@@ -55,18 +70,22 @@ struct Active {
 }
 
 impl Uploads {
-    fn get(&self, id: &str) -> Option<Arc<tokio::sync::Mutex<Active>>> {
+    fn get(&self, id: &str) -> Option<Arc<Entry>> {
         self.active.lock().expect("uploads lock").get(id).cloned()
     }
 
     fn insert(&self, id: String, active: Active) {
-        self.active
-            .lock()
-            .expect("uploads lock")
-            .insert(id, Arc::new(tokio::sync::Mutex::new(active)));
+        self.active.lock().expect("uploads lock").insert(
+            id,
+            Arc::new(Entry {
+                active: tokio::sync::Mutex::new(active),
+                generation: AtomicU64::new(0),
+                takeover: tokio::sync::Notify::new(),
+            }),
+        );
     }
 
-    fn remove(&self, id: &str) -> Option<Arc<tokio::sync::Mutex<Active>>> {
+    fn remove(&self, id: &str) -> Option<Arc<Entry>> {
         self.active.lock().expect("uploads lock").remove(id)
     }
 }
@@ -78,7 +97,6 @@ pub struct NewUpload<'a> {
     pub path: &'a str,
     pub size: u64,
     pub sha256: Option<&'a str>,
-    pub is_demo: bool,
 }
 
 /// Where an upload stands after an append.
@@ -164,7 +182,6 @@ pub async fn begin(
         received: Set(0),
         sha256: Set(sha256),
         object_key: Set(key),
-        is_demo: Set(new.is_demo),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -202,7 +219,7 @@ pub async fn status(state: &AppState, user: &user::Model, id: &str) -> DomainRes
     let mut row = find_own(state, user, id).await?;
     match state.uploads.get(id) {
         Some(active) => {
-            if let Ok(active) = active.try_lock() {
+            if let Ok(active) = active.active.try_lock() {
                 row.received = active.offset as i64;
             }
             Ok(row)
@@ -233,14 +250,25 @@ where
     E: std::fmt::Display,
 {
     let mut row = find_own(state, user, id).await?;
-    let Some(active) = state.uploads.get(id) else {
+    let Some(entry) = state.uploads.get(id) else {
         return Err(interrupted(state, row).await);
     };
-    let Ok(mut active) = active.try_lock() else {
-        return Err(DomainError::Conflict(
-            "another request is sending this upload".into(),
-        ));
+    let mut active = match entry.active.try_lock() {
+        Ok(active) => active,
+        Err(_) => {
+            entry.generation.fetch_add(1, Ordering::SeqCst);
+            entry.takeover.notify_waiters();
+            match tokio::time::timeout(TAKEOVER_WAIT, entry.active.lock()).await {
+                Ok(active) => active,
+                Err(_) => {
+                    return Err(DomainError::Conflict(
+                        "another request is sending this upload".into(),
+                    ))
+                }
+            }
+        }
     };
+    let generation = entry.generation.load(Ordering::SeqCst);
     if active.writer.is_none() || active.inspector.is_none() {
         // Completed or cancelled by a request that held the lock just before this one.
         return Err(DomainError::NotFound("upload"));
@@ -253,8 +281,19 @@ where
     let size = row.size as u64;
     let mut body = body;
     let mut refusal = None;
-    while let Some(chunk) = body.next().await {
-        let Ok(chunk) = chunk else {
+    loop {
+        // Armed before the check, so a takeover between the two is not missed.
+        let taken_over = entry.takeover.notified();
+        tokio::pin!(taken_over);
+        taken_over.as_mut().enable();
+        if entry.generation.load(Ordering::SeqCst) != generation {
+            break; // A newer request continues from here.
+        }
+        let chunk = tokio::select! {
+            chunk = body.next() => chunk,
+            () = &mut taken_over => break,
+        };
+        let Some(Ok(chunk)) = chunk else {
             break; // The client went away: keep what arrived; it resumes from the offset.
         };
         if active.offset + chunk.len() as u64 > size {
@@ -363,7 +402,8 @@ async fn complete(
             sha256: Set(sha256.clone()),
             format: Set(metadata.kind().as_str().to_owned()),
             metadata: Set(Some(serde_json::to_value(&metadata).unwrap_or_default())),
-            is_demo: Set(row.is_demo),
+            // The card's demo block picks the demo file when the version is published.
+            is_demo: Set(false),
             created_at: Set(Utc::now()),
             ..Default::default()
         }
@@ -392,8 +432,11 @@ pub async fn cancel(state: &AppState, user: &user::Model, id: &str) -> DomainRes
 }
 
 async fn cancel_row(state: &AppState, row: upload::Model) -> DomainResult<()> {
-    if let Some(active) = state.uploads.remove(&row.id) {
-        let writer = active.lock().await.writer.take();
+    if let Some(entry) = state.uploads.remove(&row.id) {
+        // A request still sending stops first.
+        entry.generation.fetch_add(1, Ordering::SeqCst);
+        entry.takeover.notify_waiters();
+        let writer = entry.active.lock().await.writer.take();
         if let Some(writer) = writer {
             writer.abort().await.ok();
         }

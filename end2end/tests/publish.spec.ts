@@ -16,9 +16,12 @@ async function signUp(page: Page, username: string) {
 
 const name = (stem: string, info: TestInfo) => `${stem}-${info.project.name}`;
 
+// The card names the demo file anyone may download and, later, try in the page.
+const card = '---\nlicense: mit\ndemo:\n  file: model.onnx\n  task: tabular\n---\n\n# Iris\n';
+
 /// Signs up a publisher and creates a draft listing; lands on its upload page.
-async function newListing(page: Page, info: TestInfo) {
-  const owner = name('publisher-mae', info);
+async function newListing(page: Page, info: TestInfo, stem = 'mae') {
+  const owner = name(`publisher-${stem}`, info);
   const slug = name('iris-onnx', info);
   await signUp(page, owner);
   await page.goto('/settings');
@@ -31,6 +34,7 @@ async function newListing(page: Page, info: TestInfo) {
   await page.getByTestId('summary').fill('Tells iris species apart from four measurements.');
   await page.getByTestId('task').selectOption('tabular');
   await page.getByTestId('tags').fill('onnx, tabular');
+  await page.getByTestId('card').fill(card);
   await page.getByTestId('create-model').click();
   await expect(page).toHaveURL(new RegExp(`/${owner}/${slug}/upload$`));
   await expect(page.getByTestId('draft-version')).toHaveText('1.0.0');
@@ -45,7 +49,7 @@ test('without JavaScript the upload page points to the command-line client', asy
   await expect(page.getByTestId('no-files')).toBeVisible();
 });
 
-test('a publisher uploads files, publishes the version and sees them listed', async ({ page }, info) => {
+test('a publisher uploads files, publishes the version and sees them listed', async ({ page, request }, info) => {
   test.skip(info.project.name !== 'hydrated', 'uploading needs JavaScript');
   const { owner, slug } = await newListing(page, info);
   await expect(page.getByTestId('needs-js')).toHaveCount(0);
@@ -90,4 +94,117 @@ test('a publisher uploads files, publishes the version and sees them listed', as
   await expect(onnxRow).toContainText('opset');
   await expect(onnxRow).toContainText('parameters');
   await expect(files).not.toContainText('weights.pt');
+
+  // The publisher may download every file; a visitor only the card's demo file until the
+  // model has a licence offer.
+  await expect(files.getByTestId('download')).toHaveCount(2);
+  const fileUrl = (file: string) => `/api/v1/models/${owner}/${slug}/versions/1.0.0/files/${file}`;
+  expect((await request.get(fileUrl('model.onnx'))).status()).toBe(200);
+  expect((await request.get(fileUrl('README.md'))).status()).toBe(403);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    onnxRow.getByTestId('download').click(),
+  ]);
+  expect(download.suggestedFilename()).toBe('model.onnx');
+  const saved = await download.path();
+  expect(fs.statSync(saved).size).toBe(fs.statSync(seedOnnx).size);
+});
+
+const MiB = 1024 * 1024;
+const uploadRow = (page: Page, file: string) => page.locator(`[data-testid="upload-row"][data-file="${file}"]`);
+
+test('an upload survives a dropped connection and a reload, and can be cancelled', async ({ page }, info) => {
+  test.skip(info.project.name !== 'hydrated', 'uploading needs JavaScript');
+  test.setTimeout(120_000);
+  await newListing(page, info, 'resume');
+  // 20 MiB on disk (three 8 MiB requests), so choosing it again is the same file to the
+  // browser: same name, size and modification time.
+  const big = (name: string) => {
+    const file = info.outputPath(name);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, Buffer.alloc(20 * MiB, name.charCodeAt(5)));
+    return file;
+  };
+  const uploads = '**/api/v1/uploads/*';
+  const isPatch = (route: import('@playwright/test').Route) => route.request().method() === 'PATCH';
+
+  // The connection drops once, mid-file: the uploader asks for the offset and goes on.
+  let patches = 0;
+  await page.route(uploads, (route) =>
+    isPatch(route) && ++patches === 2 ? route.abort('connectionreset') : route.continue(),
+  );
+  await page.getByTestId('file-input').setInputFiles(big('part-a.txt'));
+  await expect(uploadRow(page, 'part-a.txt')).toHaveClass(/done/, { timeout: 60_000 });
+  expect(patches).toBeGreaterThanOrEqual(4);
+  await page.unroute(uploads);
+
+  // Cancel stops the file and the server forgets it.
+  await page.route(uploads, (route) => {
+    if (isPatch(route) && route.request().headers()['upload-offset'] !== '0') return;
+    return route.continue();
+  });
+  await page.getByTestId('file-input').setInputFiles(big('part-c.txt'));
+  const rowC = uploadRow(page, 'part-c.txt');
+  await expect(rowC.getByTestId('upload-percent')).not.toHaveText('0%');
+  await rowC.getByTestId('cancel-upload').click();
+  await expect(rowC).toHaveClass(/cancelled/);
+  await page.unroute(uploads);
+
+  // The page is reloaded while the second part is on its way: dropping the same file again
+  // continues from what the server has.
+  let held = false;
+  await page.route(uploads, (route) => {
+    if (isPatch(route) && route.request().headers()['upload-offset'] !== '0') {
+      held = true; // never answered: the reload cuts it off
+      return;
+    }
+    return route.continue();
+  });
+  await page.getByTestId('file-input').setInputFiles(big('part-b.txt'));
+  await expect.poll(() => held).toBe(true);
+  await page.unroute(uploads);
+  await page.reload();
+  await expect(page.getByTestId('resume-hint')).toContainText('part-b.txt');
+  const offsets: string[] = [];
+  page.on('request', (request) => {
+    if (request.method() === 'PATCH') offsets.push(request.headers()['upload-offset']);
+  });
+  await page.getByTestId('file-input').setInputFiles(big('part-b.txt'));
+  await expect(uploadRow(page, 'part-b.txt')).toHaveClass(/done/, { timeout: 60_000 });
+  // It went on from what the server had (at least the first part), not from zero.
+  expect(Number(offsets[0])).toBeGreaterThanOrEqual(8 * MiB);
+
+  await page.reload();
+  const stored = page.getByTestId('stored-files');
+  await expect(stored).toContainText('part-a.txt');
+  await expect(stored).toContainText('part-b.txt');
+  await expect(stored).not.toContainText('part-c.txt');
+  await expect(page.getByTestId('resume-hint')).toHaveCount(0);
+});
+
+test('a publisher edits a listing and deletes it', async ({ page }, info) => {
+  const { owner, slug } = await newListing(page, info, 'editor');
+  await page.getByTestId('listing-settings').click();
+  await expect(page).toHaveURL(new RegExp(`/${owner}/${slug}/settings$`));
+  await page.getByTestId('name').fill('Iris, renamed');
+  await page.getByTestId('summary').fill('Now with a better summary.');
+  await page.getByTestId('save-listing').click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Settings of Iris, renamed');
+  await expect(page.getByTestId('summary')).toHaveValue('Now with a better summary.');
+  // A draft without a published version cannot be listed yet.
+  await expect(page.getByTestId('visibility')).toContainText('Draft');
+  await expect(page.getByTestId('toggle-published')).toBeDisabled();
+  if (process.env.BAZAAR_E2E_SCREENSHOTS && info.project.name === 'hydrated') {
+    await page.screenshot({ path: path.join(process.env.BAZAAR_E2E_SCREENSHOTS, 'listing-settings.png'), fullPage: true });
+  }
+
+  if (info.project.name === 'hydrated') {
+    await page.getByTestId('confirm-delete').fill('not-the-slug');
+    await page.getByTestId('delete-listing').click();
+    await expect(page.getByTestId('form-error')).toContainText(`type '${slug}'`);
+  }
+  await page.getByTestId('confirm-delete').fill(slug);
+  await page.getByTestId('delete-listing').click();
+  await expect(page).toHaveURL(new RegExp(`/${owner}$`));
+  const gone = await page.goto(`/${owner}/${slug}/settings`);
+  expect(gone?.status()).toBe(404);
 });

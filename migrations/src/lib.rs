@@ -7,6 +7,7 @@ mod m0002_sessions;
 mod m0003_rate_limits;
 mod m0004_accounts;
 mod m0005_uploads;
+mod m0006_upload_demo_flag;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_rate_limits::Migration),
             Box::new(m0004_accounts::Migration),
             Box::new(m0005_uploads::Migration),
+            Box::new(m0006_upload_demo_flag::Migration),
         ]
     }
 }

@@ -963,7 +963,6 @@ def write_catalog(path: Path, models: list[SeedModel]) -> None:
             'version = "1.0.0"',
             'changelog = "Initial release."',
             f"files = {toml_list(m.files)}",
-            'demo_file = "model.onnx"',
             "",
         ]
     write_text(path, "\n".join(lines))

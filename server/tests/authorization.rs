@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use common::{make_admin, session_cookie_of, TestApp, PASSWORD};
 use domain::entities::user;
 use http::header;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// What a call must get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +115,14 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         "POST /api/outbox",
         [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
     ),
+    (
+        "POST /api/deleted_listings",
+        [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
+    ),
+    (
+        "POST /api/purge_listing",
+        [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
+    ),
     // REST API (a browser session is accepted as well as a token).
     ("GET /api/v1/whoami", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("GET /api/v1/tokens", [Unauthenticated, Ok, Ok, Ok, Ok]),
@@ -167,6 +176,28 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     (
         "POST /api/publish_draft",
         [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/listing_settings",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/update_listing",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/set_listing_published",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/delete_listing",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    // Downloads: a draft's file is its publishers' alone (anyone may fetch published demo
+    // and open files; see the downloads tests).
+    (
+        "GET /api/v1/models/{owner}/{slug}/versions/{version}/files/{*path}",
+        [NotFound, NotFound, Ok, NotFound, Ok],
     ),
     // An upload belongs to whoever began it.
     (
@@ -348,6 +379,48 @@ async fn prepare(
             let at = fx.draft_listing(app, true).await;
             let (owner, slug) = at.split_once('/').unwrap();
             format!("owner={owner}&slug={slug}&version=1.0.0")
+        }
+        "/api/listing_settings" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}")
+        }
+        "/api/update_listing" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}&name=Renamed&summary=&task=other&tags=a&card=")
+        }
+        "/api/set_listing_published" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}&published=false")
+        }
+        "/api/delete_listing" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}&confirm={slug}")
+        }
+        "/api/v1/models/{owner}/{slug}/versions/{version}/files/{*path}" => {
+            let at = fx.draft_listing(app, true).await;
+            return (
+                format!("/api/v1/models/{at}/versions/1.0.0/files/README.md"),
+                String::new(),
+                None,
+            );
+        }
+        "/api/purge_listing" => {
+            let at = fx.draft_listing(app, true).await;
+            let slug = at.split_once('/').unwrap().1;
+            domain::listings::delete(&app.state, &fx.owner, "acme", slug)
+                .await
+                .unwrap();
+            let listing = domain::entities::model::Entity::find()
+                .filter(domain::entities::model::Column::Slug.eq(slug))
+                .one(&app.state.db)
+                .await
+                .unwrap()
+                .unwrap();
+            format!("id={}", listing.id)
         }
         "/api/get_model" => "owner=sklearn-lab&slug=digit-classifier".to_owned(),
         "/api/get_publisher" => "username=sklearn-lab".to_owned(),

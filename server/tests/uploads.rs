@@ -14,6 +14,8 @@ on_each_database!(
     an_upload_resumes_from_the_offset_after_the_connection_is_cut,
     refused_files_and_paths_never_become_visible,
     a_published_version_refuses_changes_and_others_cannot_publish_here,
+    the_cards_demo_file_is_public_and_a_deleted_listing_is_purged,
+    a_new_request_takes_over_from_a_stalled_one,
 );
 
 /// A publisher with a write token: `(cookie, token)`.
@@ -333,6 +335,219 @@ async fn refused_files_and_paths_never_become_visible(app: TestApp) {
         .unwrap()
         .1;
     assert!(versions[0].1.is_empty(), "no file was recorded");
+}
+
+/// Uploads `bytes` as `path` into `at`'s draft 1.0.0 in one request.
+async fn upload_whole(app: &TestApp, token: &str, at: &str, path: &str, bytes: &[u8]) {
+    let started = begin(app, token, at, path, bytes).await;
+    assert_eq!(started.status(), 201, "{path}");
+    let id = started.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = patch(app, token, &id, 0, bytes.to_vec().into()).await;
+    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+}
+
+async fn a_new_request_takes_over_from_a_stalled_one(app: TestApp) {
+    let token = publisher(&app, "stall").await;
+    draft(&app, &token, "stall", "big").await;
+    let bytes: Vec<u8> = (0..3u32 << 20).map(|i| (i % 241) as u8).collect();
+    let started = begin(&app, &token, "stall/big", "weights.txt", &bytes).await;
+    let id = started.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A connection that sent 1 MiB and then went silent, as a half-open one does.
+    let first: Result<Vec<u8>, std::io::Error> = Ok(bytes[..1 << 20].to_vec());
+    let silent =
+        futures::StreamExt::chain(futures::stream::iter([first]), futures::stream::pending());
+    let stalled = tokio::spawn({
+        let request = app
+            .client
+            .patch(app.url(&format!("/api/v1/uploads/{id}")))
+            .bearer_auth(&token)
+            .header("upload-offset", 0)
+            .body(reqwest::Body::wrap_stream(silent));
+        async move { request.send().await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // The client comes back (new connection, or a reloaded page) with what it last knew:
+    // the new request takes over at once and learns where the upload really stands.
+    let asked = std::time::Instant::now();
+    // (A small body: the refusal comes before the body is read, and a large one still being
+    // sent could see the connection close before it reads the answer.)
+    let behind = patch(&app, &token, &id, 0, bytes[..1024].to_vec().into()).await;
+    assert!(asked.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(behind.status(), 409);
+    let at: usize = behind.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(at, 1 << 20);
+    let done = patch(&app, &token, &id, at, bytes[at..].to_vec().into()).await;
+    assert_eq!(done.status(), 200);
+    let done: Value = done.json().await.unwrap();
+    assert_eq!(done["file"]["sha256"], hex::encode(Sha256::digest(&bytes)));
+    stalled.abort();
+}
+
+async fn the_cards_demo_file_is_public_and_a_deleted_listing_is_purged(app: TestApp) {
+    let token = publisher(&app, "maker").await;
+    let card = "---\nlicense: mit\ndemo:\n  file: model.onnx\n  task: image-classification\n---\n# Digits\n";
+    let created = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models",
+        json!({ "slug": "digits", "name": "Digits", "task": "image-classification", "card": card }),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let version = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models/maker/digits/versions",
+        json!({ "version": "1.0.0" }),
+    )
+    .await;
+    assert_eq!(version.status(), 201);
+    let publish = || {
+        call(
+            &app,
+            &token,
+            "POST",
+            "/api/v1/models/maker/digits/versions/1.0.0/publish",
+            json!({}),
+        )
+    };
+
+    // The card names a demo file the version lacks: publishing says so.
+    upload_whole(&app, &token, "maker/digits", "notes.txt", b"notes").await;
+    let refused = publish().await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("demo names 'model.onnx'"));
+
+    upload_whole(&app, &token, "maker/digits", "model.onnx", &digits_onnx()).await;
+    assert_eq!(publish().await.status(), 200);
+    let shown: Value = call(
+        &app,
+        &token,
+        "GET",
+        "/api/v1/models/maker/digits",
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let demo_flags: Vec<(String, bool)> = shown["versions"][0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_owned(),
+                f["demo"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        demo_flags,
+        [
+            ("model.onnx".to_owned(), true),
+            ("notes.txt".to_owned(), false)
+        ]
+    );
+
+    // Without a licence offer, visitors get the demo file only; the publisher gets all.
+    let files = "/api/v1/models/maker/digits/versions/1.0.0/files";
+    assert_eq!(app.get(&format!("{files}/model.onnx")).await.status(), 200);
+    assert_eq!(app.get(&format!("{files}/notes.txt")).await.status(), 403);
+    let own = app
+        .client
+        .get(app.url(&format!("{files}/notes.txt")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.headers()[header::CACHE_CONTROL], "private, no-store");
+    assert_eq!(own.bytes().await.unwrap().as_ref(), b"notes");
+
+    // Deleted: gone from every page and download at once, files kept for the admin.
+    let keys: Vec<String> = domain::catalog::model_detail(&app.state.db, "maker", "digits")
+        .await
+        .unwrap()
+        .unwrap()
+        .versions[0]
+        .files
+        .iter()
+        .map(|f| f.object_key.clone())
+        .collect();
+    let deleted = call(
+        &app,
+        &token,
+        "DELETE",
+        "/api/v1/models/maker/digits",
+        json!({}),
+    )
+    .await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(app.get("/maker/digits").await.status(), 404);
+    assert_eq!(app.get(&format!("{files}/model.onnx")).await.status(), 404);
+    for key in &keys {
+        assert!(app.state.storage.read_all(key).await.is_ok());
+    }
+
+    let admin = app.sign_up("root").await;
+    common::make_admin(&app, "root").await;
+    let listed = app
+        .post_form("/api/deleted_listings", "", Some(&admin))
+        .await;
+    let listed: Value = listed.json().await.unwrap();
+    let row = &listed[0];
+    assert_eq!(row["slug"], "digits");
+    assert_eq!(row["files"], 2);
+    let purge = format!("id={}", row["id"]);
+    let stranger = app.sign_up("stranger").await;
+    let refused = app
+        .post_form("/api/purge_listing", &purge, Some(&stranger))
+        .await;
+    assert_eq!(refused.status(), 403);
+    let purged = app
+        .post_form("/api/purge_listing", &purge, Some(&admin))
+        .await;
+    assert!(purged.status().is_success(), "{}", purged.status());
+    for key in &keys {
+        assert!(
+            app.state.storage.read_all(key).await.is_err(),
+            "{key} remains"
+        );
+    }
+    let listed: Value = app
+        .post_form("/api/deleted_listings", "", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]));
+    let root = domain::catalog::find_user(&app.state.db, "root")
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = domain::audit::recent(&app.state.db, &root, None, 10)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.action == "listing_purge"));
 }
 
 async fn a_published_version_refuses_changes_and_others_cannot_publish_here(app: TestApp) {

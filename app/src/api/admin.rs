@@ -1,12 +1,12 @@
-//! Site administration: the audit log and the e-mail outbox (admins only).
+//! Site administration: the audit log, the e-mail outbox and deleted listings (admins only).
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use super::request::{signed_in, when};
+use super::request::{client_ip, signed_in, when};
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
-use crate::wire::{AuditRow, OutboxRow};
+use crate::wire::{AuditRow, DeletedListingRow, OutboxRow};
 
 #[server(endpoint = "audit_log")]
 pub async fn audit_log(before: Option<i64>) -> Result<Vec<AuditRow>, AppError> {
@@ -46,4 +46,33 @@ pub async fn outbox() -> Result<Vec<OutboxRow>, AppError> {
             created_at: when(m.created_at),
         })
         .collect())
+}
+
+/// Listings their publishers deleted, with what purging them frees.
+#[server(endpoint = "deleted_listings")]
+pub async fn deleted_listings() -> Result<Vec<DeletedListingRow>, AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    let listings = respond(domain::listings::deleted(&state, &caller.user).await)?;
+    Ok(listings
+        .into_iter()
+        .map(|d| DeletedListingRow {
+            id: d.listing.id,
+            owner: d.owner.username,
+            slug: d.listing.slug,
+            name: d.listing.name,
+            deleted_at: d.listing.deleted_at.map(when).unwrap_or_default(),
+            files: d.files,
+            bytes: d.bytes,
+        })
+        .collect())
+}
+
+/// Removes a deleted listing and its stored files for good.
+#[server(endpoint = "purge_listing")]
+pub async fn purge_listing(id: i64) -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    respond(domain::listings::purge(&state, &caller.user, id, &client_ip()).await)?;
+    Ok(())
 }

@@ -20,8 +20,17 @@ pub async fn list_models(
 #[server(endpoint = "get_model")]
 pub async fn get_model(owner: String, slug: String) -> Result<Option<ModelDetail>, AppError> {
     let state = expect_context::<domain::AppState>();
-    let detail = respond(domain::catalog::model_detail(&state.db, &owner, &slug).await)?;
-    Ok(detail.map(to_wire::detail))
+    let Some(detail) = respond(domain::catalog::model_detail(&state.db, &owner, &slug).await)?
+    else {
+        return Ok(None);
+    };
+    let can_edit = match super::request::caller() {
+        Some(caller) => respond(
+            domain::orgs::can_publish_as(&state.db, &caller.user, &detail.listing.owner).await,
+        )?,
+        None => false,
+    };
+    Ok(Some(to_wire::detail(detail, can_edit)))
 }
 
 #[server(endpoint = "get_publisher")]
@@ -81,8 +90,15 @@ mod to_wire {
         }
     }
 
-    pub fn detail(detail: domain::catalog::ModelDetail) -> ModelDetail {
+    pub fn detail(detail: domain::catalog::ModelDetail, can_edit: bool) -> ModelDetail {
         let card = detail.listing.model.card.clone();
+        let owner = detail.listing.owner.username.clone();
+        let slug = detail.listing.model.slug.clone();
+        let kind = detail
+            .listing
+            .offer
+            .as_ref()
+            .and_then(|offer| LicenseKind::parse(&offer.kind));
         let (facts, card_html) = match domain::card::parse(&card) {
             Ok(parsed) => {
                 let fm = parsed.front_matter;
@@ -100,23 +116,20 @@ mod to_wire {
         };
         ModelDetail {
             summary: summary(detail.listing),
+            can_edit,
             card_html,
             facts,
             versions: detail
                 .versions
                 .into_iter()
                 .map(|v| VersionEntry {
-                    version: v.version.version,
-                    changelog: v.version.changelog,
-                    published_on: v
-                        .version
-                        .published_at
-                        .map(|t| t.format("%Y-%m-%d").to_string())
-                        .unwrap_or_default(),
                     files: v
                         .files
                         .into_iter()
                         .map(|f| FileEntry {
+                            // Publishers download their own files whatever the licence.
+                            download_url: (can_edit || domain::downloads::is_public(&f, kind))
+                                .then(|| download_url(&owner, &slug, &v.version.version, &f.path)),
                             path: f.path,
                             size: f.size,
                             sha256: f.sha256,
@@ -125,6 +138,13 @@ mod to_wire {
                             is_demo: f.is_demo,
                         })
                         .collect(),
+                    version: v.version.version,
+                    changelog: v.version.changelog,
+                    published_on: v
+                        .version
+                        .published_at
+                        .map(|t| t.format("%Y-%m-%d").to_string())
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }

@@ -2,6 +2,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod catalog;
+pub mod listings;
 pub mod orgs;
 pub mod publishing;
 #[cfg(feature = "ssr")]
@@ -11,6 +12,7 @@ pub mod settings;
 pub use accounts::*;
 pub use admin::*;
 pub use catalog::*;
+pub use listings::*;
 pub use orgs::*;
 pub use publishing::*;
 pub use settings::*;

@@ -29,12 +29,7 @@ pub async fn create_model(
         "" => caller.user.username.clone(),
         owner => owner.to_owned(),
     };
-    let tags: Vec<String> = tags
-        .split(',')
-        .map(str::trim)
-        .filter(|tag| !tag.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let tags = split_tags(&tags);
     let fields = domain::listings::ListingFields {
         name: name.trim(),
         summary: summary.trim(),
@@ -128,6 +123,16 @@ pub async fn publish_draft(owner: String, slug: String, version: String) -> Resu
     )?;
     leptos_axum::redirect(&format!("/{owner}/{slug}"));
     Ok(())
+}
+
+/// Tags as the forms take them: separated by commas, blanks dropped.
+#[cfg(feature = "ssr")]
+pub fn split_tags(tags: &str) -> Vec<String> {
+    tags.split(',')
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A file's stored header metadata in a few words, e.g. `opset 13 · 1.2K parameters`.

@@ -1,10 +1,11 @@
-//! Site administration: the audit log and the e-mail outbox.
+//! Site administration: the audit log, the e-mail outbox and deleted listings.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::api::{audit_log, outbox};
-use crate::components::forms::refusal;
+use crate::api::{audit_log, deleted_listings, outbox, PurgeListing};
+use crate::components::forms::{refusal, FormError};
+use crate::wire::format_size;
 
 #[component]
 fn AdminNav() -> impl IntoView {
@@ -12,6 +13,7 @@ fn AdminNav() -> impl IntoView {
         <nav class="tabs" aria-label="Administration">
             <A href="/admin/audit">"Audit log"</A>
             <A href="/admin/outbox">"Outbox"</A>
+            <A href="/admin/deleted">"Deleted models"</A>
         </nav>
     }
 }
@@ -78,5 +80,47 @@ pub fn OutboxPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+pub fn DeletedListingsPage() -> impl IntoView {
+    let purge = ServerAction::<PurgeListing>::new();
+    let listings = Resource::new(move || purge.version().get(), |_| deleted_listings());
+    view! {
+        <Title text="Deleted models" />
+        <h1>"Deleted models"</h1>
+        <AdminNav />
+        <p class="muted">"Publishers' deleted models are hidden everywhere but keep their files until purged here. Purging removes the files from storage for good."</p>
+        <FormError result=purge.value() />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match listings.await {
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted" data-testid="no-deleted">"No deleted models."</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <table class="data-table" data-testid="deleted-models">
+                            <thead><tr><th>"Model"</th><th>"Deleted"</th><th class="num">"Files"</th><th class="num">"Size"</th><th></th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|row| view! {
+                                    <tr>
+                                        <td><strong>{row.name}</strong>" "<span class="muted">{format!("{}/{}", row.owner, row.slug)}</span></td>
+                                        <td>{row.deleted_at}</td>
+                                        <td class="num">{row.files}</td>
+                                        <td class="num">{format_size(row.bytes)}</td>
+                                        <td>
+                                            <ActionForm action=purge>
+                                                <input type="hidden" name="id" value=row.id />
+                                                <button type="submit" class="button button-danger button-small" data-testid="purge">"Purge"</button>
+                                            </ActionForm>
+                                        </td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(err) => refusal(err),
+                }
+            })}
+        </Transition>
     }
 }

@@ -1,6 +1,7 @@
 pub mod account;
 pub mod admin;
 pub mod home;
+pub mod listing_settings;
 pub mod model;
 pub mod not_found;
 pub mod orgs;

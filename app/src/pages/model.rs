@@ -38,8 +38,18 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
         card_html,
         facts,
         versions,
+        can_edit,
     } = detail;
     let owner_href = format!("/{}", model.owner);
+    let edit_links = can_edit.then(|| {
+        let base = format!("/{}/{}", model.owner, model.slug);
+        view! {
+            <div class="publisher-links">
+                <A href=format!("{base}/upload") attr:class="button button-secondary button-small">"Files and versions"</A>
+                <A href=format!("{base}/settings") attr:class="button button-secondary button-small" attr:data-testid="listing-settings">"Settings"</A>
+            </div>
+        }
+    });
     let mut versions = versions.into_iter();
     let latest = versions.next();
     let older: Vec<VersionEntry> = versions.collect();
@@ -52,6 +62,7 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
             <span>{model.slug.clone()}</span>
         </nav>
         <header class="model-head">
+            {edit_links}
             <h1>{model.name.clone()}</h1>
             <p class="lede">{model.summary.clone()}</p>
             <div class="model-meta">
@@ -107,6 +118,7 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
                         <th scope="col">"Details"</th>
                         <th scope="col" class="num">"Size"</th>
                         <th scope="col">"SHA-256"</th>
+                        <th scope="col"><span class="visually-hidden">"Download"</span></th>
                     </tr>
                 </thead>
                 <tbody>
@@ -123,6 +135,17 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
                                     <td class="file-details">{f.details.clone()}</td>
                                     <td class="num">{format_size(f.size)}</td>
                                     <td><code class="sha" data-testid="sha256">{f.sha256.clone()}</code></td>
+                                    <td class="file-get">
+                                        {match f.download_url.clone() {
+                                            Some(url) => view! {
+                                                <a class="button button-small" href=url rel="external" download=f.path.clone()
+                                                    data-testid="download">"Download"</a>
+                                            }.into_any(),
+                                            None => view! {
+                                                <span class="muted" title="Needs a licence for this model">"Licence needed"</span>
+                                            }.into_any(),
+                                        }}
+                                    </td>
                                 </tr>
                             }
                         })

@@ -11,7 +11,7 @@ use crate::uploader::{format_eta, Row, RowState, Target};
 use crate::wire::{format_size, DraftFile, ListingDraft};
 
 /// Tasks offered in the form; the card's `pipeline_tag` may say more.
-const TASKS: [(&str, &str); 8] = [
+pub(crate) const TASKS: [(&str, &str); 8] = [
     ("image-classification", "Image classification"),
     ("object-detection", "Object detection"),
     ("text-classification", "Text classification"),
@@ -162,7 +162,11 @@ fn UploadView(
     let (owner2, slug2) = (owner.clone(), slug.clone());
     view! {
         <div class="upload-head">
-            <p class="crumbs"><A href=model_href>{format!("{owner}/{slug}")}</A></p>
+            <p class="crumbs">
+                <A href=model_href.clone()>{format!("{owner}/{slug}")}</A>
+                " · "
+                <A href=format!("{model_href}/settings") attr:data-testid="listing-settings">"Settings"</A>
+            </p>
             <h1>{format!("Upload files to {name}")}</h1>
             <p class="muted">
                 {if is_published { "Listed in the catalog." } else { "Draft: only you can see it until a version is published." }}
@@ -239,19 +243,10 @@ fn DropZone(
         let target = target.clone();
         Effect::new(move || forgotten.set(crate::uploader::forgotten_uploads(&target)));
     }
-    let next_key = StoredValue::new(0u64);
     let target = StoredValue::new(target);
     let add = move |list: Option<web_sys_files::FileList>| {
         target.with_value(|target| {
-            web_sys_files::add(
-                page.get_value(),
-                target,
-                list,
-                rows,
-                next_key,
-                forgotten,
-                stored,
-            )
+            web_sys_files::add(page.get_value(), target, list, rows, forgotten, stored)
         })
     };
     view! {
@@ -326,7 +321,6 @@ mod web_sys_files {
         target: &Target,
         list: Option<FileList>,
         rows: RwSignal<Vec<Row>>,
-        next_key: StoredValue<u64>,
         forgotten: RwSignal<Vec<String>>,
         stored: RwSignal<u32>,
     ) {
@@ -335,8 +329,11 @@ mod web_sys_files {
             let Some(list) = list else { return };
             for i in 0..list.length() {
                 let Some(file) = list.get(i) else { continue };
-                let key = next_key.get_value();
-                next_key.set_value(key + 1);
+                // Unique for the page's lifetime: the drop zone is rebuilt, the rows and
+                // their requests (keyed by this) live on.
+                static NEXT_KEY: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(0);
+                let key = NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 // Owned by the page, not the drop zone: the drop zone is rebuilt each time
                 // the list of stored files reloads, the rows live on.
                 let make = || Row {
@@ -357,7 +354,7 @@ mod web_sys_files {
             }
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (page, target, list, rows, next_key, forgotten, stored);
+        let _ = (page, target, list, rows, forgotten, stored);
     }
 }
 

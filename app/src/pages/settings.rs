@@ -26,6 +26,17 @@ fn SettingsNav() -> impl IntoView {
 pub fn SettingsPage() -> impl IntoView {
     let publishing = ServerAction::<EnablePublishing>::new();
     let resend = ServerAction::<ResendVerification>::new();
+    // The header's "New model" link appears as soon as publishing is on.
+    let viewer = crate::viewer::use_viewer();
+    Effect::new(move || {
+        if matches!(publishing.value().get(), Some(Ok(_))) {
+            viewer.update(|v| {
+                if let Some(v) = v {
+                    v.is_publisher = true;
+                }
+            });
+        }
+    });
     let overview = Resource::new(
         move || (publishing.version().get(), resend.version().get()),
         |_| get_account(),

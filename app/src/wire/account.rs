@@ -111,3 +111,31 @@ pub struct ListingDraft {
     /// Published versions, newest first.
     pub published: Vec<String>,
 }
+
+/// The listing settings page's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingSettings {
+    pub owner: String,
+    pub slug: String,
+    pub name: String,
+    pub summary: String,
+    pub task: String,
+    /// Comma-separated, as the form edits them.
+    pub tags: String,
+    pub card: String,
+    pub is_published: bool,
+    /// Publishing the listing needs at least one.
+    pub published_versions: u32,
+}
+
+/// A deleted listing awaiting an admin's purge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedListingRow {
+    pub id: i64,
+    pub owner: String,
+    pub slug: String,
+    pub name: String,
+    pub deleted_at: String,
+    pub files: u64,
+    pub bytes: i64,
+}

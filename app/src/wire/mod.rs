@@ -142,6 +142,31 @@ pub struct FileEntry {
     /// What the header said, in a few words (opset, parameters, quantisation…).
     pub details: String,
     pub is_demo: bool,
+    /// Where anyone may download it; None when a licence is needed.
+    pub download_url: Option<String>,
+}
+
+/// The REST address of a file of a version, each part percent-encoded.
+pub fn download_url(owner: &str, slug: &str, version: &str, path: &str) -> String {
+    let encode = |part: &str| -> String {
+        part.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let path: Vec<String> = path.split('/').map(encode).collect();
+    format!(
+        "/api/v1/models/{}/{}/versions/{}/files/{}",
+        encode(owner),
+        encode(slug),
+        encode(version),
+        path.join("/")
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +196,8 @@ pub struct ModelDetail {
     pub facts: CardFacts,
     /// Newest first.
     pub versions: Vec<VersionEntry>,
+    /// The viewer publishes this listing: the page links to its upload and settings pages.
+    pub can_edit: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

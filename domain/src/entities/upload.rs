@@ -17,7 +17,6 @@ pub struct Model {
     /// The client's SHA-256, checked when the upload completes.
     pub sha256: Option<String>,
     pub object_key: String,
-    pub is_demo: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

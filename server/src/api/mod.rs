@@ -2,6 +2,7 @@
 //! the token's owner within its scope; a browser session works too. Errors are JSON
 //! `{"error": …, "field": …}` with the status the web pages use.
 mod accounts;
+mod downloads;
 mod models;
 mod uploads;
 use axum::{
@@ -54,6 +55,13 @@ pub fn routes() -> Vec<(ApiRoute, MethodRouter<AppState>)> {
                 "/api/v1/models/{owner}/{slug}/versions/{version}/publish",
             ),
             post(models::publish_version),
+        ),
+        (
+            route(
+                Method::GET,
+                "/api/v1/models/{owner}/{slug}/versions/{version}/files/{*path}",
+            ),
+            get(downloads::file),
         ),
         (
             route(

@@ -25,8 +25,6 @@ pub struct Declared {
     path: String,
     size: u64,
     sha256: Option<String>,
-    #[serde(default)]
-    demo: bool,
 }
 
 fn progress(upload: &domain::entities::upload::Model) -> Value {
@@ -62,7 +60,6 @@ pub async fn begin(
             path: &declared.path,
             size: declared.size,
             sha256: declared.sha256.as_deref(),
-            is_demo: declared.demo,
         },
     )
     .await?;
