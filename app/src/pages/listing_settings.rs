@@ -59,6 +59,7 @@ fn SettingsView(
     } = settings;
     let model_href = format!("/{owner}/{slug}");
     let upload_href = format!("{model_href}/upload");
+    let settings_href = format!("{model_href}/settings");
     let title = format!("{owner}/{slug}");
     let confirm_label = format!("Type {slug} to confirm");
     // Every form names the listing it acts on.
@@ -75,8 +76,9 @@ fn SettingsView(
             <p class="crumbs"><A href=model_href.clone()>{title}</A></p>
             <h1>{format!("Settings of {name}")}</h1>
             <nav class="tabs" aria-label="Model">
-                <A href=model_href>"Model page"</A>
-                <A href=upload_href>"Files and versions"</A>
+                <A href=model_href exact=true>"Model page"</A>
+                <A href=upload_href exact=true>"Files and versions"</A>
+                <A href=settings_href exact=true>"Settings"</A>
             </nav>
         </div>
         <section class="panel">
