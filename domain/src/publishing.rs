@@ -2,13 +2,14 @@
 //! version is complete, and a published version never changes.
 use bytes::Bytes;
 use chrono::Utc;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, SqlErr};
 
 use crate::card;
 use crate::catalog::LicenseKind;
 use crate::entities::{file, license_offer, model, model_version, user};
 use crate::error::{DomainError, DomainResult};
+use crate::formats::Inspector;
 use crate::names::{check_file_path, check_slug, check_username, check_version_name, username_key};
 use crate::storage::Storage;
 
@@ -127,8 +128,9 @@ pub async fn create_version(
         .map_err(|e| conflict_or(e, format!("version '{version}' already exists")))
 }
 
-/// Streams a file into storage and records it in a draft version. The row is written only after
-/// the object is complete; if the row cannot be written the object is deleted again.
+/// Streams a file into storage and records it in a draft version, inspected on the way as
+/// uploads are (format, header metadata, pickles refused). The row is written only after the
+/// object is complete and checked; on any refusal the object is deleted again.
 pub async fn add_file<S>(
     db: &impl ConnectionTrait,
     storage: &Storage,
@@ -147,15 +149,38 @@ where
             version.version
         )));
     }
-    let stored = storage.put_stream(body).await?;
+    let mut inspector =
+        Inspector::for_file(path).map_err(|e| DomainError::invalid("path", e.to_string()))?;
+    let mut refusal = None;
+    let inspected = body.map(|chunk| {
+        let chunk = chunk?;
+        if let Err(e) = inspector.feed(&chunk) {
+            let message = e.to_string();
+            refusal = Some(DomainError::invalid("file", message.clone()));
+            return Err(std::io::Error::other(message));
+        }
+        Ok(chunk)
+    });
+    let stored = storage.put_stream(inspected).await;
+    if let Some(refusal) = refusal {
+        return Err(refusal);
+    }
+    let stored = stored?;
+    let metadata = match inspector.finish() {
+        Ok(metadata) => metadata,
+        Err(e) => {
+            storage.delete(&stored.key).await.ok();
+            return Err(DomainError::invalid("file", e.to_string()));
+        }
+    };
     let row = file::ActiveModel {
         version_id: Set(version.id),
         path: Set(path.to_owned()),
         object_key: Set(stored.key.clone()),
         size: Set(stored.size as i64),
         sha256: Set(stored.sha256),
-        format: Set(file_format(path).to_owned()),
-        metadata: Set(None),
+        format: Set(metadata.kind().as_str().to_owned()),
+        metadata: Set(Some(serde_json::to_value(&metadata).unwrap_or_default())),
         is_demo: Set(is_demo),
         created_at: Set(Utc::now()),
         ..Default::default()
@@ -227,20 +252,6 @@ pub async fn find_model(db: &impl ConnectionTrait, id: i64) -> DomainResult<mode
         .one(db)
         .await?
         .ok_or(DomainError::NotFound("model"))
-}
-
-/// The format a file is treated as, by its extension; header parsing comes with uploads.
-pub fn file_format(path: &str) -> &'static str {
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("onnx") => "onnx",
-        Some("safetensors") => "safetensors",
-        Some("gguf") => "gguf",
-        Some("md") => "markdown",
-        Some("json") => "json",
-        Some("txt") => "text",
-        _ => "other",
-    }
 }
 
 fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> DomainResult<()> {
