@@ -735,6 +735,7 @@ fn pool_2d(
         // Separable: the column maxima over the window's rows first
         // (contiguous, vectorised), then the kw taps along each row.
         let mut vm = vec![0.0f32; iw];
+        let dwu = dw as usize;
         let fold = |a: &mut [f32], r: &[f32]| {
             a.iter_mut()
                 .zip(r)
@@ -746,21 +747,22 @@ fn pool_2d(
                 for j in 0..ny {
                     fold(&mut vm, &plane[(y0 + j * dh) * iw..(y0 + j * dh + 1) * iw]);
                 }
-                acc.fill(f32::NEG_INFINITY);
-                if ny > 0 {
-                    for &(lo, hi, s0) in &taps {
-                        if hi == lo {
-                            continue;
-                        }
-                        let src = &vm[s0..=s0 + (hi - lo - 1) * sw];
-                        if sw == 1 {
-                            fold(&mut acc[lo..hi], src);
-                        } else {
-                            for (a, &v) in acc[lo..hi].iter_mut().zip(src.iter().step_by(sw)) {
-                                *a = if v > *a { v } else { *a };
-                            }
-                        }
-                    }
+                if ny == 0 {
+                    acc.fill(f32::NEG_INFINITY);
+                    out.extend_from_slice(&acc);
+                    continue;
+                }
+                // One pass per output column over its valid taps. `f32::max`
+                // ignores NaN like the fold above and compiles branch-free
+                // (a compare-and-select became unpredictable jumps).
+                let mx = f32::max;
+                for (a, &(x0, nx, _)) in acc.iter_mut().zip(&cols) {
+                    *a = if nx == 3 && dwu == 1 {
+                        let w = &vm[x0..x0 + 3];
+                        mx(mx(mx(f32::NEG_INFINITY, w[0]), w[1]), w[2])
+                    } else {
+                        (0..nx).fold(f32::NEG_INFINITY, |m, j| mx(m, vm[x0 + j * dwu]))
+                    };
                 }
                 out.extend_from_slice(&acc);
             }
