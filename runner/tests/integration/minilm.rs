@@ -89,6 +89,36 @@ fn check(backend: &mut dyn Backend, f: &Fixture, rows: usize) {
     }
 }
 
+/// Sentence embeddings do their job: a paraphrase is nearer than an unrelated sentence.
+fn ranks_paraphrase(backend: &mut dyn Backend, f: &Fixture) {
+    let texts = [
+        "A man is playing a guitar on stage.",
+        "Someone performs music with a guitar in front of an audience.",
+        "The quarterly tax report is due next Tuesday.",
+    ];
+    let batch = f.tokenizer.encode_batch(&texts).unwrap();
+    let out = backend
+        .run(&f.model, &[batch.input_ids, batch.attention_mask])
+        .unwrap();
+    let v = out[0].f32s("embedding").unwrap();
+    let row = |i: usize| &v[i * 384..(i + 1) * 384];
+    let cosine = |a: &[f32], b: &[f32]| {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let norm = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>().sqrt();
+        dot / (norm(a) * norm(b))
+    };
+    let (near, far) = (cosine(row(0), row(1)), cosine(row(0), row(2)));
+    eprintln!(
+        "{}: paraphrase {near:.3}, unrelated {far:.3}",
+        backend.name()
+    );
+    assert!(
+        near > far + 0.2,
+        "{}: paraphrase {near} vs unrelated {far}",
+        backend.name()
+    );
+}
+
 #[test]
 fn tokenizer_matches_reference_ids() {
     let Some(f) = fixture() else { return };
@@ -100,7 +130,9 @@ fn tokenizer_matches_reference_ids() {
 #[test]
 fn cpu_embeddings_match_numpy() {
     let Some(f) = fixture() else { return };
-    check(&mut runner::cpu::CpuBackend::new(), &f, f.sentences.len());
+    let mut cpu = runner::cpu::CpuBackend::new();
+    check(&mut cpu, &f, f.sentences.len());
+    ranks_paraphrase(&mut cpu, &f);
 }
 
 #[cfg(feature = "wgpu")]
@@ -110,6 +142,7 @@ fn wgpu_embeddings_match_numpy() {
     match runner::gpu::GpuBackend::new() {
         Ok(mut gpu) => {
             check(&mut gpu, &f, f.sentences.len());
+            ranks_paraphrase(&mut gpu, &f);
             eprintln!("wgpu stats: {:?}", gpu.stats);
         }
         Err(e) => eprintln!("no wgpu adapter ({e}): skipping"),
