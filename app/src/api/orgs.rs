@@ -6,7 +6,9 @@ use super::request::{client_ip, signed_in};
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
-use crate::wire::{MemberRow, OrgDetail};
+#[cfg(feature = "ssr")]
+use crate::wire::MemberRow;
+use crate::wire::OrgDetail;
 
 #[server(endpoint = "create_org")]
 pub async fn create_org(name: String, display_name: String) -> Result<(), AppError> {
