@@ -3,7 +3,7 @@
 //! their own files, drafts included; licences bought or granted will be checked here too.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::catalog::{find_user, LicenseKind};
+use crate::catalog::LicenseKind;
 use crate::entities::{file, license_offer, model, model_version, user};
 use crate::error::{DomainError, DomainResult};
 use crate::orgs::can_publish_as;
@@ -29,16 +29,7 @@ pub async fn authorize(
     version: &str,
     path: &str,
 ) -> DomainResult<Download> {
-    let owner = find_user(&state.db, owner)
-        .await?
-        .ok_or(DomainError::NotFound("model"))?;
-    let listing = model::Entity::find()
-        .filter(model::Column::OwnerId.eq(owner.id))
-        .filter(model::Column::Slug.eq(slug))
-        .filter(model::Column::DeletedAt.is_null())
-        .one(&state.db)
-        .await?
-        .ok_or(DomainError::NotFound("model"))?;
+    let (owner, listing) = crate::listings::find_listing(state, owner, slug).await?;
     let is_publisher = match user {
         Some(user) => can_publish_as(&state.db, user, &owner).await?,
         None => false,

@@ -15,11 +15,10 @@ use crate::orgs::can_publish_as;
 use crate::publishing::{self, NewModel};
 use crate::state::AppState;
 
-/// The owner and listing `owner/slug` (deleted ones excluded), if `user` may publish as the
-/// owner. Others get "not found" for drafts, and "forbidden" for published listings.
-pub async fn find_for_publisher(
+/// The owner and listing `owner/slug`, drafts included and deleted ones excluded, for any
+/// caller: the callers decide who may see it.
+pub async fn find_listing(
     state: &AppState,
-    user: &user::Model,
     owner: &str,
     slug: &str,
 ) -> DomainResult<(user::Model, model::Model)> {
@@ -33,6 +32,18 @@ pub async fn find_for_publisher(
         .one(&state.db)
         .await?
         .ok_or(DomainError::NotFound("model"))?;
+    Ok((owner, listing))
+}
+
+/// The owner and listing `owner/slug` (deleted ones excluded), if `user` may publish as the
+/// owner. Others get "not found" for drafts, and "forbidden" for published listings.
+pub async fn find_for_publisher(
+    state: &AppState,
+    user: &user::Model,
+    owner: &str,
+    slug: &str,
+) -> DomainResult<(user::Model, model::Model)> {
+    let (owner, listing) = find_listing(state, owner, slug).await?;
     if !can_publish_as(&state.db, user, &owner).await? {
         return Err(if listing.is_published {
             DomainError::Forbidden(format!("you cannot change {}'s models", owner.username))
