@@ -5,6 +5,7 @@ pub mod audit;
 pub mod caller;
 pub mod card;
 pub mod catalog;
+pub mod digest;
 pub mod downloads;
 pub mod entities;
 pub mod error;

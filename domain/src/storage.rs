@@ -2,15 +2,17 @@
 //! stores are interchangeable by URL. Object keys are always generated here, never taken from a client.
 use std::sync::Arc;
 
+use crate::digest::StreamDigest;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::{
     aws::{AmazonS3Builder, AmazonS3ConfigKey},
     local::LocalFileSystem,
     path::Path,
-    ObjectStore, ObjectStoreExt, WriteMultipart,
+    MultipartUpload, ObjectStore, ObjectStoreExt, WriteMultipart,
 };
-use sha2::{Digest, Sha256};
+
+mod local_upload;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -194,9 +196,8 @@ impl Storage {
         S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
     {
         let key = Self::new_object_key();
-        let upload = self.store.put_multipart(&Path::from(key.as_str())).await?;
-        let mut writer = WriteMultipart::new(upload);
-        let mut hasher = Sha256::new();
+        let mut writer = self.begin_multipart(&key).await?;
+        let mut digest = StreamDigest::default();
         let mut size = 0u64;
         let mut body = body;
         while let Some(chunk) = body.next().await {
@@ -212,7 +213,8 @@ impl Storage {
                 writer.abort().await.ok();
                 return Err(e.into());
             }
-            hasher.update(&chunk);
+            digest.ready().await;
+            digest.push(chunk.clone());
             size += chunk.len() as u64;
             writer.put(chunk);
         }
@@ -220,15 +222,28 @@ impl Storage {
         Ok(StoredObject {
             key,
             size,
-            sha256: hex::encode(hasher.finalize()),
+            sha256: digest.finish().await,
         })
     }
 
     /// Starts a multipart upload into `key` for a caller that feeds it over several requests
     /// (resumable uploads). The caller finishes or aborts the writer; what an upload that was
     /// neither (the server stopped) left behind goes with [`Storage::discard_partial`].
+    /// On a local store the parts reach the disk as they arrive ([`local_upload`]).
     pub async fn begin_multipart(&self, key: &str) -> Result<WriteMultipart, StorageError> {
-        let upload = self.store.put_multipart(&Path::from(key)).await?;
+        let upload: Box<dyn MultipartUpload> = match &self.local_root {
+            Some(root) => {
+                let dest = root.join(key);
+                let created =
+                    tokio::task::spawn_blocking(|| local_upload::LocalUpload::create(dest));
+                Box::new(
+                    created
+                        .await
+                        .map_err(|e| object_store::Error::JoinError { source: e })??,
+                )
+            }
+            None => self.store.put_multipart(&Path::from(key)).await?,
+        };
         Ok(WriteMultipart::new(upload))
     }
 

@@ -16,8 +16,8 @@ use object_store::WriteMultipart;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
-use sha2::{Digest, Sha256};
 
+use crate::digest::StreamDigest;
 use crate::entities::{file, upload, user};
 use crate::error::{DomainError, DomainResult};
 use crate::formats::Inspector;
@@ -64,7 +64,7 @@ const TAKEOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 struct Active {
     writer: Option<WriteMultipart>,
-    hasher: Sha256,
+    digest: StreamDigest,
     inspector: Option<Inspector>,
     offset: u64,
 }
@@ -198,7 +198,7 @@ pub async fn begin(
         row.id.clone(),
         Active {
             writer: Some(writer),
-            hasher: Sha256::new(),
+            digest: StreamDigest::default(),
             inspector: Some(inspector),
             offset: 0,
         },
@@ -305,17 +305,19 @@ where
         }
         let Active {
             writer,
-            hasher,
+            digest,
             inspector,
             offset,
         } = &mut *active;
+        let writer = writer.as_mut().expect("an active upload has a writer");
+        // Wait for room first: a request dropped while waiting has consumed nothing.
+        writer.wait_for_capacity(4).await.map_err(storage_error)?;
+        digest.ready().await;
         if let Some(Err(e)) = inspector.as_mut().map(|i| i.feed(&chunk)) {
             refusal = Some(DomainError::invalid("file", e.to_string()));
             break;
         }
-        let writer = writer.as_mut().expect("an active upload has a writer");
-        writer.wait_for_capacity(4).await.map_err(storage_error)?;
-        hasher.update(&chunk);
+        digest.push(chunk.clone());
         *offset += chunk.len() as u64;
         writer.put(chunk);
     }
@@ -341,7 +343,7 @@ where
     }
     let completed = Active {
         writer: active.writer.take(),
-        hasher: std::mem::take(&mut active.hasher),
+        digest: std::mem::take(&mut active.digest),
         inspector: active.inspector.take(),
         offset: active.offset,
     };
@@ -366,7 +368,7 @@ async fn complete(
 ) -> DomainResult<file::Model> {
     let writer = done.writer.expect("a complete upload has a writer");
     let inspector = done.inspector.expect("a complete upload has an inspector");
-    let sha256 = hex::encode(done.hasher.finalize());
+    let sha256 = done.digest.finish().await;
     let metadata = match inspector.finish() {
         Ok(metadata) => metadata,
         Err(e) => {

@@ -260,6 +260,19 @@ mod local_storage_only {
         f.storage.discard_partial(&key).await.unwrap();
         assert_eq!(f.leftovers(), Vec::<String>::new());
     }
+
+    /// A request cancelled mid-upload drops its writer: the staging file goes with it.
+    #[tokio::test]
+    async fn a_dropped_upload_leaves_no_staging_file() {
+        let f = Fixture::local().unwrap();
+        let key = Storage::new_object_key();
+        let mut writer = f.storage.begin_multipart(&key).await.unwrap();
+        writer.write(&sample_bytes(11 * 1024 * 1024));
+        writer.wait_for_capacity(0).await.unwrap();
+        assert_eq!(f.leftovers().len(), 1);
+        drop(writer);
+        assert_eq!(f.leftovers(), Vec::<String>::new());
+    }
 }
 
 // ---- S3 only ---------------------------------------------------------------------------------
