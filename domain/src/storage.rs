@@ -12,6 +12,7 @@ use object_store::{
     MultipartUpload, ObjectStore, ObjectStoreExt, WriteMultipart,
 };
 
+#[cfg(unix)]
 mod local_upload;
 
 #[derive(Debug, thiserror::Error)]
@@ -229,9 +230,10 @@ impl Storage {
     /// Starts a multipart upload into `key` for a caller that feeds it over several requests
     /// (resumable uploads). The caller finishes or aborts the writer; what an upload that was
     /// neither (the server stopped) left behind goes with [`Storage::discard_partial`].
-    /// On a local store the parts reach the disk as they arrive ([`local_upload`]).
+    /// On a local store the parts reach the disk as they arrive (see `local_upload.rs`).
     pub async fn begin_multipart(&self, key: &str) -> Result<WriteMultipart, StorageError> {
         let upload: Box<dyn MultipartUpload> = match &self.local_root {
+            #[cfg(unix)]
             Some(root) => {
                 let dest = root.join(key);
                 let created =
@@ -242,7 +244,7 @@ impl Storage {
                         .map_err(|e| object_store::Error::JoinError { source: e })??,
                 )
             }
-            None => self.store.put_multipart(&Path::from(key)).await?,
+            _ => self.store.put_multipart(&Path::from(key)).await?,
         };
         Ok(WriteMultipart::new(upload))
     }
