@@ -2,7 +2,6 @@
 //! stores are interchangeable by URL. Object keys are always generated here, never taken from a client.
 use std::sync::Arc;
 
-use crate::digest::StreamDigest;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::{
@@ -11,6 +10,8 @@ use object_store::{
     path::Path,
     MultipartUpload, ObjectStore, ObjectStoreExt, WriteMultipart,
 };
+
+use crate::digest::StreamDigest;
 
 #[cfg(unix)]
 mod local_upload;
