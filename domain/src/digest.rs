@@ -1,128 +1,162 @@
 //! SHA-256 of a stream, computed beside it on a blocking thread. Hashing is the slowest step of
-//! receiving a file (about 1 GB/s even with the CPU's SHA instructions); done in batches on
-//! another thread it overlaps with reading the socket and writing the disk instead of adding
-//! to them. The state is a value the caller keeps (an upload keeps it across requests), so a
-//! request that is cut off loses nothing: the batch in flight finishes on its own.
+//! receiving a file (about 1 GB/s even with the CPU's SHA instructions); on a thread of its own,
+//! fed through a queue that may run [`AHEAD_BYTES`] ahead, it overlaps with reading the socket
+//! and writing the disk instead of adding to them, and a short stall of either does not leave
+//! it idle. The state is a value the caller keeps (an upload keeps it across requests): a
+//! request that is cut off loses nothing, its queue is hashed before the next one's.
+use std::sync::Arc;
+
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, Mutex, Semaphore, SemaphorePermit};
 use tokio::task::JoinHandle;
 
-/// Bytes gathered before a batch goes to the hashing thread; at most two batches are held
-/// (one hashing, one filling), and they share memory with the chunks being stored.
-const BATCH_BYTES: usize = 8 << 20;
+/// How far the stream may run ahead of the hashing; these bytes share memory with the chunks
+/// being stored.
+const AHEAD_BYTES: usize = 32 << 20;
 
 #[derive(Default)]
 pub struct StreamDigest {
-    state: State,
-    batch: Vec<Bytes>,
-    batch_bytes: usize,
-}
-
-enum State {
-    Idle(Sha256),
-    Hashing(JoinHandle<Sha256>),
-}
-
-impl Default for State {
-    fn default() -> Self {
-        State::Idle(Sha256::new())
-    }
+    /// Held by the thread of the feed in progress, so feeds are hashed one after another.
+    hasher: Arc<Mutex<Sha256>>,
 }
 
 impl StreamDigest {
-    /// Waits until another chunk may be pushed: while a full batch waits for the one before
-    /// it to be hashed. Cancel-safe: nothing is lost if the caller stops waiting.
-    pub async fn ready(&mut self) {
-        if self.batch_bytes >= BATCH_BYTES {
-            let hasher = self.idle().await;
-            self.start(hasher);
-        }
-    }
-
-    /// Takes the next chunk of the stream, in order; never waits.
-    pub fn push(&mut self, chunk: Bytes) {
-        self.batch_bytes += chunk.len();
-        self.batch.push(chunk);
-        if self.batch_bytes >= BATCH_BYTES {
-            if let State::Idle(hasher) = &mut self.state {
-                let hasher = std::mem::take(hasher);
-                self.start(hasher);
+    /// Starts a feed: what it is given is hashed in order on a blocking thread, after all that
+    /// earlier feeds were given.
+    pub async fn feed(&self) -> DigestFeed {
+        let mut hasher = Arc::clone(&self.hasher).lock_owned().await;
+        let (queue, mut chunks) = mpsc::unbounded_channel::<Bytes>();
+        let room = Arc::new(Semaphore::new(AHEAD_BYTES));
+        let freed = Arc::clone(&room);
+        let hashed = tokio::task::spawn_blocking(move || {
+            while let Some(chunk) = chunks.blocking_recv() {
+                hasher.update(&chunk);
+                freed.add_permits(permits(chunk.len()) as usize);
             }
+        });
+        DigestFeed {
+            queue,
+            room,
+            hashed,
         }
     }
 
-    /// The SHA-256 of everything pushed, as lowercase hex.
-    pub async fn finish(mut self) -> String {
-        if !self.batch.is_empty() {
-            let hasher = self.idle().await;
-            self.start(hasher);
-        }
-        hex::encode(self.idle().await.finalize())
+    /// The SHA-256 of everything fed, as lowercase hex, once it is all hashed.
+    pub async fn finish(self) -> String {
+        let mut hasher = self.hasher.lock().await;
+        hex::encode(std::mem::take(&mut *hasher).finalize())
+    }
+}
+
+pub struct DigestFeed {
+    queue: mpsc::UnboundedSender<Bytes>,
+    room: Arc<Semaphore>,
+    hashed: JoinHandle<()>,
+}
+
+/// Room in the queue for one chunk; given back if the chunk is not pushed.
+pub struct Room<'a>(SemaphorePermit<'a>);
+
+impl DigestFeed {
+    /// Waits until a chunk of `len` bytes fits in the queue. Cancel-safe.
+    pub async fn room(&self, len: usize) -> Room<'_> {
+        Room(
+            self.room
+                .acquire_many(permits(len))
+                .await
+                .expect("the semaphore is never closed"),
+        )
     }
 
-    fn start(&mut self, mut hasher: Sha256) {
-        let batch = std::mem::take(&mut self.batch);
-        self.batch_bytes = 0;
-        self.state = State::Hashing(tokio::task::spawn_blocking(move || {
-            for chunk in &batch {
-                hasher.update(chunk);
-            }
-            hasher
-        }));
+    /// Queues the next chunk of the stream; never waits.
+    pub fn push(&self, room: Room<'_>, chunk: Bytes) {
+        room.0.forget(); // the hashing thread gives these back
+        self.queue
+            .send(chunk)
+            .expect("the hashing thread runs until the queue closes");
     }
 
-    /// The hasher once the batch in flight is done.
-    async fn idle(&mut self) -> Sha256 {
-        if let State::Hashing(task) = &mut self.state {
-            let hasher = task.await.expect("hashing a batch does not panic");
-            self.state = State::Idle(hasher);
-        }
-        match &mut self.state {
-            State::Idle(hasher) => std::mem::take(hasher),
-            State::Hashing(_) => unreachable!("the batch in flight was awaited above"),
-        }
+    /// Waits until everything pushed is hashed.
+    pub async fn close(self) {
+        drop(self.queue);
+        self.hashed.await.expect("hashing does not panic");
     }
+}
+
+/// Room a chunk takes; one larger than the whole queue takes all of it.
+fn permits(len: usize) -> u32 {
+    len.min(AHEAD_BYTES) as u32
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn sample(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
     #[tokio::test]
-    async fn matches_a_plain_sha256_across_batches_and_odd_chunks() {
-        let data: Vec<u8> = (0..3 * BATCH_BYTES + 12_345)
-            .map(|i| (i * 31 % 251) as u8)
-            .collect();
-        let mut digest = StreamDigest::default();
+    async fn matches_a_plain_sha256_across_feeds_and_odd_chunks() {
+        let data = sample(2 * AHEAD_BYTES + 12_345);
+        let digest = StreamDigest::default();
         let mut rest = &data[..];
         let mut size = 1;
-        while !rest.is_empty() {
-            let (chunk, tail) = rest.split_at(size.min(rest.len()));
-            digest.ready().await;
-            digest.push(Bytes::copy_from_slice(chunk));
-            rest = tail;
-            size = size * 7 % 3_000_007 + 1;
+        // Three feeds, as three requests of one upload.
+        for share in [data.len() / 3, data.len() / 3, data.len()] {
+            let feed = digest.feed().await;
+            let mut fed = 0;
+            while fed < share && !rest.is_empty() {
+                let (chunk, tail) = rest.split_at(size.min(rest.len()));
+                let room = feed.room(chunk.len()).await;
+                feed.push(room, Bytes::copy_from_slice(chunk));
+                fed += chunk.len();
+                rest = tail;
+                size = size * 7 % 3_000_007 + 1;
+            }
+            feed.close().await;
         }
         assert_eq!(digest.finish().await, hex::encode(Sha256::digest(&data)));
     }
 
     #[tokio::test]
-    async fn an_abandoned_wait_loses_nothing() {
-        let data = vec![7u8; 2 * BATCH_BYTES + 5];
-        let mut digest = StreamDigest::default();
-        for chunk in data.chunks(BATCH_BYTES / 2) {
-            // Give up on every wait at once, as a request cut off mid-wait would.
-            let _ = tokio::time::timeout(std::time::Duration::ZERO, digest.ready()).await;
-            digest.push(Bytes::copy_from_slice(chunk));
+    async fn a_feed_dropped_midway_is_hashed_before_the_next() {
+        let data = sample(3 * AHEAD_BYTES);
+        let (first, second) = data.split_at(AHEAD_BYTES * 2 + 7);
+        let digest = StreamDigest::default();
+        let feed = digest.feed().await;
+        for chunk in first.chunks(1 << 20) {
+            let room = feed.room(chunk.len()).await;
+            feed.push(room, Bytes::copy_from_slice(chunk));
         }
+        // A waiter given up on (a request cut off while waiting) queues nothing.
+        let _ = tokio::time::timeout(std::time::Duration::ZERO, feed.room(AHEAD_BYTES)).await;
+        drop(feed); // as a request cut off mid-stream: never closed
+        let feed = digest.feed().await;
+        for chunk in second.chunks(999_983) {
+            let room = feed.room(chunk.len()).await;
+            feed.push(room, Bytes::copy_from_slice(chunk));
+        }
+        feed.close().await;
+        assert_eq!(digest.finish().await, hex::encode(Sha256::digest(&data)));
+    }
+
+    #[tokio::test]
+    async fn a_chunk_larger_than_the_queue_still_goes_through() {
+        let data = sample(AHEAD_BYTES + 1);
+        let digest = StreamDigest::default();
+        let feed = digest.feed().await;
+        let room = feed.room(data.len()).await;
+        feed.push(room, Bytes::copy_from_slice(&data));
+        feed.close().await;
         assert_eq!(digest.finish().await, hex::encode(Sha256::digest(&data)));
     }
 
     #[tokio::test]
     async fn empty_stream() {
-        assert_eq!(
-            StreamDigest::default().finish().await,
-            hex::encode(Sha256::digest(b""))
-        );
+        let digest = StreamDigest::default();
+        digest.feed().await.close().await;
+        assert_eq!(digest.finish().await, hex::encode(Sha256::digest(b"")));
     }
 }

@@ -199,7 +199,8 @@ impl Storage {
     {
         let key = Self::new_object_key();
         let mut writer = self.begin_multipart(&key).await?;
-        let mut digest = StreamDigest::default();
+        let digest = StreamDigest::default();
+        let feed = digest.feed().await;
         let mut size = 0u64;
         let mut body = body;
         while let Some(chunk) = body.next().await {
@@ -215,11 +216,12 @@ impl Storage {
                 writer.abort().await.ok();
                 return Err(e.into());
             }
-            digest.ready().await;
-            digest.push(chunk.clone());
+            let room = feed.room(chunk.len()).await;
+            feed.push(room, chunk.clone());
             size += chunk.len() as u64;
             writer.put(chunk);
         }
+        feed.close().await;
         writer.finish().await?;
         Ok(StoredObject {
             key,

@@ -281,6 +281,7 @@ where
     let size = row.size as u64;
     let mut body = body;
     let mut refusal = None;
+    let digest = active.digest.feed().await;
     loop {
         // Armed before the check, so a takeover between the two is not missed.
         let taken_over = entry.takeover.notified();
@@ -305,22 +306,23 @@ where
         }
         let Active {
             writer,
-            digest,
             inspector,
             offset,
+            ..
         } = &mut *active;
         let writer = writer.as_mut().expect("an active upload has a writer");
         // Wait for room first: a request dropped while waiting has consumed nothing.
         writer.wait_for_capacity(4).await.map_err(storage_error)?;
-        digest.ready().await;
+        let room = digest.room(chunk.len()).await;
         if let Some(Err(e)) = inspector.as_mut().map(|i| i.feed(&chunk)) {
             refusal = Some(DomainError::invalid("file", e.to_string()));
             break;
         }
-        digest.push(chunk.clone());
+        digest.push(room, chunk.clone());
         *offset += chunk.len() as u64;
         writer.put(chunk);
     }
+    digest.close().await;
     if let Some(refusal) = refusal {
         let is_format = matches!(&refusal, DomainError::Invalid { field: "file", .. });
         if is_format {
