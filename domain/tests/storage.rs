@@ -243,14 +243,24 @@ on_every_backend!(
 mod local_storage_only {
     use super::*;
 
+    /// An upload into `key` with `len` bytes written and none of its parts still in flight.
+    async fn upload_in_progress(
+        f: &Fixture,
+        key: &str,
+        len: usize,
+    ) -> object_store::WriteMultipart {
+        let mut writer = f.storage.begin_multipart(key).await.unwrap();
+        writer.write(&sample_bytes(len));
+        writer.wait_for_capacity(0).await.unwrap();
+        writer
+    }
+
     /// A server that stops mid-upload leaves a staging file; discarding the upload removes it.
     #[tokio::test]
     async fn discarding_a_stopped_upload_removes_its_staging_file() {
         let f = Fixture::local().unwrap();
         let key = Storage::new_object_key();
-        let mut writer = f.storage.begin_multipart(&key).await.unwrap();
-        writer.write(&sample_bytes(6 * 1024 * 1024));
-        writer.wait_for_capacity(0).await.unwrap();
+        let writer = upload_in_progress(&f, &key, 6 * 1024 * 1024).await;
         // As if the process had died: nothing finishes, aborts or drops the upload.
         std::mem::forget(writer);
         let staged = f.leftovers();
@@ -265,10 +275,7 @@ mod local_storage_only {
     #[tokio::test]
     async fn a_dropped_upload_leaves_no_staging_file() {
         let f = Fixture::local().unwrap();
-        let key = Storage::new_object_key();
-        let mut writer = f.storage.begin_multipart(&key).await.unwrap();
-        writer.write(&sample_bytes(11 * 1024 * 1024));
-        writer.wait_for_capacity(0).await.unwrap();
+        let writer = upload_in_progress(&f, &Storage::new_object_key(), 11 * 1024 * 1024).await;
         assert_eq!(f.leftovers().len(), 1);
         drop(writer);
         assert_eq!(f.leftovers(), Vec::<String>::new());
