@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets everything up and runs every test: unit, integration (SQLite, and PostgreSQL when
-# DATABASE_URL is set), end-to-end in Chromium with and without JavaScript, and the inference
-# engine's suite (ONNX conformance on CPU and wgpu, MiniLM, hostile input).
+# Sets everything up and runs every check: formatting and lints, unit and integration tests
+# (SQLite, and PostgreSQL when DATABASE_URL is set), end-to-end in Chromium with and without
+# JavaScript, the inference engine's suite (ONNX conformance on CPU and wgpu, MiniLM, hostile
+# input), and a short bounded run of every fuzz target.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
@@ -11,7 +12,11 @@ log "formatting"
 cargo fmt --all --check
 cargo fmt --manifest-path runner/Cargo.toml --check
 
+log "lints"
+cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
+
 log "unit and integration tests"
+"$ROOT/scripts/pickle-corpus.sh" # files the inspect crate's pickle tests read
 # The browser entry point is compiled for wasm32 by build-site.sh; building it here would
 # unify the app's `hydrate` and `ssr` features into one native build.
 cargo test --workspace --exclude frontend --locked
@@ -23,3 +28,6 @@ export BAZAAR_SITE_ROOT="$ROOT/target/site"
 
 log "inference engine (runner)"
 "$ROOT/scripts/runner/test.sh"
+
+log "fuzzing the file inspectors, card renderer and name rules"
+"$ROOT/scripts/fuzz.sh" 20

@@ -3,13 +3,11 @@
 pub mod accounts;
 pub mod audit;
 pub mod caller;
-pub mod card;
 pub mod catalog;
 pub mod digest;
 pub mod downloads;
 pub mod entities;
 pub mod error;
-pub mod formats;
 pub mod listings;
 pub mod mail;
 pub mod names;
@@ -24,6 +22,10 @@ pub mod state;
 pub mod storage;
 pub mod tokens;
 pub mod uploads;
+
+// File inspection and model cards live in the `inspect` crate (no database, fuzzed on its own);
+// these paths stay as they were.
+pub use inspect::{card, formats};
 
 pub use caller::Caller;
 pub use error::{DomainError, DomainResult};

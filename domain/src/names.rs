@@ -1,108 +1,42 @@
-//! Rules for the names that appear in URLs: usernames (`/{owner}`) and model slugs
-//! (`/{owner}/{slug}`), and version names.
-use unicode_normalization::UnicodeNormalization;
-
+//! Rules for the names that appear in URLs (usernames, organization names, model slugs,
+//! version names) and for file paths. The rules live in [`inspect::names`]; here they return
+//! [`DomainError::Invalid`] with the same field and message.
 use crate::error::{DomainError, DomainResult};
 
-/// Top-level paths the site itself uses; no account may take them.
-const RESERVED_NAMES: &[&str] = &[
-    "admin",
-    "api",
-    "assets",
-    "healthz",
-    "readyz",
-    "login",
-    "logout",
-    "signup",
-    "settings",
-    "pkg",
-    "models",
-    "new",
-    "search",
-    "static",
-    "favicon.ico",
-    "robots.txt",
-    "checkout",
-    "forgot-password",
-    "reset-password",
-    "verify-email",
-    "favicon.svg",
-];
+pub use inspect::names::{normalize_username, username_key, NameError};
 
-/// ASCII letters (lowercase only unless `upper`), digits and single hyphens inside; `max`
-/// characters at most.
-fn check_url_name(field: &'static str, name: &str, max: usize, upper: bool) -> DomainResult<()> {
-    if name.is_empty() || name.len() > max {
-        return Err(DomainError::invalid(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
+impl From<NameError> for DomainError {
+    fn from(e: NameError) -> Self {
+        DomainError::Invalid {
+            field: e.field,
+            message: e.message,
+        }
     }
-    let allowed = |b: u8| {
-        b.is_ascii_lowercase()
-            || b.is_ascii_digit()
-            || b == b'-'
-            || (upper && b.is_ascii_uppercase())
-    };
-    if !name.bytes().all(allowed) {
-        let letters = if upper { "letters" } else { "a-z" };
-        return Err(DomainError::invalid(
-            field,
-            format!("may contain only {letters}, 0-9 and '-'"),
-        ));
-    }
-    if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
-        return Err(DomainError::invalid(
-            field,
-            "may not start or end with '-' or repeat it",
-        ));
-    }
-    Ok(())
-}
-
-/// The form a username is stored in: NFKC, so look-alike compatibility characters (full-width
-/// letters, ligatures) become the plain ones before any rule sees them.
-pub fn normalize_username(raw: &str) -> String {
-    raw.trim().nfkc().collect()
 }
 
 /// Checks a normalised username (see [`normalize_username`]).
 pub fn check_username(name: &str) -> DomainResult<()> {
-    check_url_name("username", name, 39, true)?;
-    if RESERVED_NAMES.contains(&username_key(name).as_str()) {
-        return Err(DomainError::invalid(
-            "username",
-            format!("'{name}' is reserved"),
-        ));
-    }
-    Ok(())
-}
-
-/// The key under which usernames are unique, so `Alice`, `alice` and `ａｌｉｃｅ` are one name.
-pub fn username_key(name: &str) -> String {
-    normalize_username(name).to_lowercase()
+    Ok(inspect::names::check_username(name)?)
 }
 
 pub fn check_slug(slug: &str) -> DomainResult<()> {
-    check_url_name("slug", slug, 96, false)
+    Ok(inspect::names::check_slug(slug)?)
 }
 
-/// Semver-ish: dot-separated alphanumerics with optional `-pre`/`+build`, e.g. `1.0.0`, `v2-rc1`.
+/// Semver-ish: dot-separated alphanumerics with optional `-pre`/`+build`, e.g. `1.0.0`.
 pub fn check_version_name(version: &str) -> DomainResult<()> {
-    let ok = !version.is_empty()
-        && version.len() <= 64
-        && version.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-+_".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(DomainError::invalid(
-            "version",
-            "use letters, digits and . - + _ (e.g. 1.0.0), at most 64",
-        ))
-    }
+    Ok(inspect::names::check_version_name(version)?)
+}
+
+/// A display name: free text, but no control or bidi control characters; see
+/// [`inspect::names::check_display_name`].
+pub fn check_display_name(field: &'static str, name: &str) -> DomainResult<()> {
+    Ok(inspect::names::check_display_name(field, name)?)
+}
+
+/// A file's name inside its version; see [`inspect::names::check_file_path`].
+pub fn check_file_path(path: &str) -> DomainResult<()> {
+    Ok(inspect::names::check_file_path(path)?)
 }
 
 #[cfg(test)]
@@ -110,77 +44,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn accepts_ordinary_names() {
-        assert!(check_username("sklearn-lab").is_ok());
-        assert!(check_slug("digit-classifier-v2").is_ok());
-        assert!(check_version_name("1.0.0-rc.1").is_ok());
-    }
-
-    #[test]
-    fn rejects_names_that_would_break_urls_or_shadow_routes() {
-        for bad in [
-            "", "a b", "-lead", "trail-", "dou--ble", "../x", "api", "API", "pkg",
-        ] {
-            let err = check_username(bad).unwrap_err();
-            assert!(err.to_string().starts_with("username:"), "{bad}: {err}");
+    fn refusals_keep_their_field_and_message() {
+        match check_username("api").unwrap_err() {
+            DomainError::Invalid { field, message } => {
+                assert_eq!(field, "username");
+                assert_eq!(message, "'api' is reserved");
+            }
+            other => panic!("{other:?}"),
         }
-        assert!(check_slug(&"a".repeat(97)).is_err());
-        assert!(check_slug("Upper").is_err(), "slugs are lowercase");
-        assert!(check_version_name("../1").is_err());
-        assert!(check_version_name("").is_err());
-    }
-
-    #[test]
-    fn username_key_is_case_insensitive_after_nfkc() {
-        assert_eq!(username_key("Sklearn-Lab"), username_key("sklearn-lab"));
         assert_eq!(
-            username_key("ｓｋｌｅａｒｎ"),
-            "sklearn",
-            "full-width letters fold"
+            check_file_path("a//b").unwrap_err().to_string(),
+            "path: \"a//b\": segments may not be empty, '.' or '..'"
         );
-        assert_eq!(normalize_username(" ﬁsh "), "fish", "ligatures fold");
-        assert!(check_username(&normalize_username("Ａｌｉｃｅ")).is_ok());
-    }
-}
-
-/// A file's name inside its version: one or more `/`-separated segments, none empty, `.` or `..`,
-/// no control characters or backslashes, at most 255 bytes, so it can never escape its version.
-pub fn check_file_path(path: &str) -> DomainResult<()> {
-    let invalid = |message: &str| Err(DomainError::invalid("path", format!("{path:?}: {message}")));
-    if path.is_empty() || path.len() > 255 {
-        return invalid("must be 1 to 255 bytes");
-    }
-    if path.chars().any(|c| c.is_control() || c == '\\') {
-        return invalid("may not contain control characters or backslashes");
-    }
-    if path
-        .split('/')
-        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-    {
-        return invalid("segments may not be empty, '.' or '..'");
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod path_tests {
-    use super::check_file_path;
-
-    #[test]
-    fn file_paths_cannot_escape_their_version() {
-        assert!(check_file_path("model.onnx").is_ok());
-        assert!(check_file_path("tokenizer/vocab.txt").is_ok());
-        for bad in [
-            "../../etc/passwd",
-            "/abs",
-            "a//b",
-            "a/./b",
-            "a\\b",
-            "nul\0",
-            "",
-            "x/",
-        ] {
-            assert!(check_file_path(bad).is_err(), "{bad:?} accepted");
+        assert!(check_slug("ok-slug").is_ok());
+        match check_display_name("display_name", "Acme\u{202E}sbaL").unwrap_err() {
+            DomainError::Invalid { field, message } => {
+                assert_eq!(field, "display_name");
+                assert!(message.contains("U+202E"), "{message}");
+            }
+            other => panic!("{other:?}"),
         }
+        assert!(check_display_name("display_name", "می\u{200C}خواهم").is_ok());
+        assert!(check_version_name("1.0.0").is_ok());
     }
 }

@@ -11,6 +11,9 @@ pub(crate) enum Need {
     Bytes(usize),
     /// Pass over this many bytes without looking at them.
     Skip(u64),
+    /// Hand over this many bytes (more than zero) as they arrive, in pieces of any size; the
+    /// machine counts them down in `streamed` and changes its need when done.
+    Stream(u64),
     /// Count every remaining byte of the file (the data section).
     Rest,
 }
@@ -23,6 +26,10 @@ pub(crate) trait Machine {
     fn skipped(&mut self) -> Result<(), FormatError>;
     /// Bytes of the data section went by.
     fn rest(&mut self, len: u64);
+    /// Bytes asked for with `Need::Stream`, in order.
+    fn streamed(&mut self, _bytes: &[u8]) -> Result<(), FormatError> {
+        unreachable!("this machine never asks for Need::Stream")
+    }
 }
 
 pub(crate) struct Driver<M> {
@@ -38,6 +45,11 @@ impl<M: Machine> Driver<M> {
             buf: Vec::new(),
             skipped: 0,
         }
+    }
+
+    /// Bytes buffered for the current request.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Feeds a chunk; an empty chunk settles requests for zero bytes (used before finishing).
@@ -78,6 +90,14 @@ impl<M: Machine> Driver<M> {
                         self.skipped = 0;
                         self.machine.skipped()?;
                     }
+                }
+                Need::Stream(n) => {
+                    if chunk.is_empty() {
+                        return Ok(());
+                    }
+                    let take = n.min(chunk.len() as u64) as usize;
+                    self.machine.streamed(&chunk[..take])?;
+                    chunk = &chunk[take..];
                 }
                 Need::Rest => {
                     self.machine.rest(chunk.len() as u64);

@@ -19,8 +19,8 @@ pub const MAX_NAME: u64 = 4096;
 pub const LISTED: usize = 1000;
 pub const MAX_OPERATORS: usize = 1000;
 pub const MAX_RANK: usize = 64;
-/// Initializer names remembered (to drop them from the graph inputs), in bytes.
-const INITIALIZER_NAMES_BUDGET: usize = 16 << 20;
+/// Initializer names remembered (as 64-bit hashes, to drop them from the graph inputs).
+const INITIALIZER_NAMES: usize = 1 << 17;
 /// Bytes of names kept for the metadata itself (inputs, outputs, operators, opsets).
 pub const METADATA_BUDGET: usize = 4 << 20;
 
@@ -258,9 +258,23 @@ pub(crate) struct OnnxParser {
     initializer_count: u64,
     parameter_count: u64,
     external_data: bool,
-    initializer_names: HashSet<String>,
-    initializer_names_bytes: usize,
+    initializer_names: HashSet<u64>,
     kept_bytes: usize,
+}
+
+/// The most an [`OnnxParser`] holds: the kept metadata, the initializer name hashes, the
+/// message stack and one name being read.
+pub(crate) const MAX_RETAINED: usize = METADATA_BUDGET
+    + INITIALIZER_NAMES * 2 * std::mem::size_of::<u64>()
+    + MAX_DEPTH * 256
+    + MAX_NAME as usize
+    + 4096;
+
+fn name_hash(name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    h.finish()
 }
 
 impl OnnxParser {
@@ -287,9 +301,21 @@ impl OnnxParser {
             parameter_count: 0,
             external_data: false,
             initializer_names: HashSet::new(),
-            initializer_names_bytes: 0,
             kept_bytes: 0,
         }
+    }
+
+    /// Bytes held between chunks (kept metadata, name hashes, the message stack, a name
+    /// being read); at most [`MAX_RETAINED`].
+    pub(crate) fn retained_bytes(&self) -> usize {
+        let text = match &self.step {
+            Step::Text { buf, .. } => buf.capacity(),
+            _ => 0,
+        };
+        self.kept_bytes
+            + self.initializer_names.capacity() * std::mem::size_of::<u64>()
+            + self.stack.capacity() * std::mem::size_of::<Frame>()
+            + text
     }
 
     fn top(&self) -> &Frame {
@@ -713,9 +739,8 @@ impl OnnxParser {
                     .checked_add(elements)
                     .ok_or_else(|| err("the parameter count overflows"))?;
                 if let Some(name) = name {
-                    if self.initializer_names_bytes + name.len() <= INITIALIZER_NAMES_BUDGET {
-                        self.initializer_names_bytes += name.len();
-                        self.initializer_names.insert(name);
+                    if self.initializer_names.len() < INITIALIZER_NAMES {
+                        self.initializer_names.insert(name_hash(&name));
                     }
                 }
             }
@@ -773,7 +798,7 @@ impl OnnxParser {
         }
         let names = self.initializer_names;
         let mut inputs = self.inputs;
-        inputs.retain(|i| !names.contains(&i.name));
+        inputs.retain(|i| !names.contains(&name_hash(&i.name)));
         Ok(OnnxMetadata {
             ir_version,
             opset_imports: self.opset_imports,

@@ -1084,9 +1084,18 @@ fn pickle_content_is_refused_whatever_the_name() {
         assert_pickle_refusal(&text);
         assert!(text.contains("archive/data.pkl"), "{text}");
     }
+    // Under another name the entry is still read (its local header says 0 bytes, as the
+    // central directory is what a zip reader trusts).
+    let mut renamed = zip.clone();
+    renamed[30..46].copy_from_slice(b"archive/data.npy");
+    let text = err_text(inspect("bundle.zip", &renamed));
+    assert!(
+        text.contains("archive/data.npy") && text.contains("protocol 2"),
+        "{text}"
+    );
     // A zip of something else is a plain file.
-    let mut other = zip.clone();
-    other[30..46].copy_from_slice(b"archive/data.npy");
+    let mut other = renamed.clone();
+    other[46..50].copy_from_slice(b"abc\n");
     assert_eq!(inspect("bundle.zip", &other), Ok(FileMetadata::Plain));
 }
 
@@ -1208,4 +1217,477 @@ fn an_inspector_can_cross_await_points() {
     fn assert_send<T: Send + 'static>() {}
     assert_send::<Inspector>();
     assert_send::<FormatError>();
+}
+
+// ---------- memory held between chunks ----------
+
+/// Feeds `head`, then `filler` repeated until `total` bytes, then `tail`, in 64 KiB chunks;
+/// returns the most the inspector held between chunks and the result.
+fn trickle(
+    name: &str,
+    head: &[u8],
+    filler: u8,
+    total: usize,
+    tail: &[u8],
+) -> (usize, Result<FileMetadata, FormatError>) {
+    let mut inspector = Inspector::for_file(name).unwrap();
+    let mut most = 0;
+    let mut fed = 0;
+    let chunk = vec![filler; 64 << 10];
+    let mut step = |inspector: &mut Inspector, bytes: &[u8]| {
+        let r = inspector.feed(bytes);
+        most = most.max(inspector.retained_bytes());
+        r
+    };
+    let run = (|| {
+        step(&mut inspector, head)?;
+        fed += head.len();
+        while fed < total - tail.len() {
+            let n = chunk.len().min(total - tail.len() - fed);
+            step(&mut inspector, &chunk[..n])?;
+            fed += n;
+        }
+        step(&mut inspector, tail)
+    })();
+    let result = run.and_then(|()| inspector.finish());
+    (most, result)
+}
+
+#[test]
+fn a_hostile_safetensors_header_trickled_in_keeps_the_state_small() {
+    const DECLARED: usize = safetensors::MAX_HEADER as usize;
+    let start = |json: &str| {
+        let mut v = (DECLARED as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(json.as_bytes());
+        v
+    };
+    // 100 MB of whitespace inside the object, then a valid end.
+    let (most, result) = trickle("m.safetensors", &start("{"), b' ', 8 + DECLARED, b"}");
+    assert!(most < 64 << 10, "whitespace: held {most} bytes");
+    assert_eq!(safetensors_meta(result).tensor_count, 0);
+    // One __metadata__ value of 100 MB: checked as it streams, left out.
+    let (most, result) = trickle(
+        "m.safetensors",
+        &start(r#"{"__metadata__":{"a":"small","k":""#),
+        b'v',
+        8 + DECLARED,
+        br#""}}"#,
+    );
+    assert!(most < 3 << 20, "metadata: held {most} bytes");
+    let m = safetensors_meta(result);
+    assert_eq!(m.metadata.keys().collect::<Vec<_>>(), vec!["a"]);
+    assert!(m.metadata_truncated);
+    // One tensor entry of 100 MB: refused once it passes the entry limit.
+    let (most, result) = trickle(
+        "m.safetensors",
+        &start(r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":""#),
+        b'v',
+        8 + DECLARED,
+        br#""}}"#,
+    );
+    assert!(most < 256 << 10, "entry: held {most} bytes");
+    assert!(err_text(result).contains("longer than 65536 bytes"));
+    // Ever more tensors: refused past the tensor limit, with the state bounded until then.
+    let mut inspector = Inspector::for_file("m.safetensors").unwrap();
+    inspector.feed(&start("{")).unwrap();
+    let mut most = 0;
+    let mut error = None;
+    for i in 0..=safetensors::MAX_TENSORS {
+        let entry = format!(
+            r#""t{i}":{{"dtype":"U8","shape":[1],"data_offsets":[{i},{}]}},"#,
+            i + 1
+        );
+        if let Err(e) = inspector.feed(entry.as_bytes()) {
+            error = Some(e.to_string());
+            break;
+        }
+        if i % 4096 == 0 {
+            most = most.max(inspector.retained_bytes());
+        }
+    }
+    let error = error.expect("refused past the limit");
+    assert!(error.contains("more than 131072 tensors"), "{error}");
+    assert!(most <= safetensors::MAX_RETAINED, "{most}");
+    assert!(most < 8 << 20, "{most}");
+}
+
+#[test]
+fn a_real_shape_safetensors_header_parses_and_keeps_only_its_summary() {
+    // A 7B-style shard: 32 layers of 9 tensors with long names, metadata, bf16.
+    let mut entries = vec![r#""__metadata__":{"format":"pt","total_size":"123"}"#.to_owned()];
+    let mut offset = 0u64;
+    for layer in 0..32 {
+        for part in [
+            "self_attn.q_proj.weight",
+            "self_attn.k_proj.weight",
+            "self_attn.v_proj.weight",
+            "self_attn.o_proj.weight",
+            "mlp.gate_proj.weight",
+            "mlp.up_proj.weight",
+            "mlp.down_proj.weight",
+            "input_layernorm.weight",
+            "post_attention_layernorm.weight",
+        ] {
+            entries.push(format!(
+                r#""model.layers.{layer}.{part}":{{"dtype":"BF16","shape":[2,2],"data_offsets":[{offset},{}]}}"#,
+                offset + 8
+            ));
+            offset += 8;
+        }
+    }
+    let header = format!("{{{}}}", entries.join(", "));
+    let file = safetensors_file(&header, &vec![0; offset as usize]);
+    let mut inspector = Inspector::for_file("model-00001-of-00002.safetensors").unwrap();
+    for c in file.chunks(333) {
+        inspector.feed(c).unwrap();
+    }
+    let held = inspector.retained_bytes();
+    assert!(held < 64 << 10, "held {held} bytes");
+    let m = safetensors_meta(inspector.finish());
+    assert_eq!(m.tensor_count, 32 * 9);
+    assert_eq!(m.parameter_count, 32 * 9 * 4);
+    assert_eq!(m.metadata["format"], "pt");
+    assert_eq!(m.tensors[0].name, "model.layers.0.self_attn.q_proj.weight");
+}
+
+#[test]
+fn every_inspector_stays_under_the_documented_bound() {
+    const { assert!(MAX_RETAINED_BYTES <= 12 << 20) };
+    for (name, bytes) in [
+        ("m.onnx", hand_made_onnx()),
+        ("m.gguf", hand_made_gguf(3).bytes()),
+        ("m.safetensors", hand_made_safetensors()),
+        ("README.md", b"# hi\n".repeat(10_000)),
+    ] {
+        let mut inspector = Inspector::for_file(name).unwrap();
+        for c in bytes.chunks(7) {
+            inspector.feed(c).unwrap();
+            assert!(inspector.retained_bytes() <= MAX_RETAINED_BYTES);
+        }
+        assert!(
+            inspector.retained_bytes() < 64 << 10,
+            "{name}: {}",
+            inspector.retained_bytes()
+        );
+        inspector.finish().unwrap();
+    }
+}
+
+#[test]
+fn a_compressed_stream_holds_at_most_its_codec_s_buffer() {
+    // bzip2 buffers the most: up to its first block.
+    let mut inspector = Inspector::for_file("data.bz2").unwrap();
+    inspector.feed(b"BZh91AY&SY").unwrap();
+    let junk = vec![0x55u8; 4096];
+    let mut most = 0;
+    for _ in 0..400 {
+        let _ = inspector.feed(&junk);
+        most = most.max(inspector.retained_bytes());
+    }
+    assert!(most <= MAX_RETAINED_BYTES, "{most}");
+    assert!(most < (1 << 20) + (64 << 10), "{most}");
+    // Once checked, the buffer is gone.
+    assert!(
+        inspector.retained_bytes() < 4096,
+        "{}",
+        inspector.retained_bytes()
+    );
+}
+
+// ---------- zip entries whose local header lies, NumPy headers that hide their dtype,
+// ---------- safetensors header lengths that read like opcodes
+
+/// How [`zip_archive`] writes its local headers.
+#[derive(Clone, Copy, PartialEq)]
+enum LocalSizes {
+    /// The real sizes, as zip writers do.
+    True,
+    /// 0 in the local header; the central directory has the real sizes.
+    Zero,
+    /// Flag bit 3: sizes 0 in the local header, a data descriptor after the data.
+    Descriptor,
+}
+
+/// A stored zip with a central directory, as Python's `zipfile` reads it.
+fn zip_archive(entries: &[(&str, &[u8])], sizes: LocalSizes) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in entries {
+        let offset = out.len() as u32;
+        let crc = 0u32.to_le_bytes(); // not checked by the inspector
+        let len = (data.len() as u32).to_le_bytes();
+        let flags: u16 = if sizes == LocalSizes::Descriptor {
+            8
+        } else {
+            0
+        };
+        let local_len = if sizes == LocalSizes::True {
+            len
+        } else {
+            [0; 4]
+        };
+        out.extend_from_slice(b"PK\x03\x04");
+        out.extend_from_slice(&20u16.to_le_bytes());
+        out.extend_from_slice(&flags.to_le_bytes());
+        out.extend_from_slice(&[0; 6]); // method (stored), time, date
+        out.extend_from_slice(if sizes == LocalSizes::True {
+            &crc
+        } else {
+            &[0; 4]
+        });
+        out.extend_from_slice(&local_len);
+        out.extend_from_slice(&local_len);
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        if sizes == LocalSizes::Descriptor {
+            out.extend_from_slice(b"PK\x07\x08");
+            out.extend_from_slice(&crc);
+            out.extend_from_slice(&len);
+            out.extend_from_slice(&len);
+        }
+        central.extend_from_slice(b"PK\x01\x02");
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&flags.to_le_bytes());
+        central.extend_from_slice(&[0; 6]);
+        central.extend_from_slice(&crc);
+        central.extend_from_slice(&len);
+        central.extend_from_slice(&len);
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 12]); // extra, comment, disk, attributes
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let directory_at = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&directory_at.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// `pickle.dumps({"w": [1.5, 2.0]}, protocol=2)`.
+const PROTOCOL_2_PICKLE: &[u8] =
+    b"\x80\x02}q\x00X\x01\x00\x00\x00wq\x01]q\x02(G?\xf8\x00\x00\x00\x00\x00\x00G@\x00\x00\x00\x00\x00\x00\x00es.";
+
+fn assert_pickle_in_entry(bytes: &[u8], entry: &str) {
+    for name in ["archive.zip", "weights.npz", "upload.dat"] {
+        for chunk in [0, 1, 3, 7, 64, 4096] {
+            let text = err_text(inspect_in_chunks(name, bytes, chunk));
+            assert_pickle_refusal(&text);
+            assert!(text.contains(&format!("`{entry}`")), "{text}");
+        }
+    }
+}
+
+#[test]
+fn a_zip_entry_whose_local_header_says_zero_bytes_is_checked_all_the_same() {
+    let text = b"just a text file\n";
+    let zip = zip_archive(
+        &[
+            ("a.txt", text),
+            ("weights.bin", PROTOCOL_2_PICKLE),
+            ("b.txt", text),
+        ],
+        LocalSizes::Zero,
+    );
+    assert_pickle_in_entry(&zip, "weights.bin");
+    // As the only entry too (its window then runs into the central directory).
+    let zip = zip_archive(&[("weights.bin", PROTOCOL_2_PICKLE)], LocalSizes::Zero);
+    assert_pickle_in_entry(&zip, "weights.bin");
+}
+
+#[test]
+fn a_data_descriptor_signature_inside_an_entry_does_not_end_its_window() {
+    // Protocol 0: `(S'PK\x07\x08...'` opens with a fake data descriptor signature.
+    let pickle = b"(S'PK\x07\x08 not the end'\np0\ncos\nsystem\np1\ntp2\n.";
+    let zip = zip_archive(
+        &[("a.txt", b"hello\n"), ("weights.bin", pickle)],
+        LocalSizes::Descriptor,
+    );
+    assert_pickle_in_entry(&zip, "weights.bin");
+}
+
+#[test]
+fn ordinary_zips_still_pass_however_their_headers_give_sizes() {
+    let safetensors = hand_made_safetensors();
+    let npy = b"\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }                                                                      \n\x00\x00\x80\x3f\x00\x00\x00\x40";
+    let many: Vec<(String, Vec<u8>)> = (0..40)
+        .map(|i| (format!("texts/{i}.txt"), format!("line {i}\n").into_bytes()))
+        .collect();
+    let many: Vec<(&str, &[u8])> = many
+        .iter()
+        .map(|(n, d)| (n.as_str(), d.as_slice()))
+        .collect();
+    for sizes in [LocalSizes::True, LocalSizes::Zero, LocalSizes::Descriptor] {
+        for entries in [
+            &[
+                ("README.md", &b"# Model\n"[..]),
+                ("model.safetensors", &safetensors),
+            ][..],
+            &[("a.npy", &npy[..]), ("b.npy", &npy[..])],
+            &many,
+            &[("empty/", &b""[..]), ("config.json", b"{\"a\": 1}")],
+        ] {
+            let zip = zip_archive(entries, sizes);
+            for name in ["bundle.zip", "arrays.npz"] {
+                assert_eq!(
+                    inspect_all_ways(name, &zip),
+                    Ok(FileMetadata::Plain),
+                    "{:?}",
+                    entries.iter().map(|e| e.0).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+}
+
+/// A `.npy` file with this header dict (padded as NumPy pads it) and some data.
+fn npy_file(header: &str) -> Vec<u8> {
+    let mut header = header.as_bytes().to_vec();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(b"\x80\x02]q\x00.");
+    out
+}
+
+#[test]
+fn a_numpy_header_that_spells_its_dtype_with_escapes_or_joined_strings_is_refused() {
+    // `ast.literal_eval`, which NumPy reads the header with, turns each of these into 'O'.
+    for descr in [
+        r"'|\x4f'",
+        r"'\117'",
+        r"'\u004f'",
+        r"'\U0000004f'",
+        r"'\N{LATIN CAPITAL LETTER O}'",
+        "'ob' 'ject'",
+        "'ob''ject'",
+        "\"|\" 'O'",
+        "'ob' u'ject'",
+        "'ob' \\\n 'ject'",
+        "'ob' # a comment\n 'ject'",
+        "'''|O'''",
+        "[('a', '<f4'), ('b', '|' 'O')]",
+    ] {
+        let header = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': (3,), }}");
+        let npy = npy_file(&header);
+        for name in ["arr.npy", "upload.dat"] {
+            let text = err_text(inspect_all_ways(name, &npy));
+            assert_pickle_refusal(&text);
+            assert!(text.contains("NumPy"), "{descr}: {text}");
+        }
+        let npz = zip_archive(
+            &[
+                (
+                    "a.npy",
+                    &npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"),
+                ),
+                ("b.npy", &npy),
+            ],
+            LocalSizes::True,
+        );
+        let text = err_text(inspect_all_ways("arrays.npz", &npz));
+        assert!(
+            text.contains("`b.npy`") && text.contains("NumPy"),
+            "{descr}: {text}"
+        );
+    }
+    // What NumPy writes itself still passes: plain dtypes, escaped quotes in field names.
+    for descr in [
+        "'<f4'",
+        "'|u1'",
+        "'<i8'",
+        r#"[("it's", '<f4'), ('a\'"b', '<i2')]"#,
+    ] {
+        let header = format!("{{'descr': {descr}, 'fortran_order': False, 'shape': (3,), }}");
+        let npy = npy_file(&header);
+        assert_eq!(
+            inspect_all_ways("arr.npy", &npy),
+            Ok(FileMetadata::Plain),
+            "{descr}"
+        );
+        let npz = zip_archive(&[("a.npy", &npy), ("b.npy", &npy)], LocalSizes::True);
+        assert_eq!(
+            inspect_all_ways("arrays.npz", &npz),
+            Ok(FileMetadata::Plain),
+            "{descr}"
+        );
+    }
+}
+
+/// A valid safetensors file whose header is exactly `len` bytes (the JSON padded with spaces).
+fn safetensors_with_header_len(len: usize) -> Vec<u8> {
+    let json =
+        r#"{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+    let mut header = json.as_bytes().to_vec();
+    header.resize(len, b' ');
+    let mut out = (len as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&[0, 0, 0x80, 0x3f, 0, 0, 0, 0x40]);
+    out
+}
+
+#[test]
+fn safetensors_whose_header_length_reads_like_pickle_opcodes_pass() {
+    for (len, start) in [
+        (640, &[0x80, 0x02, 0][..]),
+        (896, &[0x80, 0x03, 0]),
+        (1152, &[0x80, 0x04, 0]),
+        (1408, &[0x80, 0x05, 0]),
+        (11912, &[0x88, 0x2e, 0]),
+        (65536 + 640, &[0x80, 0x02, 1]),
+    ] {
+        let file = safetensors_with_header_len(len);
+        assert!(file.starts_with(start), "{len}");
+        let m = safetensors_meta(inspect_all_ways("model.safetensors", &file));
+        assert_eq!(m.parameter_count, 2, "{len}");
+        // Under a plain name it is no pickle either.
+        assert_eq!(
+            inspect_all_ways("upload.dat", &file),
+            Ok(FileMetadata::Plain),
+            "{len}"
+        );
+    }
+}
+
+#[test]
+fn pickles_that_open_like_a_header_length_are_still_refused() {
+    let refused = |bytes: &[u8], what: &str| {
+        for name in [
+            "model.safetensors",
+            "model.onnx",
+            "model.gguf",
+            "upload.dat",
+        ] {
+            let text = err_text(inspect_all_ways(name, bytes));
+            assert_pickle_refusal(&text);
+            assert!(text.contains(what), "{name}: {text}");
+        }
+    };
+    // A whole file that is a short pickle, however harmless.
+    refused(b"\x88.", "protocol 0");
+    refused(b"\x80\x02N.", "protocol 2");
+    // PyTorch's legacy format: short pickles (magic number, protocol version) before the one
+    // that matters, each read by its own `pickle.load`.
+    let mut legacy = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03.".to_vec();
+    legacy.extend_from_slice(b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.");
+    refused(&legacy, "protocol 2");
+    // Streams that break off after Python already imported or called something.
+    refused(b"\x80\x02cos\nsystem\n\x00\x00\x00\x00", "protocol 2");
+    refused(b"cos\nabort\n)R\x00\x00\x00\x00", "protocol 1");
+    // After a short harmless pickle, bytes that are no pickle: a plain file.
+    assert_eq!(
+        inspect_all_ways("notes.txt", b"N.B. read the card\n"),
+        Ok(FileMetadata::Plain)
+    );
 }

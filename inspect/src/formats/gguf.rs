@@ -201,7 +201,31 @@ pub(crate) struct GgufParser {
     data_len: u64,
 }
 
+/// The most a [`GgufParser`] holds (besides the driver's buffer, at most [`MAX_KEY`]): the key
+/// being read, up to 64 short context-length keys, the kept strings, a tensor's dims.
+pub(crate) const MAX_RETAINED: usize =
+    2 * MAX_KEY as usize + 64 * 300 + 4 * KEPT_STRING as usize + 64 * 1024;
+
 impl GgufParser {
+    /// Bytes held between chunks besides the driver's buffer; see [`MAX_RETAINED`].
+    pub(crate) fn retained_bytes(&self) -> usize {
+        self.key.capacity()
+            + self
+                .context_lengths
+                .iter()
+                .map(|(k, _)| k.capacity() + 8)
+                .sum::<usize>()
+            + self.architecture.as_ref().map_or(0, String::capacity)
+            + self.name.as_ref().map_or(0, String::capacity)
+            + self.dims.capacity() * 8
+            + self.arrays.capacity() * 16
+            + self
+                .tensor_types
+                .keys()
+                .map(|k| k.len() + 32)
+                .sum::<usize>()
+    }
+
     pub(crate) fn new() -> Self {
         Self {
             state: State::Header,

@@ -5,19 +5,26 @@
 //! storage, and `finish` returns the [`FileMetadata`] stored with the file, or why the file is
 //! refused. Memory stays bounded whatever the file size: each format keeps only its header-sized
 //! state, with hard caps on every length and count the file declares, and never sizes an
-//! allocation from a declared number.
+//! allocation from a declared number. [`Inspector::retained_bytes`] says how much one holds
+//! between chunks; it never exceeds [`MAX_RETAINED_BYTES`].
 //!
-//! Pickles are refused by name (`.bin .pt .pth .ckpt .pkl .pickle .joblib`) and by content
-//! (the pickle protocol marker, or a zip whose first entry is a `.pkl` as in PyTorch's format),
-//! whatever the extension. `.onnx`, `.safetensors` and `.gguf` files must parse as what they
+//! Pickles are refused by name (`.bin .pt .pth .ckpt .pkl .pickle .joblib`) and by content,
+//! whatever the extension: a pickle of any protocol (0 to 5), compressed with gzip, zlib, bzip2,
+//! xz, lzma or zstd (joblib dumps), a NumPy array of Python objects, or a zip holding any of
+//! these or an entry named `*.pkl`/`*.pickle` at any position (PyTorch checkpoints, `.npz`);
+//! see the `pickle` module. `.onnx`, `.safetensors` and `.gguf` files must parse as what they
 //! claim; a file with another name that starts with the GGUF magic is read as GGUF; anything
 //! else (README, config.json, tokenizer.json, labels.txt, ...) is a plain file.
 
+mod compressed;
 mod gguf;
+mod npy;
 mod onnx;
+mod opcodes;
 mod pickle;
 mod safetensors;
 mod stream;
+mod zip;
 
 use serde::{Deserialize, Serialize};
 
@@ -121,13 +128,41 @@ fn file_name(path: &str) -> String {
     path.rsplit(['/', '\\']).next().unwrap_or(path).to_owned()
 }
 
+/// The most an [`Inspector`] holds between chunks, whatever it is fed: the pickle checks'
+/// buffers (a compressed stream's first block, two zip entries' first bytes) plus the largest
+/// format state (a safetensors header's summary, tensor spans and name hashes; see
+/// [`safetensors::MAX_RETAINED`]).
+pub const MAX_RETAINED_BYTES: usize = pickle::Guard::MAX_RETAINED + FORMAT_MAX_RETAINED;
+
+const FORMAT_MAX_RETAINED: usize = {
+    let (a, b, c) = (
+        safetensors::MAX_RETAINED,
+        onnx::MAX_RETAINED,
+        gguf::MAX_RETAINED,
+    );
+    let ab = if a > b { a } else { b };
+    if ab > c {
+        ab
+    } else {
+        c
+    }
+};
+
+/// Bytes held to tell the format from the content (the GGUF magic).
+const KIND_SNIFF: usize = 4;
+
 enum State {
-    /// Holding the first bytes until the content can be told apart (pickle, zip, GGUF magic).
+    /// Holding the first bytes until the format can be told (the GGUF magic).
     Sniffing(Vec<u8>),
     Onnx(Box<onnx::OnnxParser>),
     Safetensors(Box<Driver<safetensors::SafetensorsParser>>),
     Gguf(Box<Driver<gguf::GgufParser>>),
     Plain,
+    /// Read as a plain file for the pickle checks, refused at the end with this error.
+    Mismatch(FormatError),
+    /// The format's parser refused the file while its bytes may still be a pickle opcode
+    /// stream: the pickle verdict comes first, and this error as soon as the stream is none.
+    Pending(FormatError),
     Failed(FormatError),
 }
 
@@ -135,6 +170,7 @@ enum State {
 pub struct Inspector {
     name: String,
     announced: FileKind,
+    guard: pickle::Guard,
     state: State,
 }
 
@@ -153,8 +189,22 @@ impl Inspector {
         Ok(Inspector {
             name,
             announced: FileKind::from_name(path),
+            guard: pickle::Guard::new(),
             state: State::Sniffing(Vec::new()),
         })
+    }
+
+    /// Bytes this inspector holds between chunks (buffers and kept metadata), at most
+    /// [`MAX_RETAINED_BYTES`]. Meant for callers that keep many inspectors alive at once.
+    pub fn retained_bytes(&self) -> usize {
+        let state = match &self.state {
+            State::Sniffing(prefix) => prefix.capacity(),
+            State::Onnx(p) => p.retained_bytes(),
+            State::Safetensors(d) => d.buffered() + d.machine.retained_bytes(),
+            State::Gguf(d) => d.buffered() + d.machine.retained_bytes(),
+            State::Plain | State::Mismatch(_) | State::Pending(_) | State::Failed(_) => 0,
+        };
+        self.guard.retained_bytes() + state
     }
 
     /// The next chunk of the file, in order; chunks may be any size, down to one byte.
@@ -167,46 +217,85 @@ impl Inspector {
         result
     }
 
+    fn pickle(&self, what: String) -> FormatError {
+        FormatError::Pickle {
+            name: self.name.clone(),
+            reason: format!("its content is {what}"),
+        }
+    }
+
     fn feed_inner(&mut self, chunk: &[u8], complete: bool) -> Result<(), FormatError> {
-        match &mut self.state {
-            State::Failed(e) => Err(e.clone()),
-            State::Plain => Ok(()),
+        if let State::Sniffing(prefix) = &mut self.state {
+            let take = (KIND_SNIFF - prefix.len()).min(chunk.len());
+            prefix.extend_from_slice(&chunk[..take]);
+            // A named format is known at once, unless the file may open with a pickle's
+            // `PROTO` (whose verdict should come before the format's own complaint); content
+            // makes a plain name GGUF only with the magic.
+            let ready = complete
+                || prefix.len() >= KIND_SNIFF
+                || self.announced != FileKind::Plain
+                    && !matches!(prefix[..], [0x80] | [b'P'] | [b'P', b'K', ..]);
+            if !ready {
+                return Ok(());
+            }
+            let kind = match self.announced {
+                FileKind::Plain if prefix.starts_with(b"GGUF") => FileKind::Gguf,
+                announced => announced,
+            };
+            let prefix = std::mem::take(prefix);
+            if kind != FileKind::Plain && prefix.starts_with(b"PK\x03\x04") {
+                // A zip archive is none of the formats; it is refused as what it holds, or at
+                // the end as not what its name says.
+                let error = match kind {
+                    FileKind::Onnx => {
+                        FormatError::Onnx("the file is a zip archive, not an ONNX model".into())
+                    }
+                    FileKind::Safetensors => FormatError::Safetensors(
+                        "the file is a zip archive, not a safetensors file".into(),
+                    ),
+                    _ => FormatError::Gguf("the file is a zip archive, not a GGUF file".into()),
+                };
+                self.state = State::Mismatch(error);
+                self.feed_inner(&prefix, complete)?;
+                return self.feed_inner(&chunk[take..], complete);
+            }
+            self.state = match kind {
+                FileKind::Onnx => State::Onnx(Box::new(onnx::OnnxParser::new())),
+                FileKind::Safetensors => {
+                    State::Safetensors(Box::new(Driver::new(safetensors::SafetensorsParser::new())))
+                }
+                FileKind::Gguf => State::Gguf(Box::new(Driver::new(gguf::GgufParser::new()))),
+                FileKind::Plain => State::Plain,
+            };
+            if kind != FileKind::Plain {
+                // The data of a file that parses as ONNX, safetensors or GGUF is no zip
+                // archive anyone opens.
+                self.guard.skip_zip();
+            }
+            self.feed_inner(&prefix, complete)?;
+            return self.feed_inner(&chunk[take..], complete);
+        }
+        if let State::Failed(e) = &self.state {
+            return Err(e.clone());
+        }
+        if let Err(what) = self.guard.feed(chunk) {
+            return Err(self.pickle(what));
+        }
+        let result = match &mut self.state {
             State::Onnx(p) => p.feed(chunk),
             State::Safetensors(d) => d.feed(chunk),
             State::Gguf(d) => d.feed(chunk),
-            State::Sniffing(prefix) => {
-                let take = (pickle::SNIFF_LIMIT - prefix.len()).min(chunk.len());
-                prefix.extend_from_slice(&chunk[..take]);
-                let rest = &chunk[take..];
-                let full = prefix.len() == pickle::SNIFF_LIMIT;
-                let kind = match pickle::sniff(prefix, complete || full) {
-                    pickle::Sniff::NeedMore => return Ok(()),
-                    pickle::Sniff::Pickle(reason) => {
-                        return Err(FormatError::Pickle {
-                            name: self.name.clone(),
-                            reason,
-                        })
-                    }
-                    pickle::Sniff::NotPickle if self.announced != FileKind::Plain => self.announced,
-                    pickle::Sniff::NotPickle if prefix.starts_with(b"GGUF") => FileKind::Gguf,
-                    pickle::Sniff::NotPickle if prefix.len() < 4 && !complete && !full => {
-                        // Could still turn out to be GGUF.
-                        return Ok(());
-                    }
-                    pickle::Sniff::NotPickle => FileKind::Plain,
-                };
-                let prefix = std::mem::take(prefix);
-                self.state = match kind {
-                    FileKind::Onnx => State::Onnx(Box::new(onnx::OnnxParser::new())),
-                    FileKind::Safetensors => State::Safetensors(Box::new(Driver::new(
-                        safetensors::SafetensorsParser::new(),
-                    ))),
-                    FileKind::Gguf => State::Gguf(Box::new(Driver::new(gguf::GgufParser::new()))),
-                    FileKind::Plain => State::Plain,
-                };
-                self.feed_inner(&prefix, complete)?;
-                self.feed_inner(rest, complete)
+            State::Plain | State::Mismatch(_) => Ok(()),
+            State::Pending(e) if !self.guard.opcodes_running() => Err(e.clone()),
+            State::Pending(_) => Ok(()),
+            State::Sniffing(_) | State::Failed(_) => unreachable!("handled above"),
+        };
+        match result {
+            Err(e) if self.guard.opcodes_running() => {
+                self.state = State::Pending(e);
+                Ok(())
             }
+            other => other,
         }
     }
 
@@ -215,10 +304,16 @@ impl Inspector {
         if let State::Sniffing(_) = self.state {
             self.feed_inner(&[], true)?;
         }
+        if let State::Failed(e) = self.state {
+            return Err(e);
+        }
+        if let Err(what) = self.guard.finish() {
+            return Err(self.pickle(what));
+        }
         match self.state {
-            State::Failed(e) => Err(e),
-            State::Sniffing(_) => unreachable!("a complete file is always classified"),
+            State::Failed(_) | State::Sniffing(_) => unreachable!("handled above"),
             State::Plain => Ok(FileMetadata::Plain),
+            State::Mismatch(e) | State::Pending(e) => Err(e),
             State::Onnx(p) => p.finish().map(FileMetadata::Onnx),
             State::Safetensors(mut d) => {
                 d.feed(&[])?;

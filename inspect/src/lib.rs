@@ -1,0 +1,8 @@
+//! Checks on untrusted input that need no database: what an uploaded file is
+//! ([`formats`]: ONNX, safetensors, GGUF, and refused pickles), model cards ([`card`]: front
+//! matter and safe HTML), and the rules for names in URLs and file paths ([`names`]).
+//! `domain` re-exports these modules under the same names; the fuzz targets in `fuzz/` drive
+//! them directly.
+pub mod card;
+pub mod formats;
+pub mod names;
