@@ -22,6 +22,13 @@ pub enum AppError {
     Gone(String),
     #[error("too many attempts; try again in {retry_after_seconds} seconds")]
     RateLimited { retry_after_seconds: u64 },
+    #[error("{0}")]
+    LimitReached(String),
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_seconds: u64,
+    },
     #[error("something went wrong on our side; please try again")]
     Internal,
     #[error("{0}")]
@@ -40,9 +47,24 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Gone(_) => StatusCode::GONE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::LimitReached(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Transport(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Seconds the client should wait before trying again (`Retry-After`), where that helps.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited {
+                retry_after_seconds,
+            }
+            | Self::Unavailable {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
         }
     }
 }
@@ -61,25 +83,24 @@ pub fn respond<T>(result: Result<T, domain::DomainError>) -> Result<T, AppError>
     result.map_err(|err| refuse(err.into()))
 }
 
-/// Sets the response's status (and `Retry-After`) for an error a server function returns.
-/// A plain HTML form post (no JavaScript) is the exception: it must stay a redirect back to
-/// the form, which shows the error carried in the URL.
+/// Sets the response's status (and `Retry-After`) for an error a server function returns,
+/// whether it was called directly or while rendering a page. A plain HTML form post (no
+/// JavaScript) is the exception: it must stay a redirect back to the form, which shows the
+/// error carried in the URL.
 #[cfg(feature = "ssr")]
 pub fn refuse(err: AppError) -> AppError {
     use leptos::prelude::use_context;
     let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
-        parts
-            .headers
-            .get(http::header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"))
+        parts.method == http::Method::POST
+            && parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
     });
     if let (false, Some(response)) = (form_post, use_context::<leptos_axum::ResponseOptions>()) {
         response.set_status(err.status());
-        if let AppError::RateLimited {
-            retry_after_seconds,
-        } = err
-        {
+        if let Some(retry_after_seconds) = err.retry_after() {
             response.insert_header(http::header::RETRY_AFTER, retry_after_seconds.into());
         }
     }
@@ -99,6 +120,7 @@ impl From<domain::DomainError> for AppError {
             E::Conflict(message) => Self::Conflict(message),
             E::Unauthenticated(message) => Self::Unauthenticated(message),
             E::Forbidden(message) => Self::Forbidden(message),
+            unconfirmed @ E::Unconfirmed { .. } => Self::Forbidden(unconfirmed.to_string()),
             E::TooLarge(message) => Self::TooLarge(message),
             E::Gone(message) => Self::Gone(message),
             E::OffsetMismatch { expected } => {
@@ -107,6 +129,14 @@ impl From<domain::DomainError> for AppError {
             E::RateLimited {
                 retry_after_seconds,
             } => Self::RateLimited {
+                retry_after_seconds,
+            },
+            E::LimitReached(message) => Self::LimitReached(message),
+            E::Unavailable {
+                message,
+                retry_after_seconds,
+            } => Self::Unavailable {
+                message,
                 retry_after_seconds,
             },
             internal => {

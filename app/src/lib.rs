@@ -50,14 +50,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Every page's `<title>`: its own title (a model's or a publisher's name, say) then the site's.
+/// On the server the result is escaped here, the one place every title passes through, because
+/// leptos_meta writes it into `<title>` verbatim; in the browser it becomes `document.title`,
+/// which is plain text and must stay raw.
+fn document_title(page: String) -> String {
+    let title = if page.is_empty() {
+        "Bazaar".to_owned()
+    } else {
+        format!("{page} · Bazaar")
+    };
+    #[cfg(feature = "ssr")]
+    let title = html_escape::encode_text(&title).into_owned();
+    title
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     viewer::provide_viewer();
     view! {
-        <Title formatter=|page: String| {
-            if page.is_empty() { "Bazaar".to_owned() } else { format!("{page} · Bazaar") }
-        } />
+        <Title formatter=document_title />
         <Router>
             <SiteHeader />
             <main class="page">

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Action, Actor};
-use crate::entities::{session, user};
+use crate::entities::{login_device, session, user};
 use crate::error::{DomainError, DomainResult};
 use crate::names::{check_username, normalize_username, username_key};
 use crate::passwords::{check_new_password, PasswordHasher, Verification};
@@ -45,32 +45,78 @@ pub struct SignUp<'a> {
     pub password: &'a str,
 }
 
+/// An account made from the command line or by tests: refuses a taken address outright
+/// (the site's sign-up, [`sign_up_from`], does not say so). The address is unconfirmed.
 pub async fn sign_up(
     db: &impl ConnectionTrait,
     hasher: &PasswordHasher,
     new: SignUp<'_>,
 ) -> DomainResult<user::Model> {
-    let username = normalize_username(new.username);
-    check_username(&username)?;
-    let email = normalize_email(new.email)?;
-    check_new_password(new.password, &username)?;
-    if user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(db)
-        .await?
-        .is_some()
-    {
+    let (username, email) = check_sign_up(db, &new).await?;
+    if email_owner(db, &email).await?.is_some() {
         return Err(DomainError::invalid(
             "email",
             "an account with this e-mail address exists; log in instead",
         ));
     }
     let password_hash = hasher.hash(new.password.to_owned()).await?;
+    match insert_user(db, &username, &email, password_hash).await? {
+        Some(user) => Ok(user),
+        None => Err(DomainError::invalid(
+            "email",
+            "an account with this e-mail address exists; log in instead",
+        )),
+    }
+}
+
+/// The fields of a sign-up, checked: `(username, e-mail)`, normalised. A taken username is
+/// refused here (usernames are public); a taken address is not looked at.
+async fn check_sign_up(
+    db: &impl ConnectionTrait,
+    new: &SignUp<'_>,
+) -> DomainResult<(String, String)> {
+    let username = normalize_username(new.username);
+    check_username(&username)?;
+    let email = normalize_email(new.email)?;
+    check_new_password(new.password, &username)?;
+    if username_taken(db, &username).await? {
+        return Err(username_is_taken(&username));
+    }
+    Ok((username, email))
+}
+
+fn username_is_taken(username: &str) -> DomainError {
+    DomainError::invalid("username", format!("'{username}' is taken"))
+}
+
+async fn username_taken(db: &impl ConnectionTrait, username: &str) -> DomainResult<bool> {
+    Ok(user::Entity::find()
+        .filter(user::Column::UsernameKey.eq(username_key(username)))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+async fn email_owner(db: &impl ConnectionTrait, email: &str) -> DomainResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(db)
+        .await?)
+}
+
+/// Inserts a new, unconfirmed account; `None` when the address was taken meanwhile (a
+/// username taken meanwhile is refused by name).
+async fn insert_user(
+    db: &impl ConnectionTrait,
+    username: &str,
+    email: &str,
+    password_hash: String,
+) -> DomainResult<Option<user::Model>> {
     let row = user::ActiveModel {
-        username_key: Set(username_key(&username)),
-        display_name: Set(username.clone()),
-        username: Set(username.clone()),
-        email: Set(Some(email)),
+        username_key: Set(username_key(username)),
+        display_name: Set(username.to_owned()),
+        username: Set(username.to_owned()),
+        email: Set(Some(email.to_owned())),
         bio: Set(String::new()),
         password_hash: Set(Some(password_hash)),
         is_publisher: Set(false),
@@ -78,12 +124,22 @@ pub async fn sign_up(
         created_at: Set(Utc::now()),
         ..Default::default()
     };
-    row.insert(db).await.map_err(|e| match e.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            DomainError::invalid("username", format!("'{username}' is taken"))
+    match row.insert(db).await {
+        Ok(user) => Ok(Some(user)),
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            if username_taken(db, username).await? {
+                Err(username_is_taken(username))
+            } else {
+                Ok(None)
+            }
         }
-        _ => DomainError::Database(e),
-    })
+        Err(e) => Err(DomainError::Database(e)),
+    }
 }
 
 /// Lowercased, trimmed, and plausibly deliverable: one `@`, a dotted domain, no spaces.
@@ -116,15 +172,35 @@ pub async fn log_in(
     password: &str,
     user_agent: &str,
 ) -> DomainResult<(user::Model, SessionToken)> {
+    let found = find_login(db, login).await?;
+    let user = check_password(db, hasher, found, password).await?;
+    if user.email.is_some() && user.email_verified_at.is_none() {
+        return Err(DomainError::Unconfirmed { resent: false });
+    }
+    let token = start_session(db, policy, user.id, user_agent, Utc::now()).await?;
+    Ok((user, token))
+}
+
+/// The account a log-in names, by username or by e-mail address.
+async fn find_login(db: &impl ConnectionTrait, login: &str) -> DomainResult<Option<user::Model>> {
     let login = login.trim();
-    let found = user::Entity::find()
+    Ok(user::Entity::find()
         .filter(
             user::Column::UsernameKey
                 .eq(username_key(login))
                 .or(user::Column::Email.eq(login.to_lowercase())),
         )
         .one(db)
-        .await?;
+        .await?)
+}
+
+/// The account, when `password` is its password (rehashed when the parameters changed).
+async fn check_password(
+    db: &impl ConnectionTrait,
+    hasher: &PasswordHasher,
+    found: Option<user::Model>,
+    password: &str,
+) -> DomainResult<user::Model> {
     let stored = found.as_ref().and_then(|u| u.password_hash.clone());
     // Unknown users cost the same hash as known ones, so timing does not reveal accounts.
     let verdict = hasher
@@ -134,19 +210,15 @@ pub async fn log_in(
         )
         .await?;
     let (Some(user), Verification::Match { needs_rehash }) = (found, verdict) else {
-        return Err(DomainError::Unauthenticated(
-            "wrong username or password".into(),
-        ));
+        return Err(wrong_password());
     };
-    let user = if needs_rehash {
+    if needs_rehash {
         let mut row: user::ActiveModel = user.into();
         row.password_hash = Set(Some(hasher.hash(password.to_owned()).await?));
-        row.update(db).await?
+        Ok(row.update(db).await?)
     } else {
-        user
-    };
-    let token = start_session(db, policy, user.id, user_agent, Utc::now()).await?;
-    Ok((user, token))
+        Ok(user)
+    }
 }
 
 /// A valid argon2id hash of a random password, verified against when the login is unknown.
@@ -224,67 +296,292 @@ pub async fn end_other_sessions(
     Ok(result.rows_affected)
 }
 
-/// Sign-up as the site offers it: limited per address (see [`RateLimits`]).
+/// What a sign-up answers: the same whether the address was new or already an account's.
+#[derive(Debug)]
+pub struct SignUpSent {
+    /// The address the link went to, as typed (normalised).
+    pub email: String,
+    /// The confirmation link's token, only where the pages may show e-mailed links (see
+    /// `AppState::mail_links_in_page`) and only for a new account.
+    pub confirm_token: Option<String>,
+}
+
+/// Sign-up as the site offers it, limited per address (see [`RateLimits`]). It stops at
+/// "confirm your e-mail": no session exists until the e-mailed link is followed
+/// ([`confirm_sign_up`]). A taken address gets the same answer, after the same work (the
+/// password is hashed either way), and its owner is told by e-mail instead; so the form
+/// reveals usernames, which are public, but not who has an account under which address.
 pub async fn sign_up_from(
     state: &AppState,
     client: &str,
     new: SignUp<'_>,
-) -> DomainResult<user::Model> {
+) -> DomainResult<SignUpSent> {
     let (limit, now) = (state.rate_limits.sign_up_per_ip, Utc::now());
-    rate_limit::hit(&state.db, &format!("sign_up:ip:{client}"), limit, now).await?;
-    let user = sign_up(&state.db, &state.passwords, new).await?;
-    recovery::send_verification(state, &user).await?;
-    Ok(user)
+    rate_limit::hit(
+        &state.db,
+        &rate_limit::ip_key("sign_up", client),
+        limit,
+        now,
+    )
+    .await?;
+    let (username, email) = check_sign_up(&state.db, &new).await?;
+    let password_hash = state.passwords.hash(new.password.to_owned()).await?;
+    let created = match email_owner(&state.db, &email).await? {
+        Some(_) => None,
+        None => insert_user(&state.db, &username, &email, password_hash).await?,
+    };
+    let confirm_token = match created {
+        Some(user) => {
+            let token = recovery::send_verification(state, &user).await?;
+            audit::record(&state.db, Actor::visitor(client), Action::SignUp, &username).await?;
+            state.mail_links_in_page.then_some(token)
+        }
+        None => {
+            let owner = email_owner(&state.db, &email)
+                .await?
+                .ok_or_else(|| DomainError::Internal("an address owner vanished".into()))?;
+            recovery::tell_owner_of_sign_up(state, &owner).await?;
+            let subject = format!("{username} (address of {})", owner.username);
+            let visitor = Actor::visitor(client);
+            audit::record(&state.db, visitor, Action::SignUpAddressTaken, &subject).await?;
+            None
+        }
+    };
+    Ok(SignUpSent {
+        email,
+        confirm_token,
+    })
 }
 
-/// Log-in as the site offers it. Failed attempts are counted per address and per account;
-/// past either limit the answer is `RateLimited` before any password is checked, and a
-/// successful log-in clears the account's count.
-pub async fn log_in_from(
+/// Follows a confirmation link: the address is confirmed and, when `log_in` (the browser
+/// has no session yet), a session starts, so a sign-up ends logged in.
+pub async fn confirm_sign_up(
     state: &AppState,
-    client: &str,
-    login: &str,
-    password: &str,
+    token: &str,
+    ip: &str,
     user_agent: &str,
-) -> DomainResult<(user::Model, SessionToken)> {
-    let (limits, now) = (state.rate_limits, Utc::now());
-    let ip_key = format!("log_in:ip:{client}");
-    let account_key = format!("log_in:account:{}", username_key(login));
-    rate_limit::check(&state.db, &ip_key, limits.log_in_per_ip, now).await?;
-    rate_limit::check(&state.db, &account_key, limits.log_in_per_account, now).await?;
-    let outcome = log_in(
-        &state.db,
-        &state.passwords,
-        &state.sessions,
-        login,
-        password,
-        user_agent,
-    )
-    .await;
-    match &outcome {
-        Err(DomainError::Unauthenticated(_)) => {
-            rate_limit::count(&state.db, &ip_key, limits.log_in_per_ip, now).await?;
-            rate_limit::count(&state.db, &account_key, limits.log_in_per_account, now).await?;
-            let tried = Actor {
-                id: None,
-                name: login,
-                ip: client,
-            };
-            audit::record(&state.db, tried, Action::LogInFailed, login).await?;
-        }
-        Ok((user, _)) => {
-            rate_limit::reset(&state.db, &account_key).await?;
-            audit::record(
-                &state.db,
-                Actor::user(user, client),
-                Action::LogIn,
-                user_agent,
-            )
-            .await?;
-        }
-        Err(_) => {}
+    log_in: bool,
+) -> DomainResult<(user::Model, Option<SessionToken>)> {
+    let user = recovery::verify_email(state, token, ip).await?;
+    if !log_in {
+        return Ok((user, None));
     }
-    outcome
+    let session =
+        start_session(&state.db, &state.sessions, user.id, user_agent, Utc::now()).await?;
+    audit::record(&state.db, Actor::user(&user, ip), Action::LogIn, user_agent).await?;
+    Ok((user, Some(session)))
+}
+
+/// How long a device cookie lets its browser past the account's log-in limit, counted from
+/// its last successful log-in.
+pub const DEVICE_LIFETIME: Duration = Duration::days(365);
+
+/// A log-in as the site receives it.
+pub struct LogInAttempt<'a> {
+    pub client: &'a str,
+    pub login: &'a str,
+    pub password: &'a str,
+    pub user_agent: &'a str,
+    /// The device cookie the browser holds from an earlier log-in, if any.
+    pub device: Option<&'a str>,
+}
+
+/// A device cookie's token: give it to the browser, keep only its hash.
+#[derive(Debug)]
+pub struct DeviceToken(pub String);
+
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub user: user::Model,
+    pub session: SessionToken,
+    /// The browser's device cookie: the one it sent when that is this account's, else new.
+    pub device: DeviceToken,
+}
+
+/// Log-in as the site offers it. Each attempt is counted before its password is checked, in
+/// one statement per limit, so parallel guesses cannot slip past the count; a successful
+/// attempt is refunded, so the limits count failures. Attempts are limited per address
+/// (IPv6 by /64), per name as typed, and per account, so a username and its e-mail address
+/// share one count. Only the per-name count is ever answered with 429: an unknown name has
+/// that count alone, so a 429 on a second name of an account whose other name was exhausted
+/// would tell that both are one account. An exhausted account count is answered as a wrong
+/// password instead, whatever the password. A browser holding a device cookie from an
+/// earlier log-in to this account is limited per cookie instead: strangers' guesses cannot
+/// lock the owner out, and the cookie's own guesses stay limited.
+pub async fn log_in_from(state: &AppState, attempt: LogInAttempt<'_>) -> DomainResult<LoggedIn> {
+    let (limits, now) = (state.rate_limits, Utc::now());
+    let found = find_login(&state.db, attempt.login).await?;
+    let device = match (attempt.device, &found) {
+        (Some(token), Some(user)) => known_device(&state.db, token, user.id, now).await?,
+        _ => None,
+    };
+    // (key, limit) pairs: the first two answer 429 when exhausted, the last is silent.
+    let (ip, named, account) = match (&device, &found) {
+        (Some(device), _) => (
+            (
+                rate_limit::ip_key("log_in_device", attempt.client),
+                limits.log_in_per_ip_with_device,
+            ),
+            (
+                format!("log_in:device:{}", device.id_hash),
+                limits.log_in_per_device,
+            ),
+            None,
+        ),
+        (None, found) => (
+            (
+                rate_limit::ip_key("log_in", attempt.client),
+                limits.log_in_per_ip,
+            ),
+            (login_name_key(attempt.login), limits.log_in_per_account),
+            found.as_ref().map(|user| {
+                (
+                    format!("log_in:account:{}", user.id),
+                    limits.log_in_per_account,
+                )
+            }),
+        ),
+    };
+    let ip_counted = rate_limit::hit(&state.db, &ip.0, ip.1, now).await?;
+    let named_counted = rate_limit::hit(&state.db, &named.0, named.1, now).await?;
+    let account_counted = match &account {
+        Some((key, limit)) => match rate_limit::hit(&state.db, key, *limit, now).await {
+            Ok(counted) => Some(Some(counted)),
+            Err(DomainError::RateLimited { .. }) => None,
+            Err(other) => return Err(other),
+        },
+        None => Some(None),
+    };
+    // The password is checked either way, so an exhausted account costs the same time.
+    let checked = check_password(&state.db, &state.passwords, found, attempt.password).await;
+    let (user, account_counted) = match (checked, account_counted) {
+        (Ok(user), Some(account_counted)) => (user, account_counted),
+        (Ok(_), None) => {
+            return Err(failed_log_in(state, &attempt, wrong_password()).await);
+        }
+        (Err(err), _) => return Err(failed_log_in(state, &attempt, err).await),
+    };
+    rate_limit::refund(&state.db, &ip.0, ip_counted).await?;
+    rate_limit::refund(&state.db, &named.0, named_counted).await?;
+    if let (Some((key, _)), Some(counted)) = (&account, account_counted) {
+        rate_limit::refund(&state.db, key, counted).await?;
+    }
+    // Only after the right password: the answer tells a stranger nothing.
+    recovery::require_confirmed(state, &user).await?;
+    let session =
+        start_session(&state.db, &state.sessions, user.id, attempt.user_agent, now).await?;
+    let device = remember_device(
+        &state.db,
+        &user,
+        attempt.device.filter(|_| device.is_some()),
+        now,
+    )
+    .await?;
+    audit::record(
+        &state.db,
+        Actor::user(&user, attempt.client),
+        Action::LogIn,
+        attempt.user_agent,
+    )
+    .await?;
+    Ok(LoggedIn {
+        user,
+        session,
+        device,
+    })
+}
+
+fn wrong_password() -> DomainError {
+    DomainError::Unauthenticated("wrong username or password".into())
+}
+
+/// Records a refused log-in (a wrong password, not a database failure) and gives back `err`.
+async fn failed_log_in(
+    state: &AppState,
+    attempt: &LogInAttempt<'_>,
+    err: DomainError,
+) -> DomainError {
+    if matches!(err, DomainError::Unauthenticated(_)) {
+        let tried = Actor::visitor(attempt.client);
+        if let Err(audit_err) =
+            audit::record(&state.db, tried, Action::LogInFailed, attempt.login).await
+        {
+            return audit_err;
+        }
+    }
+    err
+}
+
+/// The rate-limit key of a log-in name as typed: the name as the lookup folds it, or its hash
+/// when it is too long to be any account's (so keys stay small).
+fn login_name_key(login: &str) -> String {
+    let name = username_key(login.trim());
+    if name.len() <= 320 {
+        format!("log_in:name:{name}")
+    } else {
+        format!("log_in:name-hash:{}", hash_secret(&name))
+    }
+}
+
+/// Ends every device cookie of `user_id`: after a password change or reset, a browser that
+/// logged in with the old password no longer gets guesses past the account's limit.
+pub(crate) async fn forget_devices(db: &impl ConnectionTrait, user_id: i64) -> DomainResult<()> {
+    login_device::Entity::delete_many()
+        .filter(login_device::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The device row behind a device cookie, when it is `user_id`'s and has not expired.
+async fn known_device(
+    db: &impl ConnectionTrait,
+    token: &str,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<login_device::Model>> {
+    Ok(login_device::Entity::find_by_id(hash_secret(token))
+        .one(db)
+        .await?
+        .filter(|device| device.user_id == user_id && now < device.expires_at))
+}
+
+/// Extends the device cookie the browser logged in with, or makes it a new one (dropping
+/// the account's expired ones).
+async fn remember_device(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    known: Option<&str>,
+    now: DateTime<Utc>,
+) -> DomainResult<DeviceToken> {
+    if let Some(token) = known {
+        login_device::Entity::update_many()
+            .col_expr(login_device::Column::LastUsedAt, now.into())
+            .col_expr(
+                login_device::Column::ExpiresAt,
+                (now + DEVICE_LIFETIME).into(),
+            )
+            .filter(login_device::Column::IdHash.eq(hash_secret(token)))
+            .exec(db)
+            .await?;
+        return Ok(DeviceToken(token.to_owned()));
+    }
+    login_device::Entity::delete_many()
+        .filter(login_device::Column::UserId.eq(user.id))
+        .filter(login_device::Column::ExpiresAt.lte(now))
+        .exec(db)
+        .await?;
+    let token = new_secret("")?;
+    login_device::ActiveModel {
+        id_hash: Set(hash_secret(&token)),
+        user_id: Set(user.id),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        expires_at: Set(now + DEVICE_LIFETIME),
+    }
+    .insert(db)
+    .await?;
+    Ok(DeviceToken(token))
 }
 
 /// Ends every session of the user (after a password reset).
@@ -418,6 +715,9 @@ pub async fn change_password(
     row.password_hash = Set(Some(hash));
     row.update(&txn).await?;
     end_other_sessions(&txn, user.id, current_token).await?;
+    forget_devices(&txn, user.id).await?;
+    // A reset link asked for before the change would undo it.
+    recovery::revoke(&txn, user.id, recovery::Purpose::PasswordReset).await?;
     audit::record(
         &txn,
         Actor::user(user, ip),
@@ -435,20 +735,33 @@ pub async fn enable_publishing(
     user: &user::Model,
     ip: &str,
 ) -> DomainResult<user::Model> {
+    turn_on_publishing(db, user, Actor::user(user, ip)).await
+}
+
+/// The one rule for turning publishing on, whoever asks: the account's owner on the
+/// settings page, or an operator from the command line. Recorded as `actor`'s doing.
+async fn turn_on_publishing(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    actor: Actor<'_>,
+) -> DomainResult<user::Model> {
     if user.is_publisher {
         return Ok(user.clone());
     }
     let mut row: user::ActiveModel = user.clone().into();
     row.is_publisher = Set(true);
     let user = row.update(db).await?;
-    audit::record(
-        db,
-        Actor::user(&user, ip),
-        Action::PublishingEnable,
-        &user.username,
-    )
-    .await?;
+    audit::record(db, actor, Action::PublishingEnable, &user.username).await?;
     Ok(user)
+}
+
+/// What an operator's new account may do beyond a plain account's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OperatorGrants {
+    /// A site administrator.
+    pub admin: bool,
+    /// Publishing turned on, as the account's owner could on the settings page.
+    pub publisher: bool,
 }
 
 /// Creates an account from the command line (an operator's `bazaar admin create`); the
@@ -456,21 +769,41 @@ pub async fn enable_publishing(
 pub async fn create_by_operator(
     state: &AppState,
     new: SignUp<'_>,
-    admin: bool,
+    grants: OperatorGrants,
 ) -> DomainResult<user::Model> {
     let user = sign_up(&state.db, &state.passwords, new).await?;
     let mut row: user::ActiveModel = user.into();
-    row.is_admin = Set(admin);
+    row.is_admin = Set(grants.admin);
     row.email_verified_at = Set(Some(Utc::now()));
     let user = row.update(&state.db).await?;
-    let operator = Actor {
-        id: None,
-        name: "operator",
-        ip: "cli",
-    };
-    let subject = format!("{}{}", user.username, if admin { " (admin)" } else { "" });
-    audit::record(&state.db, operator, Action::AdminCreate, &subject).await?;
+    let subject = format!(
+        "{}{}",
+        user.username,
+        if grants.admin { " (admin)" } else { "" }
+    );
+    audit::record(&state.db, Actor::cli(), Action::AdminCreate, &subject).await?;
+    if grants.publisher {
+        return turn_on_publishing(&state.db, &user, Actor::cli()).await;
+    }
     Ok(user)
+}
+
+/// Turns publishing on for an existing account from the command line (`bazaar admin
+/// publisher`), by the same rule as the settings page.
+pub async fn enable_publishing_by_operator(
+    state: &AppState,
+    username: &str,
+) -> DomainResult<user::Model> {
+    let user = crate::catalog::find_user(&state.db, username)
+        .await?
+        .filter(|user| !user.is_org())
+        .ok_or_else(|| {
+            DomainError::invalid(
+                "username",
+                format!("no user account is called '{username}'"),
+            )
+        })?;
+    turn_on_publishing(&state.db, &user, Actor::cli()).await
 }
 
 #[cfg(test)]
@@ -506,6 +839,31 @@ mod tests {
             .as_deref()
             .unwrap()
             .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        // Unconfirmed: the right password is told to confirm, a wrong one learns nothing.
+        let unconfirmed = log_in(
+            &db,
+            &hasher,
+            &policy,
+            "alice",
+            "a long enough passphrase",
+            "t",
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(unconfirmed, DomainError::Unconfirmed { .. }),
+            "{unconfirmed:?}"
+        );
+        let wrong = log_in(&db, &hasher, &policy, "alice", "wrong passphrase!", "t")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(wrong, DomainError::Unauthenticated(_)),
+            "{wrong:?}"
+        );
+        let mut row: user::ActiveModel = user.clone().into();
+        row.email_verified_at = Set(Some(Utc::now()));
+        row.update(&db).await.unwrap();
         for login in ["alice", "ALICE", "alice@example.org"] {
             let (found, token) = log_in(
                 &db,

@@ -15,6 +15,8 @@ pub enum Action {
     PasswordChange,
     PasswordResetRequest,
     PasswordReset,
+    SignUp,
+    SignUpAddressTaken,
     EmailVerified,
     SessionRevoke,
     OtherSessionsEnd,
@@ -37,6 +39,8 @@ impl Action {
             Self::PasswordChange => "password_change",
             Self::PasswordResetRequest => "password_reset_request",
             Self::PasswordReset => "password_reset",
+            Self::SignUp => "sign_up",
+            Self::SignUpAddressTaken => "sign_up_address_taken",
             Self::EmailVerified => "email_verified",
             Self::SessionRevoke => "session_revoke",
             Self::OtherSessionsEnd => "other_sessions_end",
@@ -53,9 +57,37 @@ impl Action {
     }
 }
 
-/// Who acted: an account, or (for a failed log-in) only the name that was tried.
+/// In what capacity an actor acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A logged-in user (or one proven by an e-mailed link) acting on their own account.
+    User,
+    /// A site administrator acting with admin rights.
+    Admin,
+    /// Someone not logged in: a sign-up, a failed log-in, a reset request.
+    Visitor,
+    /// The operator, on the command line.
+    Cli,
+    /// The server itself (periodic jobs).
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+            Self::Visitor => "visitor",
+            Self::Cli => "cli",
+            Self::System => "system",
+        }
+    }
+}
+
+/// Who acted. A visitor has no account; what they typed belongs in the subject.
 #[derive(Debug, Clone, Copy)]
 pub struct Actor<'a> {
+    pub kind: ActorKind,
     pub id: Option<i64>,
     pub name: &'a str,
     pub ip: &'a str,
@@ -64,9 +96,46 @@ pub struct Actor<'a> {
 impl<'a> Actor<'a> {
     pub fn user(user: &'a user::Model, ip: &'a str) -> Self {
         Self {
+            kind: ActorKind::User,
             id: Some(user.id),
             name: &user.username,
             ip,
+        }
+    }
+
+    /// `admin` using admin rights; callers check them first.
+    pub fn admin(admin: &'a user::Model, ip: &'a str) -> Self {
+        Self {
+            kind: ActorKind::Admin,
+            ..Self::user(admin, ip)
+        }
+    }
+
+    pub fn visitor(ip: &'a str) -> Self {
+        Self {
+            kind: ActorKind::Visitor,
+            id: None,
+            name: "anonymous",
+            ip,
+        }
+    }
+
+    /// The operator running a `bazaar admin` command.
+    pub fn cli() -> Self {
+        Self {
+            kind: ActorKind::Cli,
+            id: None,
+            name: "operator",
+            ip: "cli",
+        }
+    }
+
+    pub fn system() -> Self {
+        Self {
+            kind: ActorKind::System,
+            id: None,
+            name: "bazaar",
+            ip: "",
         }
     }
 }
@@ -79,6 +148,7 @@ pub async fn record(
 ) -> DomainResult<()> {
     audit_entry::ActiveModel {
         at: Set(Utc::now()),
+        actor_kind: Set(actor.kind.as_str().to_owned()),
         actor_id: Set(actor.id),
         actor_name: Set(actor.name.chars().take(64).collect()),
         action: Set(action.as_str().to_owned()),

@@ -94,6 +94,19 @@ pub async fn list(db: &impl ConnectionTrait, query: &CatalogQuery) -> DomainResu
             format!("must be at most {MAX_QUERY_CHARS} characters"),
         ));
     }
+    // A NUL or other control character is no text anyone searches for; SQL LIKE treated the
+    // NUL as the end of the pattern and matched every model.
+    for (field, value) in [("query", &query.text), ("task", &query.task)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.contains(char::is_control))
+        {
+            return Err(DomainError::invalid(
+                field,
+                "must not contain control characters",
+            ));
+        }
+    }
     if query.task.as_deref().is_some_and(|t| t.len() > 64) {
         return Err(DomainError::invalid(
             "task",

@@ -15,6 +15,13 @@ pub enum DomainError {
     Conflict(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// The right password, for an account whose e-mail address is not confirmed yet.
+    #[error("{}", if *resent {
+        "confirm your e-mail address to finish signing up: we have sent you a new link"
+    } else {
+        "confirm your e-mail address to finish signing up: follow the link in the newest e-mail we sent you"
+    })]
+    Unconfirmed { resent: bool },
     /// Known caller, not allowed to do this.
     #[error("{0}")]
     Forbidden(String),
@@ -28,6 +35,15 @@ pub enum DomainError {
     OffsetMismatch { expected: u64 },
     #[error("too many attempts; try again in {retry_after_seconds} seconds")]
     RateLimited { retry_after_seconds: u64 },
+    /// A limit the caller has reached and can free themselves (finish or cancel uploads).
+    #[error("{0}")]
+    LimitReached(String),
+    /// The server is short of something for now (memory for uploads); worth trying again.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_seconds: u64,
+    },
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
     #[error("storage error")]

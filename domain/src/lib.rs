@@ -9,6 +9,7 @@ pub mod downloads;
 pub mod entities;
 pub mod error;
 pub mod listings;
+mod locks;
 pub mod mail;
 pub mod names;
 pub mod orgs;

@@ -354,11 +354,7 @@ pub async fn purge(
     model::Entity::delete_by_id(listing.id)
         .exec(&state.db)
         .await?;
-    let actor = crate::audit::Actor {
-        id: Some(admin.id),
-        name: &admin.username,
-        ip,
-    };
+    let actor = crate::audit::Actor::admin(admin, ip);
     let subject = format!("model {} (id {})", listing.slug, listing.id);
     crate::audit::record(
         &state.db,

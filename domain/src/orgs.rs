@@ -11,7 +11,7 @@ use sea_orm::{
 use crate::audit::{self, Action, Actor};
 use crate::entities::{membership, user};
 use crate::error::{DomainError, DomainResult};
-use crate::names::{check_username, normalize_username, username_key};
+use crate::names::{check_display_name, check_username, normalize_username, username_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -69,6 +69,7 @@ pub async fn create(
             "use at most 100 characters",
         ));
     }
+    check_display_name("display_name", display_name)?;
     let txn = db.begin().await?;
     let org = user::ActiveModel {
         username: Set(name.clone()),
@@ -272,6 +273,9 @@ pub async fn set_role(
     require_role(db, org, actor, Role::Owner).await?;
     let person = find_person(db, username).await?;
     let txn = db.begin().await?;
+    // Changes to one organization's members take turns, so two of them cannot both see
+    // another owner and leave none.
+    crate::locks::lock_user(&txn, org.id).await?;
     let current = role_of(&txn, org.id, person.id)
         .await?
         .ok_or(DomainError::NotFound("member"))?;
@@ -314,6 +318,9 @@ pub async fn remove_member(
 ) -> DomainResult<()> {
     let person = find_person(db, username).await?;
     let txn = db.begin().await?;
+    // Changes to one organization's members take turns, so two of them cannot both see
+    // another owner and leave none.
+    crate::locks::lock_user(&txn, org.id).await?;
     let current = role_of(&txn, org.id, person.id)
         .await?
         .ok_or(DomainError::NotFound("member"))?;

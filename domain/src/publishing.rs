@@ -3,14 +3,20 @@
 use bytes::Bytes;
 use chrono::Utc;
 use futures::{Stream, StreamExt};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, SqlErr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, SqlErr,
+};
 
 use crate::card;
 use crate::catalog::LicenseKind;
 use crate::entities::{file, license_offer, model, model_version, user};
 use crate::error::{DomainError, DomainResult};
 use crate::formats::Inspector;
-use crate::names::{check_file_path, check_slug, check_username, check_version_name, username_key};
+use crate::names::{
+    check_display_name, check_file_path, check_slug, check_username, check_version_name,
+    username_key,
+};
 use crate::storage::Storage;
 
 pub struct NewPublisher<'a> {
@@ -25,6 +31,7 @@ pub async fn create_publisher(
 ) -> DomainResult<user::Model> {
     check_username(new.username)?;
     check_text("display_name", new.display_name, 1, 100)?;
+    check_display_name("display_name", new.display_name)?;
     let row = user::ActiveModel {
         username: Set(new.username.to_owned()),
         username_key: Set(username_key(new.username)),
@@ -85,6 +92,8 @@ pub fn check_listing_fields(
     card: &str,
 ) -> DomainResult<()> {
     check_text("name", name, 1, 120)?;
+    // A model's name is shown as its title, like a publisher's display name.
+    check_display_name("name", name)?;
     check_text("summary", summary, 0, 300)?;
     check_text("task", task, 1, 64)?;
     if tags.len() > 20 || tags.iter().any(|t| t.is_empty() || t.len() > 50) {
@@ -143,7 +152,11 @@ where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
 {
     check_file_path(path)?;
-    if version.published_at.is_some() {
+    // As the version is now, not as the caller last read it.
+    let current = model_version::Entity::find_by_id(version.id)
+        .one(db)
+        .await?;
+    if current.is_none_or(|v| v.published_at.is_some()) {
         return Err(DomainError::Conflict(format!(
             "version '{}' is published and can no longer change",
             version.version
@@ -206,9 +219,18 @@ pub async fn publish_version(
     if version.published_at.is_some() {
         return Ok(version);
     }
-    let mut row: model_version::ActiveModel = version.into();
-    row.published_at = Set(Some(Utc::now()));
-    Ok(row.update(db).await?)
+    // Only a draft is stamped: two requests publishing at once both succeed, and the second
+    // does not touch the version the first froze (the database refuses changes to it).
+    model_version::Entity::update_many()
+        .col_expr(model_version::Column::PublishedAt, Some(Utc::now()).into())
+        .filter(model_version::Column::Id.eq(version.id))
+        .filter(model_version::Column::PublishedAt.is_null())
+        .exec(db)
+        .await?;
+    model_version::Entity::find_by_id(version.id)
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("version"))
 }
 
 pub async fn add_offer(
@@ -268,7 +290,17 @@ fn check_text(field: &'static str, value: &str, min: usize, max: usize) -> Domai
 fn conflict_or(err: DbErr, message: String) -> DomainError {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::Conflict(message),
-        _ => DomainError::Database(err),
+        _ => frozen_or(err),
+    }
+}
+
+/// The database's own guard (migration m0008) refusing to change a published version: a
+/// conflict, as the checks before it would have said had the version not just been published.
+pub(crate) fn frozen_or(err: DbErr) -> DomainError {
+    if err.to_string().contains("published and immutable") {
+        DomainError::Conflict("the version is published and can no longer change".into())
+    } else {
+        DomainError::Database(err)
     }
 }
 
@@ -276,6 +308,18 @@ fn conflict_or(err: DbErr, message: String) -> DomainError {
 mod tests {
     use super::*;
     use migrations::{Migrator, MigratorTrait};
+
+    #[test]
+    fn a_model_name_may_not_reorder_itself_with_bidi_controls() {
+        for name in ["Llama\u{202E}txt.exe", "\u{2066}model", "model\u{200F}"] {
+            match check_listing_fields(name, "", "text-classification", &[], "") {
+                Err(DomainError::Invalid { field, .. }) => assert_eq!(field, "name", "{name:?}"),
+                other => panic!("{name:?}: {other:?}"),
+            }
+        }
+        // Joiners are part of Persian and Indic words.
+        check_listing_fields("می\u{200C}خواهم", "", "text-classification", &[], "").unwrap();
+    }
 
     async fn setup() -> (AppStateForTest, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -334,6 +378,26 @@ mod tests {
             .unwrap();
         let version = publish_version(db, version).await.unwrap();
         let err = add_file(db, &t.state.storage, &version, "b.txt", body(b"b"), false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, DomainError::Conflict(ref m) if m.contains("published")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_version_read_before_it_was_published_cannot_add_files() {
+        let (t, _dir) = setup().await;
+        let db = &t.state.db;
+        let model = create_model(db, new_model(t.owner_id, "m")).await.unwrap();
+        let draft = create_version(db, model.id, "1.0.0", "").await.unwrap();
+        add_file(db, &t.state.storage, &draft, "a.txt", body(b"a"), false)
+            .await
+            .unwrap();
+        publish_version(db, draft.clone()).await.unwrap();
+        // `draft` still says "not published": the version as it is now decides.
+        let err = add_file(db, &t.state.storage, &draft, "b.txt", body(b"b"), false)
             .await
             .unwrap_err();
         assert!(

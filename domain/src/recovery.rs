@@ -1,17 +1,22 @@
-//! E-mailed single-use links: password reset and address verification. Only the SHA-256 of
-//! a link's token is stored; using it deletes it, and it expires if unused.
+//! E-mailed single-use links: password reset and address confirmation. Only the SHA-256 of
+//! a link's token is stored; an account has at most one live link per purpose (asking again
+//! replaces it, and the database's unique index guards that), using it deletes it, a
+//! password change or reset ends any reset link, and it expires if unused. The outbox keeps
+//! each message with its token redacted (see `mail`).
 use chrono::{Duration, Utc};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QueryTrait, TransactionTrait,
 };
 
 use crate::accounts::end_all_sessions;
 use crate::audit::{self, Action, Actor};
 use crate::entities::{mail_token, user};
 use crate::error::{DomainError, DomainResult};
+use crate::mail::Mail;
 use crate::passwords::check_new_password;
-use crate::rate_limit;
+use crate::rate_limit::{self, Limit};
 use crate::secrets::{hash_secret, new_secret};
 use crate::state::AppState;
 
@@ -37,24 +42,52 @@ impl Purpose {
     }
 }
 
+/// A new link's token for `user_id`. It replaces the account's earlier link of the same
+/// purpose in one upsert, so of two requests only the newer link works, however close.
 async fn issue(db: &impl ConnectionTrait, user_id: i64, purpose: Purpose) -> DomainResult<String> {
     let token = new_secret("")?;
     let now = Utc::now();
-    mail_token::ActiveModel {
+    let row = mail_token::ActiveModel {
         token_hash: Set(hash_secret(&token)),
         user_id: Set(user_id),
         purpose: Set(purpose.as_str().to_owned()),
         created_at: Set(now),
         expires_at: Set(now + purpose.lifetime()),
-    }
-    .insert(db)
-    .await?;
+    };
+    mail_token::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([mail_token::Column::UserId, mail_token::Column::Purpose])
+                .update_columns([
+                    mail_token::Column::TokenHash,
+                    mail_token::Column::CreatedAt,
+                    mail_token::Column::ExpiresAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
     Ok(token)
+}
+
+/// Ends every live link of `user_id` for `purpose` (a password change ends reset links).
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+    purpose: Purpose,
+) -> DomainResult<u64> {
+    let deleted = mail_token::Entity::delete_many()
+        .filter(mail_token::Column::UserId.eq(user_id))
+        .filter(mail_token::Column::Purpose.eq(purpose.as_str()))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected)
 }
 
 /// Spends a token: the user it was issued to, or an error naming `field` when it is
 /// unknown, used, expired, or for another purpose. Deleting it is the spending, so two
-/// concurrent uses cannot both succeed.
+/// concurrent uses cannot both succeed. The delete is the transaction's first statement: on
+/// SQLite a transaction that reads before it writes fails with "database is locked" when
+/// another connection writes in between.
 async fn redeem(
     db: &impl ConnectionTrait,
     token: &str,
@@ -66,14 +99,17 @@ async fn redeem(
             "this link is invalid, already used or expired; ask for a new one",
         )
     };
-    let hash = hash_secret(token.trim());
-    let row = mail_token::Entity::find_by_id(hash.clone())
-        .one(db)
-        .await?
-        .filter(|row| row.purpose == purpose.as_str())
-        .ok_or_else(invalid)?;
-    let deleted = mail_token::Entity::delete_by_id(hash).exec(db).await?;
-    if deleted.rows_affected != 1 || Utc::now() >= row.expires_at {
+    let mut delete = mail_token::Entity::delete_many()
+        .filter(mail_token::Column::TokenHash.eq(hash_secret(token.trim())))
+        .filter(mail_token::Column::Purpose.eq(purpose.as_str()))
+        .into_query();
+    // Built by hand: sea-orm only asks SQLite for RETURNING behind a feature flag.
+    delete.returning_all();
+    let row = match db.query_one(&delete).await? {
+        Some(row) => mail_token::Model::from_query_result(&row, "")?,
+        None => return Err(invalid()),
+    };
+    if Utc::now() >= row.expires_at {
         return Err(invalid());
     }
     user::Entity::find_by_id(row.user_id)
@@ -83,13 +119,13 @@ async fn redeem(
 }
 
 /// Sends a reset link when `email` belongs to an account. The answer is the same either
-/// way, so the form does not reveal who has an account.
+/// way, so the form does not reveal who has an account. The link replaces any earlier one.
 pub async fn request_password_reset(state: &AppState, email: &str, ip: &str) -> DomainResult<()> {
     let email = crate::accounts::normalize_email(email)?;
     let now = Utc::now();
     rate_limit::hit(
         &state.db,
-        &format!("password_reset:ip:{ip}"),
+        &rate_limit::ip_key("password_reset", ip),
         state.rate_limits.password_reset_per_ip,
         now,
     )
@@ -105,26 +141,27 @@ pub async fn request_password_reset(state: &AppState, email: &str, ip: &str) -> 
     let link = format!("{}/reset-password/{token}", state.public_url);
     let body = format!(
         "Hello {},\n\nSomeone (hopefully you) asked to reset the password of your Bazaar account.\n\
-         Open this link within an hour to choose a new one; it works once:\n\n{link}\n\n\
+         Open this link within an hour to choose a new one; it works once, and only the newest\n\
+         link you asked for works:\n\n{link}\n\n\
          If you did not ask for this, ignore this message; your password stays as it is.\n",
         user.username
     );
-    state
-        .mailer
-        .send(&state.db, &email, "Reset your Bazaar password", body)
-        .await?;
+    let mail = Mail::new(&email, "Reset your Bazaar password", body).with_secret(&token);
+    state.mailer.send(&state.db, mail).await?;
+    // Whoever asked is not known to be the account's owner: a visitor asked for it.
     audit::record(
         &state.db,
-        Actor::user(&user, ip),
+        Actor::visitor(ip),
         Action::PasswordResetRequest,
         &user.username,
     )
     .await
 }
 
-/// Sets a new password through a reset link and ends every session of the account.
-/// A refused password leaves the link usable; the hash is computed before the transaction
-/// so the database is not held during it.
+/// Sets a new password through a reset link and ends every session of the account. The
+/// link proves the address, so an unconfirmed one counts as confirmed from then on. A
+/// refused password leaves the link usable; the hash is computed before the transaction so
+/// the database is not held during it.
 pub async fn reset_password(
     state: &AppState,
     token: &str,
@@ -144,10 +181,16 @@ pub async fn reset_password(
     if user.id != holder.id {
         return Err(DomainError::Internal("reset token changed hands".into()));
     }
+    let confirmed = user.email_verified_at.is_some();
     let mut row: user::ActiveModel = user.into();
     row.password_hash = Set(Some(hash));
+    if !confirmed {
+        row.email_verified_at = Set(Some(Utc::now()));
+    }
     let user = row.update(&txn).await?;
     end_all_sessions(&txn, user.id).await?;
+    crate::accounts::forget_devices(&txn, user.id).await?;
+    revoke(&txn, user.id, Purpose::PasswordReset).await?;
     audit::record(
         &txn,
         Actor::user(&user, ip),
@@ -159,8 +202,9 @@ pub async fn reset_password(
     Ok(user)
 }
 
-/// E-mails `user` a link that confirms their address.
-pub async fn send_verification(state: &AppState, user: &user::Model) -> DomainResult<()> {
+/// E-mails `user` a link that confirms their address (replacing any earlier one) and
+/// returns its token.
+pub async fn send_verification(state: &AppState, user: &user::Model) -> DomainResult<String> {
     let Some(email) = user.email.as_deref() else {
         return Err(DomainError::invalid(
             "email",
@@ -176,16 +220,79 @@ pub async fn send_verification(state: &AppState, user: &user::Model) -> DomainRe
     let token = issue(&state.db, user.id, Purpose::VerifyEmail).await?;
     let link = format!("{}/verify-email/{token}", state.public_url);
     let body = format!(
-        "Welcome to Bazaar, {}!\n\nConfirm your e-mail address by opening this link within two days:\n\n{link}\n",
+        "Welcome to Bazaar, {}!\n\nConfirm your e-mail address to finish creating your account\n\
+         by opening this link within two days; it works once:\n\n{link}\n\n\
+         If you did not sign up for Bazaar, ignore this message.\n",
         user.username
     );
-    state
-        .mailer
-        .send(&state.db, email, "Confirm your e-mail address", body)
-        .await?;
+    let mail = Mail::new(email, "Confirm your e-mail address", body).with_secret(&token);
+    state.mailer.send(&state.db, mail).await?;
+    Ok(token)
+}
+
+/// Tells the owner of `owner`'s address that someone signed up with it. The sign-up itself
+/// answers as any other, so the form does not reveal which addresses have accounts. An
+/// owner who never confirmed gets a new confirmation link in the same message.
+pub async fn tell_owner_of_sign_up(state: &AppState, owner: &user::Model) -> DomainResult<()> {
+    let Some(email) = owner.email.as_deref() else {
+        return Ok(());
+    };
+    let base = &state.public_url;
+    let mut body = format!(
+        "Hello {},\n\nSomeone (perhaps you) just tried to create a Bazaar account with this e-mail\n\
+         address. It already belongs to your account, {}, so no new account was made.\n\n",
+        owner.username, owner.username
+    );
+    let mut mail_token = None;
+    // An unconfirmed account may have been made by someone else with this address, and
+    // their password: confirming it as it is would hand its owner an account a stranger can
+    // log in to. Finishing it means choosing a password, which also confirms the address.
+    if owner.email_verified_at.is_none() {
+        let token = issue(&state.db, owner.id, Purpose::PasswordReset).await?;
+        body.push_str(&format!(
+            "Your account is not confirmed yet. To finish creating it, choose its password at\n\
+             this link within an hour; it works once:\n\n{base}/reset-password/{token}\n\n"
+        ));
+        mail_token = Some(token);
+    }
+    body.push_str(&format!(
+        "To use it, log in at {base}/login; if you forgot your password, choose a new one at\n\
+         {base}/forgot-password. If this was not you, ignore this message: nothing changed.\n"
+    ));
+    let mut mail = Mail::new(email, "Someone tried to sign up with your address", body);
+    if let Some(token) = &mail_token {
+        mail = mail.with_secret(token);
+    }
+    state.mailer.send(&state.db, mail).await?;
     Ok(())
 }
 
+/// How often a log-in to an unconfirmed account sends the confirmation link again.
+const RESEND_LIMIT: Limit = Limit {
+    max: 3,
+    window: Duration::hours(1),
+};
+
+/// Refuses an account whose address is not confirmed yet, e-mailing it a new link (a few
+/// times an hour at most). Called only after the right password, so the answer tells
+/// nothing to someone who does not know it.
+pub async fn require_confirmed(state: &AppState, user: &user::Model) -> DomainResult<()> {
+    if user.email.is_none() || user.email_verified_at.is_some() {
+        return Ok(());
+    }
+    let key = format!("verify_resend:account:{}", user.id);
+    let resent = match rate_limit::hit(&state.db, &key, RESEND_LIMIT, Utc::now()).await {
+        Ok(_) => {
+            send_verification(state, user).await?;
+            true
+        }
+        Err(DomainError::RateLimited { .. }) => false,
+        Err(other) => return Err(other),
+    };
+    Err(DomainError::Unconfirmed { resent })
+}
+
+/// Confirms the address a link was sent to.
 pub async fn verify_email(state: &AppState, token: &str, ip: &str) -> DomainResult<user::Model> {
     let txn = state.db.begin().await?;
     let user = redeem(&txn, token, Purpose::VerifyEmail).await?;

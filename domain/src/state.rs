@@ -18,6 +18,10 @@ pub struct AppState {
     pub mailer: Mailer,
     /// The site's address as users reach it, for links in e-mails (no trailing slash).
     pub public_url: String,
+    /// Whether pages may show the links e-mails carry: only on an install nobody else can
+    /// reach and that sends no e-mail (see the server's configuration), where the newcomer
+    /// could read them in the server's log anyway.
+    pub mail_links_in_page: bool,
     /// This process's uploads in progress, and the rules for new ones.
     pub uploads: Uploads,
     pub upload_policy: UploadPolicy,
@@ -44,18 +48,30 @@ impl AppState {
             rate_limits: RateLimits::default(),
             mailer: Mailer::default(),
             public_url: "http://127.0.0.1:3000".to_owned(),
+            mail_links_in_page: false,
             uploads: Uploads::default(),
             upload_policy: UploadPolicy::default(),
         })
     }
 
     /// Readiness: both the database and the object store answer.
-    pub async fn check_ready(&self) -> Result<(), String> {
-        self.db.ping().await.map_err(|e| format!("database: {e}"))?;
-        self.storage
-            .check()
-            .await
-            .map_err(|e| format!("object storage: {e}"))?;
+    pub async fn check_ready(&self) -> Result<(), NotReady> {
+        self.db.ping().await.map_err(|e| NotReady {
+            component: "database",
+            cause: e.to_string(),
+        })?;
+        self.storage.check().await.map_err(|e| NotReady {
+            component: "object storage",
+            cause: e.to_string(),
+        })?;
         Ok(())
     }
+}
+
+/// Which part of the service does not answer, and why. The cause names hosts, paths and
+/// driver messages, so it is for the log; probes are told only the component.
+#[derive(Debug)]
+pub struct NotReady {
+    pub component: &'static str,
+    pub cause: String,
 }

@@ -55,12 +55,32 @@ pub struct NewToken<'a> {
     pub expires_in_days: Option<u32>,
 }
 
-/// Creates a token for `owner`; returns it with the secret, which is not kept anywhere.
+/// Creates a token for `owner`, who asked for it; returns it with the secret, which is not
+/// kept anywhere.
 pub async fn create(
     state: &AppState,
     owner: &user::Model,
     new: NewToken<'_>,
     ip: &str,
+) -> DomainResult<(api_token::Model, String)> {
+    create_as(state, owner, new, Actor::user(owner, ip)).await
+}
+
+/// Creates a token for `owner` from the command line (`bazaar admin token`): the audit log
+/// names the operator, not the account, as the one who made it.
+pub async fn create_by_operator(
+    state: &AppState,
+    owner: &user::Model,
+    new: NewToken<'_>,
+) -> DomainResult<(api_token::Model, String)> {
+    create_as(state, owner, new, Actor::cli()).await
+}
+
+async fn create_as(
+    state: &AppState,
+    owner: &user::Model,
+    new: NewToken<'_>,
+    actor: Actor<'_>,
 ) -> DomainResult<(api_token::Model, String)> {
     if owner.is_org() {
         return Err(DomainError::invalid(
@@ -109,9 +129,14 @@ pub async fn create(
     .await?;
     audit::record(
         &state.db,
-        Actor::user(owner, ip),
+        actor,
         Action::TokenCreate,
-        &format!("token {} ({name}, {})", token.id, scope.as_str()),
+        &format!(
+            "token {} ({name}, {}) of {}",
+            token.id,
+            scope.as_str(),
+            owner.username
+        ),
     )
     .await?;
     Ok((token, secret))

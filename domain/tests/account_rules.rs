@@ -2,18 +2,27 @@
 //! single use, and the organization role rules.
 use chrono::{Duration, Utc};
 use domain::entities::{mail_token, user};
+use domain::mail::{MailCapture, Mailer};
 use domain::orgs::Role;
 use domain::{AppState, DomainError, Storage};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 
 async fn state() -> (AppState, tempfile::TempDir) {
+    let (state, _, dir) = state_with_mail().await;
+    (state, dir)
+}
+
+/// A state whose e-mail goes to a capture the test reads.
+async fn state_with_mail() -> (AppState, MailCapture, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
     let storage = Storage::from_url(&dir.path().join("objects").display().to_string()).unwrap();
-    let state = AppState::connect(&url, storage).await.unwrap();
+    let mut state = AppState::connect(&url, storage).await.unwrap();
     Migrator::up(&state.db, None).await.unwrap();
-    (state, dir)
+    let mail = MailCapture::default();
+    state.mailer = Mailer::capturing(mail.clone(), "Bazaar <bazaar@localhost>").unwrap();
+    (state, mail, dir)
 }
 
 async fn person(state: &AppState, name: &str) -> user::Model {
@@ -31,13 +40,10 @@ async fn person(state: &AppState, name: &str) -> user::Model {
     .unwrap()
 }
 
-/// The token in the link of the newest e-mail whose link contains `path`.
-async fn link_token(state: &AppState, path: &str) -> String {
-    let mail = domain::entities::outbox::Entity::find()
-        .all(&state.db)
-        .await
-        .unwrap();
-    let body = &mail
+/// The token in the link of the newest e-mail sent whose link contains `path`.
+fn link_token(mail: &MailCapture, path: &str) -> String {
+    let sent = mail.all();
+    let body = &sent
         .iter()
         .rev()
         .find(|m| m.body.contains(path))
@@ -100,12 +106,12 @@ async fn a_token_stops_at_its_expiry_and_its_secret_is_not_stored() {
 
 #[tokio::test]
 async fn a_reset_link_expires_after_an_hour_and_works_once() {
-    let (state, _dir) = state().await;
+    let (state, mail, _dir) = state_with_mail().await;
     let bob = person(&state, "bob").await;
     domain::recovery::request_password_reset(&state, "BOB@example.org", "t")
         .await
         .unwrap();
-    let token = link_token(&state, "/reset-password/").await;
+    let token = link_token(&mail, "/reset-password/");
 
     // Age the link past its hour.
     let row = mail_token::Entity::find().all(&state.db).await.unwrap();
@@ -127,7 +133,7 @@ async fn a_reset_link_expires_after_an_hour_and_works_once() {
     domain::recovery::request_password_reset(&state, "bob@example.org", "t")
         .await
         .unwrap();
-    let token = link_token(&state, "/reset-password/").await;
+    let token = link_token(&mail, "/reset-password/");
     domain::recovery::reset_password(&state, &token, "a new long passphrase", "t")
         .await
         .unwrap();
@@ -147,13 +153,13 @@ async fn a_reset_link_expires_after_an_hour_and_works_once() {
 
 #[tokio::test]
 async fn an_address_is_confirmed_by_its_link() {
-    let (state, _dir) = state().await;
+    let (state, mail, _dir) = state_with_mail().await;
     let eve = person(&state, "eve").await;
     assert!(eve.email_verified_at.is_none());
     domain::recovery::send_verification(&state, &eve)
         .await
         .unwrap();
-    let token = link_token(&state, "/verify-email/").await;
+    let token = link_token(&mail, "/verify-email/");
     let confirmed = domain::recovery::verify_email(&state, &token, "t")
         .await
         .unwrap();
@@ -237,4 +243,131 @@ async fn organizations_keep_an_owner_and_roles_limit_who_manages_whom() {
             ("cat".to_owned(), Role::Member)
         ]
     );
+}
+
+#[tokio::test]
+async fn only_the_newest_reset_link_works_a_password_change_ends_it_and_the_outbox_keeps_neither() {
+    let (state, mail, _dir) = state_with_mail().await;
+    let carol = person(&state, "carol").await;
+    domain::recovery::request_password_reset(&state, "carol@example.org", "t")
+        .await
+        .unwrap();
+    let first = link_token(&mail, "/reset-password/");
+    domain::recovery::request_password_reset(&state, "carol@example.org", "t")
+        .await
+        .unwrap();
+    let second = link_token(&mail, "/reset-password/");
+    assert_ne!(first, second);
+    let superseded =
+        domain::recovery::reset_password(&state, &first, "a new long passphrase", "t").await;
+    assert!(
+        matches!(superseded, Err(DomainError::Invalid { field: "token", .. })),
+        "{superseded:?}"
+    );
+
+    let kept = domain::entities::outbox::Entity::find()
+        .all(&state.db)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 2);
+    for message in &kept {
+        assert!(!message.body.contains(&first) && !message.body.contains(&second));
+        assert!(
+            message.body.contains("/reset-password/[redacted]"),
+            "{}",
+            message.body
+        );
+    }
+
+    domain::accounts::change_password(
+        &state,
+        &carol,
+        "no-session",
+        "a long enough passphrase",
+        "a changed long passphrase",
+        "t",
+    )
+    .await
+    .unwrap();
+    let after_change =
+        domain::recovery::reset_password(&state, &second, "a new long passphrase", "t").await;
+    assert!(
+        matches!(
+            after_change,
+            Err(DomainError::Invalid { field: "token", .. })
+        ),
+        "{after_change:?}"
+    );
+    assert!(mail_token::Entity::find()
+        .all(&state.db)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Links followed at the same moment, each in a transaction of its own: every one confirms.
+/// A transaction that read the token before deleting it failed on SQLite with "database is
+/// locked" whenever another confirmation wrote in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_followed_at_once_all_confirm() {
+    let (state, _dir) = state().await;
+    let mut tokens = Vec::new();
+    for i in 0..16 {
+        let person = person(&state, &format!("guest{i}")).await;
+        tokens.push(
+            domain::recovery::send_verification(&state, &person)
+                .await
+                .unwrap(),
+        );
+    }
+    let confirmations = tokens.into_iter().map(|token| {
+        let state = state.clone();
+        tokio::spawn(async move { domain::recovery::verify_email(&state, &token, "t").await })
+    });
+    for confirmed in futures::future::join_all(confirmations).await {
+        assert!(confirmed.unwrap().unwrap().email_verified_at.is_some());
+    }
+}
+
+/// Two owners demote each other at the same moment: one change wins, the organization keeps
+/// an owner, and neither request fails on a locked database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_demoting_each_other_at_once_leave_one_owner() {
+    let (state, _dir) = state().await;
+    let (ann, ben) = (person(&state, "ann").await, person(&state, "ben").await);
+    // A race: several rounds, each in an organization of its own.
+    for round in 0..8 {
+        let org = domain::orgs::create(&state.db, &ann, &format!("pair{round}"), "Pair", "t")
+            .await
+            .unwrap();
+        domain::orgs::add_member(&state.db, &ann, &org, "ben", Role::Owner, "t")
+            .await
+            .unwrap();
+        let demote = |actor: user::Model, target: &'static str| {
+            let (db, org) = (state.db.clone(), org.clone());
+            tokio::spawn(async move {
+                domain::orgs::set_role(&db, &actor, &org, target, Role::Member, "t").await
+            })
+        };
+        let (first, second) = (demote(ann.clone(), "ben"), demote(ben.clone(), "ann"));
+        let outcomes = [first.await.unwrap(), second.await.unwrap()];
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| !matches!(o, Err(DomainError::Database(_)))),
+            "{outcomes:?}"
+        );
+        let owners = domain::orgs::members(&state.db, org.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, role)| *role == Role::Owner)
+            .count();
+        assert_eq!(owners, 1);
+    }
 }

@@ -1,18 +1,11 @@
-import { expect, test } from './fixtures';
+import { expect, signUp as signUpWith, test } from './fixtures';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page, TestInfo } from '@playwright/test';
 
 const seedOnnx = path.resolve(__dirname, '../../seed/iris-species/model.onnx');
 
-async function signUp(page: Page, username: string) {
-  await page.goto('/signup');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('E-mail').fill(`${username}@example.org`);
-  await page.getByLabel('Password').fill('a publishing passphrase');
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await expect(page).toHaveURL(/\/$/);
-}
+const signUp = (page: Page, username: string) => signUpWith(page, username, 'a publishing passphrase');
 
 const name = (stem: string, info: TestInfo) => `${stem}-${info.project.name}`;
 

@@ -1,15 +1,8 @@
-import { expect, test } from './fixtures';
+import { expect, signUp as signUpWith, signUpByApi, test } from './fixtures';
 import { request as apiRequest } from '@playwright/test';
 import type { Page, TestInfo } from '@playwright/test';
 
-async function signUp(page: Page, username: string) {
-  await page.goto('/signup');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('E-mail').fill(`${username}@example.org`);
-  await page.getByLabel('Password').fill('a settings passphrase');
-  await page.getByRole('button', { name: 'Sign up' }).click();
-  await expect(page).toHaveURL(/\/$/);
-}
+const signUp = (page: Page, username: string) => signUpWith(page, username, 'a settings passphrase');
 
 const name = (stem: string, info: TestInfo) => `${stem}-${info.project.name}`;
 
@@ -43,10 +36,7 @@ test('organizations: create one and add a member', async ({ page, baseURL }, tes
   const member = name('lovelace', testInfo);
   // The member signs up in a context of their own, so this browser keeps its session.
   const other = await apiRequest.newContext({ baseURL });
-  const created = await other.post('/api/sign_up', {
-    form: { username: member, email: `${member}@example.org`, password: 'a member passphrase' },
-  });
-  expect(created.status()).toBeLessThan(400);
+  await signUpByApi(other, member, 'a member passphrase');
   await other.dispose();
 
   await signUp(page, owner);

@@ -8,6 +8,9 @@ mod m0003_rate_limits;
 mod m0004_accounts;
 mod m0005_uploads;
 mod m0006_upload_demo_flag;
+mod m0007_login_devices;
+mod m0008_upload_quotas_and_frozen_versions;
+mod m0009_recovery_and_actors;
 
 pub struct Migrator;
 
@@ -21,6 +24,9 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_accounts::Migration),
             Box::new(m0005_uploads::Migration),
             Box::new(m0006_upload_demo_flag::Migration),
+            Box::new(m0007_login_devices::Migration),
+            Box::new(m0008_upload_quotas_and_frozen_versions::Migration),
+            Box::new(m0009_recovery_and_actors::Migration),
         ]
     }
 }

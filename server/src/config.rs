@@ -34,12 +34,25 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of e-mail.
     pub mail_from: String,
+    /// A test's capture of sent e-mail, in place of SMTP or the log; never read from files
+    /// or the environment (a server that kept its mail in memory would lose it).
+    #[serde(skip)]
+    pub mail_capture: Option<domain::mail::MailCapture>,
     /// Reverse proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The largest file an upload may declare, in bytes (50 GiB by default).
     pub max_upload_bytes: u64,
     /// An upload nobody sends to for this many seconds is aborted and its parts removed.
     pub upload_idle_seconds: u64,
+    /// Unfinished uploads one owner (a user or an organization) may have at once, counted
+    /// across all instances.
+    pub max_unfinished_uploads_per_owner: u32,
+    /// Bytes each owner may store (files plus unfinished uploads' declared sizes), 50 GiB by
+    /// default; `users.storage_quota_bytes` overrides it for one owner.
+    pub storage_quota_bytes: u64,
+    /// Memory this instance may hold for all uploads together (512 MiB by default); past it,
+    /// uploads are answered 503 with Retry-After instead of growing the process.
+    pub upload_memory_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -48,6 +61,10 @@ pub struct RateLimitConfig {
     pub log_in_per_ip: u32,
     /// Failed log-ins per account per 15 minutes.
     pub log_in_per_account: u32,
+    /// Failed log-ins per device cookie per 15 minutes (its holder skips the account limit).
+    pub log_in_per_device: u32,
+    /// Failed log-ins with a device cookie per address per 15 minutes.
+    pub log_in_per_ip_with_device: u32,
     /// Sign-ups per address per hour.
     pub sign_up_per_ip: u32,
     /// Password changes per account per 15 minutes.
@@ -64,6 +81,8 @@ impl Default for RateLimitConfig {
         Self {
             log_in_per_ip: d.log_in_per_ip.max,
             log_in_per_account: d.log_in_per_account.max,
+            log_in_per_device: d.log_in_per_device.max,
+            log_in_per_ip_with_device: d.log_in_per_ip_with_device.max,
             sign_up_per_ip: d.sign_up_per_ip.max,
             password_change_per_account: d.password_change_per_account.max,
             password_reset_per_ip: d.password_reset_per_ip.max,
@@ -77,6 +96,8 @@ impl RateLimitConfig {
         let mut limits = domain::rate_limit::RateLimits::default();
         limits.log_in_per_ip.max = self.log_in_per_ip;
         limits.log_in_per_account.max = self.log_in_per_account;
+        limits.log_in_per_device.max = self.log_in_per_device;
+        limits.log_in_per_ip_with_device.max = self.log_in_per_ip_with_device;
         limits.sign_up_per_ip.max = self.sign_up_per_ip;
         limits.password_change_per_account.max = self.password_change_per_account;
         limits.password_reset_per_ip.max = self.password_reset_per_ip;
@@ -94,6 +115,7 @@ pub enum LogFormat {
 
 impl Default for Config {
     fn default() -> Self {
+        let uploads = domain::uploads::UploadPolicy::default();
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             data_dir: PathBuf::from("data"),
@@ -106,9 +128,13 @@ impl Default for Config {
             public_url: None,
             smtp_url: None,
             mail_from: "Bazaar <bazaar@localhost>".to_owned(),
+            mail_capture: None,
             trusted_proxies: Vec::new(),
-            max_upload_bytes: domain::uploads::UploadPolicy::default().max_file_bytes,
+            max_upload_bytes: uploads.max_file_bytes,
             upload_idle_seconds: 24 * 60 * 60,
+            max_unfinished_uploads_per_owner: uploads.max_unfinished_per_owner,
+            storage_quota_bytes: uploads.default_quota_bytes,
+            upload_memory_bytes: uploads.memory_budget_bytes,
         }
     }
 }
@@ -157,10 +183,39 @@ impl Config {
             .to_owned()
     }
 
+    /// Whether pages may show the links e-mails carry (a sign-up's confirmation link): only
+    /// when no mail server is configured and nobody but this machine's users can reach the
+    /// site (it listens on loopback, its public address is loopback, no proxy forwards to
+    /// it); they can read the link in the server's log anyway.
+    pub fn mail_links_in_page(&self) -> bool {
+        let public = self.public_url();
+        let host = public
+            .split_once("://")
+            .map_or(public.as_str(), |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        let loopback_host = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        self.smtp_url.is_none()
+            && self.addr.ip().is_loopback()
+            && self.trusted_proxies.is_empty()
+            && loopback_host
+    }
+
     pub fn upload_policy(&self) -> domain::uploads::UploadPolicy {
         domain::uploads::UploadPolicy {
             max_file_bytes: self.max_upload_bytes,
             idle_expiry: chrono::Duration::seconds(self.upload_idle_seconds.max(1) as i64),
+            max_unfinished_per_owner: self.max_unfinished_uploads_per_owner,
+            default_quota_bytes: self.storage_quota_bytes,
+            memory_budget_bytes: self.upload_memory_bytes,
         }
     }
 
@@ -218,6 +273,41 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn mail_links_show_in_pages_only_on_a_loopback_install_without_smtp() {
+        let local = Config::default();
+        assert!(local.mail_links_in_page(), "the demo run on 127.0.0.1:3000");
+        let v6 = Config {
+            addr: "[::1]:3000".parse().unwrap(),
+            ..Config::default()
+        };
+        assert!(v6.mail_links_in_page());
+        for config in [
+            Config {
+                addr: "0.0.0.0:3000".parse().unwrap(),
+                ..Config::default()
+            },
+            Config {
+                public_url: Some("https://bazaar.example".into()),
+                ..Config::default()
+            },
+            Config {
+                public_url: Some("http://127.0.0.1.example.org:3000".into()),
+                ..Config::default()
+            },
+            Config {
+                trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+                ..Config::default()
+            },
+            Config {
+                smtp_url: Some("smtp://mail.example:587".into()),
+                ..Config::default()
+            },
+        ] {
+            assert!(!config.mail_links_in_page(), "{config:?}");
+        }
     }
 
     #[test]

@@ -63,6 +63,16 @@ enum AdminCommand {
         /// Make the account a site administrator.
         #[arg(long)]
         admin: bool,
+        /// Turn publishing on for the account (as its owner could in the settings).
+        #[arg(long)]
+        publisher: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Turn publishing on for an existing account.
+    Publisher {
+        #[arg(long)]
+        username: String,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -121,7 +131,8 @@ async fn main() -> ExitCode {
     match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = ?err, "bazaar failed");
+            // Once, as the causes' messages: the log line and `{err:?}` would repeat it,
+            // the latter with a backtrace when RUST_BACKTRACE is set.
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
@@ -193,6 +204,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             username,
             email,
             admin,
+            publisher,
             common,
         } => {
             let config = common.load(None)?;
@@ -204,15 +216,27 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 email: &email,
                 password: &password,
             };
-            let user = domain::accounts::create_by_operator(&state, new, admin).await?;
-            println!(
-                "created {}{}",
-                user.username,
-                if admin { " (administrator)" } else { "" }
-            );
+            let grants = domain::accounts::OperatorGrants { admin, publisher };
+            let user = domain::accounts::create_by_operator(&state, new, grants).await?;
+            let roles: Vec<&str> = [(admin, "administrator"), (publisher, "publisher")]
+                .into_iter()
+                .filter_map(|(granted, role)| granted.then_some(role))
+                .collect();
+            if roles.is_empty() {
+                println!("created {}", user.username);
+            } else {
+                println!("created {} ({})", user.username, roles.join(", "));
+            }
             if generated {
                 println!("password: {password}");
             }
+        }
+        AdminCommand::Publisher { username, common } => {
+            let config = common.load(None)?;
+            telemetry::init(config.log_format);
+            let state = startup::connect(&config).await?;
+            let user = domain::accounts::enable_publishing_by_operator(&state, &username).await?;
+            println!("{} can publish", user.username);
         }
         AdminCommand::Token {
             username,
@@ -232,7 +256,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 scope: &scope,
                 expires_in_days,
             };
-            let (_, secret) = domain::tokens::create(&state, &user, new, "cli").await?;
+            let (_, secret) = domain::tokens::create_by_operator(&state, &user, new).await?;
             println!("{secret}");
         }
     }

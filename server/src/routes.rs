@@ -13,15 +13,16 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The database and the object store both answer.
+/// The database and the object store both answer. Anyone can ask, so a failure names only
+/// the component; the cause goes to the log.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.check_ready().await {
         Ok(()) => (StatusCode::OK, "ready".to_owned()),
-        Err(reason) => {
-            tracing::warn!(%reason, "not ready");
+        Err(not_ready) => {
+            tracing::warn!(component = not_ready.component, cause = %not_ready.cause, "not ready");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("not ready: {reason}"),
+                format!("not ready: {}", not_ready.component),
             )
         }
     }

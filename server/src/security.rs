@@ -1,11 +1,12 @@
 //! The security baseline every route inherits: cross-origin request refusal for anything that
-//! can change state, and security headers on every response. The CSP nonce is made here, once
+//! can change state, a bound on server functions' bodies, and security headers on every response. The CSP nonce is made here, once
 //! per request, and handed to the page renderer through the request's extensions so the
 //! hydration scripts carry it.
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::{
+    body::Body,
     extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -18,8 +19,16 @@ use leptos::prelude::{provide_context, use_context};
 pub async fn headers(mut request: Request, next: Next) -> Response {
     let nonce = Nonce::new();
     request.extensions_mut().insert(nonce.clone());
+    let personal = request.headers().contains_key(header::COOKIE)
+        || request.headers().contains_key(header::AUTHORIZATION);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // What a signed-in caller sees (a new token, their sessions, a page with their name) must
+    // not outlive the response in a browser's or a proxy's cache. Responses that say how they
+    // may be cached (static assets, public downloads) keep their own rule.
+    if personal && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&nonce)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
@@ -33,6 +42,53 @@ pub async fn headers(mut request: Request, next: Next) -> Response {
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// The largest body a page's server function takes: its forms and small JSON, of which a model
+/// card is the largest. Uploads go to the REST API, which streams them.
+pub const SERVER_FN_BODY_LIMIT: usize = 2 << 20;
+
+/// Reads a server function's body up to [`SERVER_FN_BODY_LIMIT`], answering 413 beyond it;
+/// the server functions would otherwise fail on an oversized body with a 500.
+pub async fn limit_server_fn_body(request: Request, next: Next) -> Response {
+    let too_large = || {
+        let message = format!(
+            "the request body is larger than {} MiB",
+            SERVER_FN_BODY_LIMIT >> 20
+        );
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(serde_json::json!({ "error": message })),
+        )
+            .into_response()
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > SERVER_FN_BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, SERVER_FN_BODY_LIMIT).await {
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(err) => {
+            let over_limit = std::error::Error::source(&err)
+                .is_some_and(|cause| cause.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                too_large()
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "the request body could not be read",
+                )
+                    .into_response()
+            }
+        }
+    }
 }
 
 /// Scripts only from this origin or carrying this request's nonce; wasm may be compiled
@@ -117,7 +173,9 @@ fn forwarded_client(headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
 /// Refuses state-changing requests a browser sent on another site's behalf (CSRF), by the
 /// `Sec-Fetch-Site` and `Origin` headers browsers attach. Safe methods never change state, and
 /// requests with a bearer token carry no ambient cookies, so both pass. A request with neither
-/// header comes from a non-browser client, which cannot ride on a visitor's cookies.
+/// header passes only without cookies: that is a non-browser client, which cannot ride on a
+/// visitor's session. With cookies it may be a browser that sends neither header (or a plugin
+/// or proxy that strips them), so it is refused rather than trusted.
 pub async fn same_origin_writes(request: Request, next: Next) -> Response {
     if is_safe(request.method()) || is_cross_site_write_allowed(request.headers()) {
         next.run(request).await
@@ -145,7 +203,7 @@ fn is_cross_site_write_allowed(headers: &HeaderMap) -> bool {
         return matches!(site.as_bytes(), b"same-origin" | b"none");
     }
     match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
-        (None, _) => true,
+        (None, _) => !headers.contains_key(header::COOKIE),
         (Some(origin), Some(host)) => origin_matches_host(origin.as_bytes(), host.as_bytes()),
         (Some(_), None) => false,
     }
@@ -182,6 +240,11 @@ mod tests {
         ])));
         assert!(is_cross_site_write_allowed(&headers(&[("host", "x")])));
         assert!(is_cross_site_write_allowed(&headers(&[
+            ("cookie", "session=1"),
+            ("origin", "http://x"),
+            ("host", "x"),
+        ])));
+        assert!(is_cross_site_write_allowed(&headers(&[
             ("authorization", "Bearer bz_token"),
             ("sec-fetch-site", "cross-site"),
         ])));
@@ -204,6 +267,11 @@ mod tests {
         assert!(!is_cross_site_write_allowed(&headers(&[
             ("origin", "null"),
             ("host", "a")
+        ])));
+        // Cookies with neither header: nothing shows where the request came from.
+        assert!(!is_cross_site_write_allowed(&headers(&[
+            ("cookie", "session=1"),
+            ("host", "x")
         ])));
         // A bearer header does not excuse a request that also carries cookies.
         assert!(!is_cross_site_write_allowed(&headers(&[

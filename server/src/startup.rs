@@ -29,8 +29,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
     state.rate_limits = config.rate_limits.to_domain();
     state.public_url = config.public_url();
     state.upload_policy = config.upload_policy();
-    state.mailer = domain::mail::Mailer::new(config.smtp_url.as_deref(), &config.mail_from)
-        .map_err(anyhow::Error::msg)?;
+    state.uploads = domain::uploads::Uploads::new(state.upload_policy.memory_budget_bytes);
+    state.mailer = match &config.mail_capture {
+        Some(capture) => domain::mail::Mailer::capturing(capture.clone(), &config.mail_from),
+        None => domain::mail::Mailer::new(config.smtp_url.as_deref(), &config.mail_from),
+    }
+    .map_err(anyhow::Error::msg)?;
+    state.mail_links_in_page = config.mail_links_in_page();
     Ok(state)
 }
 
@@ -110,7 +115,8 @@ pub fn router(config: &Config, state: AppState) -> Router {
             },
             app::shell,
         ))
-        .with_state(leptos_options);
+        .with_state(leptos_options)
+        .layer(from_fn(security::limit_server_fn_body));
     // Pages, server functions and the API know their caller; assets and probes need not.
     let authenticated = pages
         .merge(crate::api::router().with_state(state.clone()))

@@ -10,7 +10,12 @@ on_each_database!(
     a_token_works_within_its_scope_and_stops_at_once_when_revoked,
     changing_the_password_ends_the_other_sessions,
     a_reset_link_works_once_and_ends_every_session,
+    a_superseded_reset_link_fails,
+    parallel_reset_requests_leave_one_live_link,
+    a_reset_link_fails_after_a_password_change,
+    the_admin_outbox_shows_no_live_token,
     the_audit_log_records_log_ins_and_only_admins_read_it,
+    audit_rows_name_who_acted_and_in_what_capacity,
 );
 
 async fn create_token(app: &TestApp, cookie: &str, name: &str, scope: &str) -> (i64, String) {
@@ -26,22 +31,13 @@ async fn create_token(app: &TestApp, cookie: &str, name: &str, scope: &str) -> (
     )
 }
 
-async fn token_count(app: &TestApp, username: &str) -> usize {
-    let user = domain::catalog::find_user(&app.state.db, username)
-        .await
-        .unwrap()
-        .unwrap();
-    domain::tokens::list(&app.state.db, user.id)
-        .await
-        .unwrap()
-        .len()
-}
-
 async fn a_cross_site_form_post_with_a_valid_session_changes_nothing(app: TestApp) {
     let cookie = app.sign_up("victim").await;
+    // Another site's page, and a request that says nothing of where it comes from.
     for (site, origin) in [
         (Some("cross-site"), None),
         (None, Some("https://evil.example")),
+        (None, None),
     ] {
         let mut request = app
             .client
@@ -58,7 +54,7 @@ async fn a_cross_site_form_post_with_a_valid_session_changes_nothing(app: TestAp
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 403, "{site:?} {origin:?}");
     }
-    assert_eq!(token_count(&app, "victim").await, 0, "no token was created");
+    assert_eq!(app.token_count("victim").await, 0, "no token was created");
     let response = app.post_form("/api/log_out", "", Some(&cookie)).await;
     assert!(response.status().is_success() || response.status().is_redirection());
 }
@@ -85,7 +81,7 @@ async fn a_token_works_within_its_scope_and_stops_at_once_when_revoked(app: Test
             .send()
     };
     assert_eq!(revoke_with(&read, read_id).await.unwrap().status(), 403);
-    assert_eq!(token_count(&app, "scripter").await, 2);
+    assert_eq!(app.token_count("scripter").await, 2);
     assert_eq!(revoke_with(&write, read_id).await.unwrap().status(), 204);
 
     let after = app.api_get("/api/v1/whoami", Auth::Bearer(&read)).await;
@@ -167,22 +163,27 @@ async fn changing_the_password_ends_the_other_sessions(app: TestApp) {
     );
 }
 
-/// The reset link from the newest e-mail in the outbox.
-async fn reset_token_from_outbox(app: &TestApp) -> String {
-    use sea_orm::{EntityTrait, QueryOrder};
-    let mail = domain::entities::outbox::Entity::find()
-        .order_by_desc(domain::entities::outbox::Column::Id)
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .expect("an e-mail was written");
-    assert_eq!(mail.recipient, "forgetful@example.org");
-    let link = mail
-        .body
-        .split_whitespace()
-        .find(|word| word.contains("/reset-password/"))
-        .expect("the mail holds a link");
-    link.rsplit('/').next().unwrap().to_owned()
+/// The reset link's token from the newest e-mail sent to `to`.
+fn reset_token(app: &TestApp, to: &str) -> String {
+    let mail = app.mail_to(to);
+    assert_eq!(mail.subject, "Reset your Bazaar password");
+    common::link_token(&mail.body, "/reset-password/").expect("the mail holds a link")
+}
+
+async fn ask_for_reset(app: &TestApp, email: &str) {
+    let response = app
+        .post_form("/api/forgot_password", &format!("email={email}"), None)
+        .await;
+    assert!(
+        response.status().is_success() || response.status().is_redirection(),
+        "{}",
+        response.status()
+    );
+}
+
+async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    let body = format!("token={token}&password={}", password.replace(' ', "+"));
+    app.post_form("/api/reset_password", &body, None).await
 }
 
 async fn a_reset_link_works_once_and_ends_every_session(app: TestApp) {
@@ -198,7 +199,7 @@ async fn a_reset_link_works_once_and_ends_every_session(app: TestApp) {
         )
         .await;
     assert_eq!(unknown.status(), known.status(), "no account enumeration");
-    let token = reset_token_from_outbox(&app).await;
+    let token = reset_token(&app, "forgetful@example.org");
 
     let weak = app
         .post_form(
@@ -250,6 +251,230 @@ async fn a_reset_link_works_once_and_ends_every_session(app: TestApp) {
     );
 }
 
+/// The attack: ask twice, use the first link (one that leaked from an older message).
+async fn a_superseded_reset_link_fails(app: TestApp) {
+    app.sign_up("twice").await;
+    ask_for_reset(&app, "twice%40example.org").await;
+    let first = reset_token(&app, "twice@example.org");
+    ask_for_reset(&app, "twice%40example.org").await;
+    let second = reset_token(&app, "twice@example.org");
+    assert_ne!(first, second);
+    let old = reset(&app, &first, "a superseded passphrase").await;
+    assert_eq!(
+        old.status(),
+        422,
+        "the earlier link died with the newer request"
+    );
+    assert!(old.text().await.unwrap().contains("token"));
+    assert_eq!(app.log_in("twice", PASSWORD).await.status(), 200);
+    let new = reset(&app, &second, "the newest passphrase").await;
+    assert!(new.status().as_u16() < 400, "{}", new.status());
+    assert_eq!(
+        app.log_in("twice", "the newest passphrase").await.status(),
+        200
+    );
+}
+
+/// The attack: ask several times at once, hoping two links survive. The database keeps one
+/// link per account and purpose, whatever the interleaving.
+async fn parallel_reset_requests_leave_one_live_link(app: TestApp) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let user = {
+        app.sign_up("racer").await;
+        domain::catalog::find_user(&app.state.db, "racer")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let requests = (0..4).map(|_| ask_for_reset(&app, "racer%40example.org"));
+    futures::future::join_all(requests).await;
+    let sent: Vec<String> = app
+        .mail
+        .all()
+        .into_iter()
+        .filter(|m| m.subject == "Reset your Bazaar password")
+        .filter_map(|m| common::link_token(&m.body, "/reset-password/"))
+        .collect();
+    assert_eq!(sent.len(), 4);
+    let live = domain::entities::mail_token::Entity::find()
+        .filter(domain::entities::mail_token::Column::UserId.eq(user.id))
+        .filter(domain::entities::mail_token::Column::Purpose.eq("password_reset"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1, "one live reset link");
+    let working: Vec<&String> = sent
+        .iter()
+        .filter(|token| domain::secrets::hash_secret(token) == live[0].token_hash)
+        .collect();
+    assert_eq!(working.len(), 1);
+    for token in sent.iter().filter(|t| *t != working[0]) {
+        assert_eq!(
+            reset(&app, token, "a racing passphrase").await.status(),
+            422
+        );
+    }
+    let used = reset(&app, working[0], "the one live passphrase").await;
+    assert!(used.status().as_u16() < 400, "{}", used.status());
+}
+
+/// The attack: a reset link asked for (by anyone) before the owner changed the password
+/// would undo the change.
+async fn a_reset_link_fails_after_a_password_change(app: TestApp) {
+    let cookie = app.sign_up("changer").await;
+    ask_for_reset(&app, "changer%40example.org").await;
+    let token = reset_token(&app, "changer@example.org");
+    let changed = app
+        .post_form(
+            "/api/change_password",
+            "current_password=correct+horse+battery+staple&new_password=the+owner+s+new+passphrase",
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    let late = reset(&app, &token, "the attacker s passphrase").await;
+    assert_eq!(late.status(), 422, "the change ended the reset link");
+    assert_eq!(
+        app.log_in("changer", "the owner s new passphrase")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.log_in("changer", "the attacker s passphrase")
+            .await
+            .status(),
+        401
+    );
+}
+
+/// The attack: an admin (or whoever reads the admin pages) takes a reset link from the
+/// outbox. What it shows is no token; the real message still reached its recipient.
+async fn the_admin_outbox_shows_no_live_token(app: TestApp) {
+    app.sign_up("victim").await;
+    let admin = app.sign_up("peeker").await;
+    make_admin(&app, "peeker").await;
+    ask_for_reset(&app, "victim%40example.org").await;
+    let live = reset_token(&app, "victim@example.org");
+
+    let listed = app.post_form("/api/outbox", "", Some(&admin)).await;
+    assert_eq!(listed.status(), 200);
+    let rows: Vec<serde_json::Value> = listed.json().await.unwrap();
+    let (status, page) = {
+        let response = app
+            .client
+            .get(app.url("/admin/outbox"))
+            .header(header::COOKIE, &admin)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    };
+    assert_eq!(status, 200);
+    let reset_mail = rows
+        .iter()
+        .find(|row| row["subject"] == "Reset your Bazaar password")
+        .expect("the outbox lists the reset e-mail");
+    let body = reset_mail["body"].as_str().unwrap();
+    assert!(body.contains("/reset-password/[redacted]"), "{body}");
+    for shown in [body, page.as_str()] {
+        assert!(!shown.contains(&live), "a live token is shown");
+        for path in ["/reset-password/", "/verify-email/"] {
+            for piece in shown.split(path).skip(1) {
+                let candidate: String = piece
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '<')
+                    .collect();
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(candidate.as_bytes()).collect();
+                let tried = reset(&app, &encoded, "an admin s passphrase").await;
+                assert_eq!(tried.status(), 422, "{candidate:?} from the outbox works");
+                let confirm = app
+                    .post_form("/api/verify_email", &format!("token={encoded}"), None)
+                    .await;
+                assert_eq!(confirm.status(), 422, "{candidate:?} confirms something");
+            }
+        }
+    }
+    // The recipient's own copy works.
+    let used = reset(&app, &live, "the victim s new passphrase").await;
+    assert!(used.status().as_u16() < 400, "{}", used.status());
+}
+
+/// Each audited action names its actor and the capacity they acted in, and the admin page
+/// shows both.
+async fn audit_rows_name_who_acted_and_in_what_capacity(app: TestApp) {
+    let cookie = app.sign_up("actor").await;
+    assert_eq!(
+        app.log_in("actor", "not the passphrase").await.status(),
+        401
+    );
+    ask_for_reset(&app, "actor%40example.org").await;
+    let operator = domain::accounts::SignUp {
+        username: "made-by-cli",
+        email: "cli@example.org",
+        password: "an operator passphrase",
+    };
+    domain::accounts::create_by_operator(
+        &app.state,
+        operator,
+        domain::accounts::OperatorGrants {
+            admin: false,
+            publisher: false,
+        },
+    )
+    .await
+    .unwrap();
+    make_admin(&app, "actor").await;
+    let log = app.post_form("/api/audit_log", "", Some(&cookie)).await;
+    assert_eq!(log.status(), 200);
+    let rows: Vec<serde_json::Value> = log.json().await.unwrap();
+    let row = |action: &str| {
+        rows.iter()
+            .find(|r| r["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {rows:?}"))
+    };
+    let who = |action: &str| {
+        let r = row(action);
+        (
+            r["actor"].as_str().unwrap().to_owned(),
+            r["actor_kind"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(who("sign_up"), ("anonymous".into(), "visitor".into()));
+    assert_eq!(row("sign_up")["subject"], "actor");
+    assert_eq!(who("email_verified"), ("actor".into(), "user".into()));
+    assert_eq!(who("log_in"), ("actor".into(), "user".into()));
+    assert_eq!(who("log_in_failed"), ("anonymous".into(), "visitor".into()));
+    assert_eq!(row("log_in_failed")["subject"], "actor");
+    assert_eq!(
+        who("password_reset_request"),
+        ("anonymous".into(), "visitor".into()),
+        "whoever asked for a reset is not known to be the owner"
+    );
+    assert_eq!(who("admin_create"), ("operator".into(), "cli".into()));
+    for r in &rows {
+        assert!(
+            !r["actor"].as_str().unwrap().is_empty()
+                && !r["actor_kind"].as_str().unwrap().is_empty(),
+            "{r}"
+        );
+    }
+    let page = app
+        .client
+        .get(app.url("/admin/audit"))
+        .header(header::COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for shown in ["(visitor)", "(user)", "(cli)", "operator", "anonymous"] {
+        assert!(page.contains(shown), "the audit page shows {shown}");
+    }
+}
+
 async fn the_audit_log_records_log_ins_and_only_admins_read_it(app: TestApp) {
     let cookie = app.sign_up("auditor").await;
     assert_eq!(
@@ -276,30 +501,7 @@ async fn the_audit_log_records_log_ins_and_only_admins_read_it(app: TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_cli_creates_an_admin_and_a_working_token() {
     let app = common::spawn_app(common::Db::Sqlite).await.unwrap();
-    let cli = |args: &[&str], stdin: &str| {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
-            .args(args)
-            .args([
-                "--database-url",
-                &app.database_url,
-                "--data-dir",
-                app.data_dir.to_str().unwrap(),
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
-    let created = cli(
+    let created = app.cli(
         &[
             "admin",
             "create",
@@ -316,7 +518,7 @@ async fn the_operator_cli_creates_an_admin_and_a_working_token() {
         "{}",
         String::from_utf8_lossy(&created.stderr)
     );
-    let weak = cli(
+    let weak = app.cli(
         &[
             "admin",
             "create",
@@ -330,7 +532,7 @@ async fn the_operator_cli_creates_an_admin_and_a_working_token() {
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
 
-    let token = cli(
+    let token = app.cli(
         &[
             "admin",
             "token",
@@ -364,6 +566,26 @@ async fn the_operator_cli_creates_an_admin_and_a_working_token() {
             .status(),
         200
     );
+    // The operator made the account and the token, not the account itself.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    for action in ["admin_create", "token_create"] {
+        let row = domain::entities::audit_entry::Entity::find()
+            .filter(domain::entities::audit_entry::Column::Action.eq(action))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {action} row"));
+        assert_eq!(
+            (
+                row.actor_kind.as_str(),
+                row.actor_name.as_str(),
+                row.actor_id
+            ),
+            ("cli", "operator", None),
+            "{action}"
+        );
+        assert!(row.subject.contains("root-op"), "{}", row.subject);
+    }
 }
 
 /// Behind a trusted https proxy: `__Host-` Secure cookie, HSTS, and the client address the
@@ -376,21 +598,33 @@ async fn behind_a_trusted_https_proxy_cookies_are_host_bound_and_hsts_is_sent() 
     })
     .await
     .unwrap();
-    let response = app
-        .client
-        .post(app.url("/api/sign_up"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
-        .header("x-forwarded-proto", "https")
-        .body("username=secure&email=secure%40example.org&password=a+fine+long+passphrase")
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().as_u16() < 400, "{}", response.status());
-    let hsts = response.headers()[header::STRICT_TRANSPORT_SECURITY]
+    let behind_proxy = |path: &str, body: String| {
+        app.client
+            .post(app.url(path))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", "6.6.6.6, 203.0.113.7")
+            .header("x-forwarded-proto", "https")
+            .body(body)
+            .send()
+    };
+    let signed_up = behind_proxy(
+        "/api/sign_up",
+        "username=secure&email=secure%40example.org&password=a+fine+long+passphrase".into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    assert!(!signed_up.headers().contains_key(header::SET_COOKIE));
+    let hsts = signed_up.headers()[header::STRICT_TRANSPORT_SECURITY]
         .to_str()
         .unwrap();
     assert!(hsts.contains("max-age=31536000"), "{hsts}");
+    let token =
+        common::link_token(&app.mail_to("secure@example.org").body, "/verify-email/").unwrap();
+    let response = behind_proxy("/api/verify_email", format!("token={token}"))
+        .await
+        .unwrap();
+    assert!(response.status().as_u16() < 400, "{}", response.status());
     let set_cookie = response.headers()[header::SET_COOKIE]
         .to_str()
         .unwrap()

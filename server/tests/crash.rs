@@ -71,22 +71,11 @@ async fn a_killed_upload_leaves_nothing_visible_and_its_parts_are_removed_after_
     let mut server = start(&data, &site, port);
     wait_ready(&client, &base).await;
 
-    let cookie = {
-        let response = client
-            .post(format!("{base}/api/sign_up"))
-            .form(&[
-                ("username", "crash"),
-                ("email", "crash@example.org"),
-                ("password", common::PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
-        common::session_cookie_of(&response)
-    };
+    let cookie = common::sign_up_at(&client, &base, "crash", common::PASSWORD).await;
     let enable = client
         .post(format!("{base}/api/enable_publishing"))
         .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .unwrap();
@@ -95,6 +84,7 @@ async fn a_killed_upload_leaves_nothing_visible_and_its_parts_are_removed_after_
         client
             .request(method, format!("{base}{path}"))
             .header("cookie", &cookie)
+            .header("sec-fetch-site", "same-origin")
             .json(&body)
             .send()
     };
@@ -129,6 +119,7 @@ async fn a_killed_upload_leaves_nothing_visible_and_its_parts_are_removed_after_
     let sent = client
         .patch(format!("{base}/api/v1/uploads/{id}"))
         .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
         .header("upload-offset", 0)
         .body(half)
         .send()

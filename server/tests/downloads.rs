@@ -28,6 +28,14 @@ async fn downloads_of(app: &TestApp, slug: &str) -> i64 {
 async fn anyone_downloads_open_files_whole_or_in_ranges(app: TestApp) {
     let url = file_url("sklearn-lab/digit-classifier", "model.onnx");
     let before = downloads_of(&app, "digit-classifier").await;
+    // Clients ask for the size and ETag first (huggingface_hub does): that is no download.
+    for _ in 0..3 {
+        let head = app.client.head(app.url(&url)).send().await.unwrap();
+        assert_eq!(head.status(), 200);
+        assert!(head.headers().contains_key(header::ETAG));
+        assert_ne!(head.headers()[header::CONTENT_LENGTH], "0");
+    }
+    assert_eq!(downloads_of(&app, "digit-classifier").await, before);
     let whole = app.get(&url).await;
     assert_eq!(whole.status(), 200);
     let headers = whole.headers().clone();

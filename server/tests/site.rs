@@ -15,6 +15,7 @@ const SEEDED_MODELS: [(&str, &str); 4] = [
 
 on_each_database!(
     probes_answer,
+    readiness_failures_name_the_component_not_the_cause,
     home_lists_the_seeded_models,
     model_pages_show_each_file_with_the_hash_of_its_stored_bytes,
     unknown_pages_are_404,
@@ -26,6 +27,18 @@ on_each_database!(
 async fn probes_answer(app: TestApp) {
     assert_eq!(app.get_text("/healthz").await, (200, "ok".into()));
     assert_eq!(app.get_text("/readyz").await, (200, "ready".into()));
+}
+
+async fn readiness_failures_name_the_component_not_the_cause(app: TestApp) {
+    // The object store's directory becomes a link to itself: listing it fails with an error
+    // that names the path on disk.
+    let objects = app.data_dir.join("objects");
+    std::fs::remove_dir_all(&objects).unwrap();
+    std::os::unix::fs::symlink(&objects, &objects).unwrap();
+    let (status, body) = app.get_text("/readyz").await;
+    assert_eq!(status, 503);
+    assert_eq!(body, "not ready: object storage");
+    assert_eq!(app.get_text("/healthz").await, (200, "ok".into()));
 }
 
 async fn home_lists_the_seeded_models(app: TestApp) {
@@ -121,3 +134,4 @@ async fn seeding_again_adds_nothing(app: TestApp) {
     assert_eq!(report.models_added, 0);
     assert_eq!(report.models_present, SEEDED_MODELS.len());
 }
+

@@ -16,6 +16,51 @@ on_each_database!(
     a_published_version_refuses_changes_and_others_cannot_publish_here,
     the_cards_demo_file_is_public_and_a_deleted_listing_is_purged,
     a_new_request_takes_over_from_a_stalled_one,
+    a_late_upload_into_a_version_published_meanwhile_is_refused_and_leaves_nothing,
+    a_late_upload_into_a_deleted_listing_is_refused_and_leaves_nothing,
+    a_member_removed_from_the_organization_mid_upload_cannot_complete,
+    a_publisher_whose_publishing_was_turned_off_mid_upload_cannot_complete,
+    rights_taken_away_while_the_last_bytes_stream_in_still_count,
+    the_database_refuses_to_change_a_published_version,
+);
+
+/// Like `on_each_database!`, with the server's configuration adjusted first.
+macro_rules! on_each_database_with {
+    ($test:ident, $adjust:expr) => {
+        mod $test {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = crate::common::spawn_app_with(crate::common::Db::Sqlite, $adjust)
+                    .await
+                    .unwrap();
+                super::$test(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match crate::common::spawn_app_with(crate::common::Db::Postgres, $adjust).await {
+                    Some(app) => super::$test(app).await,
+                    None => eprintln!("DATABASE_URL is not set; PostgreSQL variant not run"),
+                }
+            }
+        }
+    };
+}
+
+on_each_database_with!(
+    parallel_declarations_cannot_exceed_the_owners_limits,
+    |config: &mut server::config::Config| {
+        config.storage_quota_bytes = 10 << 20;
+        config.max_unfinished_uploads_per_owner = 3;
+    }
+);
+
+on_each_database_with!(
+    owners_have_a_storage_quota_and_a_limit_on_unfinished_uploads,
+    |config: &mut server::config::Config| {
+        config.storage_quota_bytes = 1 << 20;
+        config.max_unfinished_uploads_per_owner = 2;
+    }
 );
 
 /// A publisher with a write token: `(cookie, token)`.
@@ -54,7 +99,7 @@ async fn draft(app: &TestApp, token: &str, owner: &str, slug: &str) {
         token,
         "POST",
         "/api/v1/models",
-        json!({ "slug": slug, "name": "Digits", "task": "image-classification",
+        json!({ "owner": owner, "slug": slug, "name": "Digits", "task": "image-classification",
                 "card": "---\nlicense: mit\npipeline_tag: image-classification\n---\n# Digits\n" }),
     )
     .await;
@@ -527,6 +572,21 @@ async fn the_cards_demo_file_is_public_and_a_deleted_listing_is_purged(app: Test
         .post_form("/api/purge_listing", &purge, Some(&admin))
         .await;
     assert!(purged.status().is_success(), "{}", purged.status());
+    let audit: Vec<Value> = app
+        .post_form("/api/audit_log", "", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let purge_row = audit
+        .iter()
+        .find(|r| r["action"] == "listing_purge")
+        .expect("the purge is audited");
+    assert_eq!(
+        (&purge_row["actor"], &purge_row["actor_kind"]),
+        (&json!("root"), &json!("admin")),
+        "the admin who purged, acting as admin"
+    );
     for key in &keys {
         assert!(
             app.state.storage.read_all(key).await.is_err(),
@@ -708,4 +768,462 @@ async fn on_s3_uploads_resume_complete_and_refusals_leave_nothing() {
         moto.unfinished_uploads(&bucket).is_empty(),
         "the multipart upload was aborted"
     );
+}
+
+async fn upload_id(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn object_key_of(app: &TestApp, id: &str) -> String {
+    use sea_orm::EntityTrait;
+    domain::entities::upload::Entity::find_by_id(id.to_owned())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("the upload is recorded")
+        .object_key
+}
+
+/// Neither the upload, nor a file row, nor an object, nor a staging file of `key` remains.
+async fn assert_nothing_left(app: &TestApp, id: &str, key: &str) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let upload = domain::entities::upload::Entity::find_by_id(id.to_owned())
+        .one(&app.state.db)
+        .await
+        .unwrap();
+    assert!(upload.is_none(), "the upload row remains");
+    let files = domain::entities::file::Entity::find()
+        .filter(domain::entities::file::Column::ObjectKey.eq(key))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(files.is_empty(), "a file row points at {key}");
+    assert!(
+        app.state.storage.read_all(key).await.is_err(),
+        "{key} is stored"
+    );
+    let path = app.data_dir.join("objects").join(key);
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let left: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&name))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "staging files remain: {left:?}");
+}
+
+/// The paths of `owner/slug`'s version 1.0.0 as its publisher sees them.
+async fn file_paths(app: &TestApp, token: &str, at: &str) -> Vec<String> {
+    let shown: Value = call(
+        app,
+        token,
+        "GET",
+        &format!("/api/v1/models/{at}"),
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    shown["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == "1.0.0")
+        .unwrap()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// 6 MiB: more than one 5 MiB part, so part of it is written to storage before the end.
+fn six_mib() -> Vec<u8> {
+    (0..6u32 << 20).map(|i| (i % 239) as u8).collect()
+}
+
+async fn a_late_upload_into_a_version_published_meanwhile_is_refused_and_leaves_nothing(
+    app: TestApp,
+) {
+    let token = publisher(&app, "late").await;
+    draft(&app, &token, "late", "m").await;
+    upload_whole(&app, &token, "late/m", "README.md", b"# readme\n").await;
+    let bytes = six_mib();
+    let id = upload_id(begin(&app, &token, "late/m", "late.txt", &bytes).await).await;
+    let key = object_key_of(&app, &id).await;
+    let first = (5 << 20) + 1;
+    let sent = patch(&app, &token, &id, 0, bytes[..first].to_vec().into()).await;
+    assert_eq!(sent.status(), 200);
+
+    let published = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models/late/m/versions/1.0.0/publish",
+        json!({}),
+    )
+    .await;
+    assert_eq!(published.status(), 200);
+    let rest = patch(&app, &token, &id, first, bytes[first..].to_vec().into()).await;
+    assert_eq!(rest.status(), 409);
+    let message = rest.text().await.unwrap();
+    assert!(message.contains("published"), "{message}");
+    assert_nothing_left(&app, &id, &key).await;
+    assert_eq!(file_paths(&app, &token, "late/m").await, ["README.md"]);
+    let again = patch(&app, &token, &id, first, bytes[first..].to_vec().into()).await;
+    assert_eq!(again.status(), 404, "the refused upload is gone");
+}
+
+async fn a_late_upload_into_a_deleted_listing_is_refused_and_leaves_nothing(app: TestApp) {
+    let token = publisher(&app, "gone").await;
+    draft(&app, &token, "gone", "m").await;
+    let bytes = six_mib();
+    let id = upload_id(begin(&app, &token, "gone/m", "weights.txt", &bytes).await).await;
+    let key = object_key_of(&app, &id).await;
+    let first = (5 << 20) + 1;
+    let sent = patch(&app, &token, &id, 0, bytes[..first].to_vec().into()).await;
+    assert_eq!(sent.status(), 200);
+
+    let deleted = call(&app, &token, "DELETE", "/api/v1/models/gone/m", json!({})).await;
+    assert_eq!(deleted.status(), 204);
+    let rest = patch(&app, &token, &id, first, bytes[first..].to_vec().into()).await;
+    assert_eq!(rest.status(), 404, "{}", rest.text().await.unwrap());
+    assert_nothing_left(&app, &id, &key).await;
+}
+
+async fn a_member_removed_from_the_organization_mid_upload_cannot_complete(app: TestApp) {
+    use domain::orgs::{self, Role};
+    let boss_token = publisher(&app, "boss").await;
+    let worker_token = publisher(&app, "worker").await;
+    let boss = domain::catalog::find_user(&app.state.db, "boss")
+        .await
+        .unwrap()
+        .unwrap();
+    let org = orgs::create(&app.state.db, &boss, "lab", "The Lab", "127.0.0.1")
+        .await
+        .unwrap();
+    orgs::add_member(
+        &app.state.db,
+        &boss,
+        &org,
+        "worker",
+        Role::Admin,
+        "127.0.0.1",
+    )
+    .await
+    .unwrap();
+    draft(&app, &worker_token, "lab", "m").await;
+    let _ = &boss_token;
+
+    let bytes = b"weights that arrive late".to_vec();
+    let id = upload_id(begin(&app, &worker_token, "lab/m", "w.txt", &bytes).await).await;
+    let key = object_key_of(&app, &id).await;
+    let half = patch(&app, &worker_token, &id, 0, bytes[..10].to_vec().into()).await;
+    assert_eq!(half.status(), 200);
+    orgs::remove_member(&app.state.db, &boss, &org, "worker", "127.0.0.1")
+        .await
+        .unwrap();
+    let rest = patch(&app, &worker_token, &id, 10, bytes[10..].to_vec().into()).await;
+    assert_eq!(rest.status(), 403);
+    let message = rest.text().await.unwrap();
+    assert!(message.contains("lab"), "{message}");
+    assert_nothing_left(&app, &id, &key).await;
+
+    // A token revoked mid-upload cannot finish it either.
+    orgs::add_member(
+        &app.state.db,
+        &boss,
+        &org,
+        "worker",
+        Role::Admin,
+        "127.0.0.1",
+    )
+    .await
+    .unwrap();
+    let id = upload_id(begin(&app, &worker_token, "lab/m", "w.txt", &bytes).await).await;
+    let half = patch(&app, &worker_token, &id, 0, bytes[..10].to_vec().into()).await;
+    assert_eq!(half.status(), 200);
+    let tokens: Value = call(&app, &worker_token, "GET", "/api/v1/tokens", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token_id = tokens
+        .as_array()
+        .and_then(|t| t.first())
+        .map(|t| t["id"].clone())
+        .unwrap_or_else(|| tokens["tokens"][0]["id"].clone());
+    let revoked = call(
+        &app,
+        &worker_token,
+        "DELETE",
+        &format!("/api/v1/tokens/{token_id}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(revoked.status(), 204);
+    let rest = patch(&app, &worker_token, &id, 10, bytes[10..].to_vec().into()).await;
+    assert_eq!(rest.status(), 401);
+    let user = domain::catalog::find_user(&app.state.db, "boss")
+        .await
+        .unwrap()
+        .unwrap();
+    let versions = domain::listings::overview(&app.state, &user, "lab", "m")
+        .await
+        .unwrap()
+        .1;
+    assert!(versions[0].1.is_empty(), "no file was recorded");
+}
+
+async fn the_database_refuses_to_change_a_published_version(app: TestApp) {
+    use sea_orm::ConnectionTrait;
+    let token = publisher(&app, "frozen").await;
+    draft(&app, &token, "frozen", "m").await;
+    upload_whole(&app, &token, "frozen/m", "README.md", b"# frozen\n").await;
+    let published = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models/frozen/m/versions/1.0.0/publish",
+        json!({}),
+    )
+    .await;
+    assert_eq!(published.status(), 200);
+    let detail = domain::catalog::model_detail(&app.state.db, "frozen", "m")
+        .await
+        .unwrap()
+        .unwrap();
+    let version_id = detail.versions[0].version.id;
+    let zeros = "0".repeat(64);
+    let insert = |version: i64, key: &str| {
+        format!(
+            "INSERT INTO files (version_id, path, object_key, size, sha256, format, is_demo, \
+             created_at) VALUES ({version}, 'evil.txt', '{key}', 1, '{zeros}', 'plain', false, \
+             CURRENT_TIMESTAMP)"
+        )
+    };
+    let db = &app.state.db;
+    for attack in [
+        insert(version_id, "objects/evil"),
+        format!("DELETE FROM files WHERE version_id = {version_id}"),
+        format!("UPDATE files SET size = size + 1 WHERE version_id = {version_id}"),
+        format!("UPDATE files SET version_id = version_id WHERE version_id = {version_id}"),
+        format!("UPDATE model_versions SET published_at = NULL WHERE id = {version_id}"),
+        format!("UPDATE model_versions SET version = '9.9.9' WHERE id = {version_id}"),
+        format!("DELETE FROM model_versions WHERE id = {version_id}"),
+    ] {
+        let err = db
+            .execute_unprepared(&attack)
+            .await
+            .expect_err(&format!("the database allowed: {attack}"));
+        assert!(
+            err.to_string().contains("published and immutable"),
+            "{attack}: {err}"
+        );
+    }
+    let after = domain::catalog::model_detail(db, "frozen", "m")
+        .await
+        .unwrap()
+        .unwrap();
+    let files: Vec<&str> = after.versions[0]
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
+    assert_eq!(files, ["README.md"]);
+
+    // A draft is not frozen: the same insert goes in.
+    let draft_version = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models/frozen/m/versions",
+        json!({ "version": "2.0.0" }),
+    )
+    .await;
+    assert_eq!(draft_version.status(), 201);
+    let draft_id: i64 = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        domain::entities::model_version::Entity::find()
+            .filter(domain::entities::model_version::Column::Version.eq("2.0.0"))
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    db.execute_unprepared(&insert(draft_id, "objects/draft"))
+        .await
+        .unwrap();
+}
+
+async fn owners_have_a_storage_quota_and_a_limit_on_unfinished_uploads(app: TestApp) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let token = publisher(&app, "quota").await;
+    draft(&app, &token, "quota", "m").await;
+    let declare = |path: &'static str, size: u64| {
+        call(
+            &app,
+            &token,
+            "POST",
+            "/api/v1/models/quota/m/versions/1.0.0/uploads",
+            json!({ "path": path, "size": size }),
+        )
+    };
+    // 1 MiB quota: 700 KiB stored...
+    let stored = vec![b'a'; 700 << 10];
+    upload_whole(&app, &token, "quota/m", "stored.txt", &stored).await;
+    // ...so 400 KiB more does not fit, and the answer says what is used.
+    let over = declare("big.txt", 400 << 10).await;
+    assert_eq!(over.status(), 413);
+    let message = over.text().await.unwrap();
+    assert!(
+        message.contains("quota of 1048576 bytes") && message.contains("716800 bytes"),
+        "{message}"
+    );
+    // Unfinished uploads count with their declared size.
+    let first = upload_id(declare("a.txt", 200 << 10).await).await;
+    let over = declare("b.txt", 200 << 10).await;
+    assert_eq!(over.status(), 413, "700 + 200 + 200 KiB is over 1 MiB");
+
+    // At most two unfinished uploads per owner, whatever their size.
+    let second = upload_id(declare("c.txt", 1).await).await;
+    let third = declare("d.txt", 1).await;
+    assert_eq!(third.status(), 429);
+    let message = third.text().await.unwrap();
+    assert!(message.contains("the limit is 2"), "{message}");
+    let cancelled = call(
+        &app,
+        &token,
+        "DELETE",
+        &format!("/api/v1/uploads/{second}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(cancelled.status(), 204);
+    let _fourth = upload_id(declare("d.txt", 1).await).await;
+
+    // The quota is checked again when an upload completes: lowered meanwhile, it refuses.
+    let owner = domain::catalog::find_user(&app.state.db, "quota")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row: domain::entities::user::ActiveModel = owner.clone().into();
+    row.storage_quota_bytes = Set(Some(800 << 10));
+    row.update(&app.state.db).await.unwrap();
+    let key = object_key_of(&app, &first).await;
+    let refused = patch(&app, &token, &first, 0, vec![b'b'; 200 << 10].into()).await;
+    assert_eq!(refused.status(), 413);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("quota of 819200 bytes"));
+    assert_nothing_left(&app, &first, &key).await;
+
+    // An owner's own quota overrides the default the other way too.
+    let mut row: domain::entities::user::ActiveModel = owner.into();
+    row.storage_quota_bytes = Set(Some(10 << 20));
+    row.update(&app.state.db).await.unwrap();
+    let bigger = vec![b'c'; 2 << 20];
+    upload_whole(&app, &token, "quota/m", "bigger.txt", &bigger).await;
+}
+
+async fn a_publisher_whose_publishing_was_turned_off_mid_upload_cannot_complete(app: TestApp) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let token = publisher(&app, "lapsed").await;
+    draft(&app, &token, "lapsed", "m").await;
+    let bytes = b"half now, half later".to_vec();
+    let id = upload_id(begin(&app, &token, "lapsed/m", "w.txt", &bytes).await).await;
+    let key = object_key_of(&app, &id).await;
+    let half = patch(&app, &token, &id, 0, bytes[..10].to_vec().into()).await;
+    assert_eq!(half.status(), 200);
+    let user = domain::catalog::find_user(&app.state.db, "lapsed")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row: domain::entities::user::ActiveModel = user.into();
+    row.is_publisher = Set(false);
+    row.update(&app.state.db).await.unwrap();
+    let rest = patch(&app, &token, &id, 10, bytes[10..].to_vec().into()).await;
+    assert_eq!(rest.status(), 403);
+    assert!(rest.text().await.unwrap().contains("no longer publish"));
+    assert_nothing_left(&app, &id, &key).await;
+}
+
+/// The same, within one request: publishing is turned off after the request was let in and
+/// before its last byte arrives.
+async fn rights_taken_away_while_the_last_bytes_stream_in_still_count(app: TestApp) {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let token = publisher(&app, "streamer").await;
+    draft(&app, &token, "streamer", "m").await;
+    let bytes = b"half now, half later".to_vec();
+    let id = upload_id(begin(&app, &token, "streamer/m", "w.txt", &bytes).await).await;
+    let key = object_key_of(&app, &id).await;
+    let (send, body) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    let patching = patch(&app, &token, &id, 0, reqwest::Body::wrap_stream(body));
+    let feeding = async {
+        send.unbounded_send(Ok(bytes[..10].to_vec())).unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let user = domain::catalog::find_user(&app.state.db, "streamer")
+            .await
+            .unwrap()
+            .unwrap();
+        let mut row: domain::entities::user::ActiveModel = user.into();
+        row.is_publisher = Set(false);
+        row.update(&app.state.db).await.unwrap();
+        send.unbounded_send(Ok(bytes[10..].to_vec())).unwrap();
+        send.close_channel();
+    };
+    let (answer, ()) = tokio::join!(patching, feeding);
+    assert_eq!(answer.status(), 403);
+    assert!(answer.text().await.unwrap().contains("no longer publish"));
+    assert_nothing_left(&app, &id, &key).await;
+}
+
+async fn parallel_declarations_cannot_exceed_the_owners_limits(app: TestApp) {
+    let token = publisher(&app, "rush").await;
+    draft(&app, &token, "rush", "m").await;
+    let declare = |i: usize, size: u64| {
+        call(
+            &app,
+            &token,
+            "POST",
+            "/api/v1/models/rush/m/versions/1.0.0/uploads",
+            json!({ "path": format!("f{i}.txt"), "size": size }),
+        )
+    };
+    // Ten at once against a limit of three unfinished uploads: exactly three get in.
+    let answers = futures::future::join_all((0..10).map(|i| declare(i, 1))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 201, 201, 429, 429, 429, 429, 429, 429, 429]);
+    for answer in answers {
+        if answer.status() == 201 {
+            let id = upload_id(answer).await;
+            let cancelled = call(
+                &app,
+                &token,
+                "DELETE",
+                &format!("/api/v1/uploads/{id}"),
+                json!({}),
+            )
+            .await;
+            assert_eq!(cancelled.status(), 204);
+        }
+    }
+    // Three at once of 4 MiB against a 10 MiB quota: two fit, the third would not.
+    let answers = futures::future::join_all((10..13).map(|i| declare(i, 4 << 20))).await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 201, 413]);
 }

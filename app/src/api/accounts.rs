@@ -3,26 +3,41 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use super::request::{client_ip, session_cookie, signed_in, user_agent};
+use super::request::{client_ip, device_cookie, session_cookie, signed_in, user_agent};
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
-use crate::wire::Viewer;
+use crate::wire::{SignUpSent, Viewer};
 
+/// Stops at "confirm your e-mail": no session until the e-mailed link is followed. The
+/// answer is the same whether or not the address already had an account.
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(
     username: String,
     email: String,
     password: String,
-) -> Result<Viewer, AppError> {
+) -> Result<SignUpSent, AppError> {
     let state = expect_context::<domain::AppState>();
     let account = domain::accounts::SignUp {
         username: &username,
         email: &email,
         password: &password,
     };
-    let user = respond(domain::accounts::sign_up_from(&state, &client_ip(), account).await)?;
-    start_session(&state, &user.username, &password).await
+    let sent = respond(domain::accounts::sign_up_from(&state, &client_ip(), account).await)?;
+    let token = sent.confirm_token.filter(|t| is_token(t));
+    leptos_axum::redirect(&match &token {
+        Some(token) => format!("/signup?sent=1&confirm={token}"),
+        None => "/signup?sent=1".to_owned(),
+    });
+    Ok(SignUpSent {
+        email: sent.email,
+        link: token.map(|token| format!("/verify-email/{token}")),
+    })
+}
+
+/// Whether `token` looks like the links' tokens (hex), so it is safe in a URL as it is.
+pub fn is_token(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 128 && token.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[server(endpoint = "log_in")]
@@ -49,12 +64,23 @@ async fn start_session(
     login: &str,
     password: &str,
 ) -> Result<Viewer, AppError> {
-    let (user, token) = respond(
-        domain::accounts::log_in_from(state, &client_ip(), login, password, &user_agent()).await,
-    )?;
-    session_cookie::set(&token.0, state.sessions.absolute.num_seconds());
+    let (client, user_agent) = (client_ip(), user_agent());
+    let device = device_cookie::current();
+    let attempt = domain::accounts::LogInAttempt {
+        client: &client,
+        login,
+        password,
+        user_agent: &user_agent,
+        device: device.as_deref(),
+    };
+    let logged_in = respond(domain::accounts::log_in_from(state, attempt).await)?;
+    session_cookie::set(&logged_in.session.0, state.sessions.absolute.num_seconds());
+    device_cookie::set(
+        &logged_in.device.0,
+        domain::accounts::DEVICE_LIFETIME.num_seconds(),
+    );
     leptos_axum::redirect("/");
-    Ok(viewer(&user))
+    Ok(viewer(&logged_in.user))
 }
 
 #[cfg(feature = "ssr")]
@@ -104,22 +130,38 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
     Ok(())
 }
 
+/// Follows a confirmation link. A browser without a session is logged in to the account
+/// just confirmed, so a sign-up ends logged in; one with a session stays as it is.
 #[server(endpoint = "verify_email")]
-pub async fn verify_email(token: String) -> Result<(), AppError> {
+pub async fn verify_email(token: String) -> Result<Viewer, AppError> {
     let state = expect_context::<domain::AppState>();
-    respond(domain::recovery::verify_email(&state, &token, &client_ip()).await)?;
-    let signed_in = super::request::signed_in().is_ok();
-    leptos_axum::redirect(if signed_in {
-        "/settings?verified=1"
-    } else {
-        "/login?verified=1"
-    });
-    Ok(())
+    // Not `signed_in()`: its refusal would set this answer's status.
+    let caller = super::request::caller().filter(|c| c.session_token().is_some());
+    let (user, session) = respond(
+        domain::accounts::confirm_sign_up(
+            &state,
+            &token,
+            &client_ip(),
+            &user_agent(),
+            caller.is_none(),
+        )
+        .await,
+    )?;
+    if let Some(caller) = caller {
+        leptos_axum::redirect("/settings?verified=1");
+        return Ok(viewer(&caller.user));
+    }
+    if let Some(session) = session {
+        session_cookie::set(&session.0, state.sessions.absolute.num_seconds());
+    }
+    leptos_axum::redirect("/");
+    Ok(viewer(&user))
 }
 
 #[server(endpoint = "resend_verification")]
 pub async fn resend_verification() -> Result<(), AppError> {
     let state = expect_context::<domain::AppState>();
     let caller = signed_in()?;
-    respond(domain::recovery::send_verification(&state, &caller.user).await)
+    respond(domain::recovery::send_verification(&state, &caller.user).await)?;
+    Ok(())
 }

@@ -19,6 +19,7 @@ pub async fn audit_log(before: Option<i64>) -> Result<Vec<AuditRow>, AppError> {
             id: e.id,
             at: when(e.at),
             actor: e.actor_name,
+            actor_kind: e.actor_kind,
             action: e.action,
             subject: e.subject,
             ip: e.ip,

@@ -67,41 +67,69 @@ pub mod session_cookie {
 
     /// The session token a request carries, if any.
     pub fn read(headers: &HeaderMap, https: bool) -> Option<String> {
-        let wanted = name(https);
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(key, value)| *key == wanted && !value.is_empty())
-            .map(|(_, value)| value.to_owned())
+        read_cookie(headers, name(https))
     }
 
     pub fn set(token: &str, max_age_seconds: i64) {
-        write(token, max_age_seconds);
+        write_cookie(name, token, max_age_seconds);
     }
 
     pub fn clear() {
-        write("", 0);
+        write_cookie(name, "", 0);
+    }
+}
+
+/// The device cookie a successful log-in leaves (see `domain::accounts::log_in_from`): built
+/// like the session cookie, and kept after log-out, since it only vouches that this browser
+/// once logged in to the account.
+pub mod device_cookie {
+    use super::*;
+
+    pub fn name(https: bool) -> &'static str {
+        if https {
+            "__Host-bazaar_device"
+        } else {
+            "bazaar_device"
+        }
     }
 
-    fn write(value: &str, max_age_seconds: i64) {
-        let Some(parts) = use_context::<Parts>() else {
-            return;
-        };
-        let https = is_https(&parts);
-        let secure = if https { "; Secure" } else { "" };
-        let cookie = format!(
-            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}",
-            name(https)
-        );
-        if let (Some(response), Ok(cookie)) = (
-            use_context::<ResponseOptions>(),
-            HeaderValue::from_str(&cookie),
-        ) {
-            response.append_header(header::SET_COOKIE, cookie);
-        }
+    /// The device token the current request carries, if any.
+    pub fn current() -> Option<String> {
+        let parts = use_context::<Parts>()?;
+        read_cookie(&parts.headers, name(is_https(&parts)))
+    }
+
+    pub fn set(token: &str, max_age_seconds: i64) {
+        write_cookie(name, token, max_age_seconds);
+    }
+}
+
+fn read_cookie(headers: &HeaderMap, wanted: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, value)| *key == wanted && !value.is_empty())
+        .map(|(_, value)| value.to_owned())
+}
+
+fn write_cookie(name: fn(bool) -> &'static str, value: &str, max_age_seconds: i64) {
+    let Some(parts) = use_context::<Parts>() else {
+        return;
+    };
+    let https = is_https(&parts);
+    let secure = if https { "; Secure" } else { "" };
+    let cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}",
+        name(https)
+    );
+    if let (Some(response), Ok(cookie)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&cookie),
+    ) {
+        response.append_header(header::SET_COOKIE, cookie);
     }
 }
 

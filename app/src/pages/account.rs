@@ -63,32 +63,59 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
+/// A sign-up ends at "check your e-mail" (the answer is the same for a taken address). On
+/// an install that sends no e-mail and that only this machine reaches, the link is shown
+/// here too, since the newcomer has no other way to it than the server's log.
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let action = ServerAction::<SignUp>::new();
-    remember_viewer(action.value());
+    let query = use_query_map();
+    let sent = move || query.read().get("sent").is_some();
+    let confirm_link = move || {
+        query
+            .read()
+            .get("confirm")
+            .filter(|token| crate::api::is_token(token))
+            .map(|token| format!("/verify-email/{token}"))
+    };
     view! {
         <Title text="Sign up" />
         <section class="auth">
             <h1>"Create your account"</h1>
-            <ActionForm action attr:class="auth-form">
-                <label>
-                    "Username"
-                    <input name="username" autocomplete="username" required maxlength="39" />
-                </label>
-                <label>
-                    "E-mail"
-                    <input type="email" name="email" autocomplete="email" required />
-                </label>
-                <label>
-                    "Password"
-                    <input type="password" name="password" autocomplete="new-password" required minlength="8" />
-                    <small class="muted">"At least 8 characters. Long passphrases are welcome."</small>
-                </label>
-                <FormError result=action.value() />
-                <button type="submit" class="button">"Sign up"</button>
-            </ActionForm>
-            <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
+            <Show
+                when=sent
+                fallback=move || view! {
+                    <ActionForm action attr:class="auth-form">
+                        <label>
+                            "Username"
+                            <input name="username" autocomplete="username" required maxlength="39" />
+                        </label>
+                        <label>
+                            "E-mail"
+                            <input type="email" name="email" autocomplete="email" required />
+                        </label>
+                        <label>
+                            "Password"
+                            <input type="password" name="password" autocomplete="new-password" required minlength="8" />
+                            <small class="muted">"At least 8 characters. Long passphrases are welcome."</small>
+                        </label>
+                        <FormError result=action.value() />
+                        <button type="submit" class="button">"Sign up"</button>
+                    </ActionForm>
+                    <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
+                }
+            >
+                <div class="form-done" role="status" data-testid="sign-up-sent">
+                    <p><strong>"Confirm your e-mail address to finish."</strong></p>
+                    <p>"We have sent a link to the address you gave. Open it within two days to finish creating your account; it works once."</p>
+                </div>
+                {move || confirm_link().map(|href| view! {
+                    <p class="muted" data-testid="local-mail">
+                        "This Bazaar sends no e-mail and only this computer can reach it, so here is the link (it is in the server's log too): "
+                        <a href=href data-testid="confirm-link">"confirm your e-mail address"</a>
+                    </p>
+                })}
+            </Show>
         </section>
     }
 }
@@ -143,16 +170,19 @@ pub fn ResetPasswordPage() -> impl IntoView {
     }
 }
 
-/// Confirming is a POST (a button), so a mail scanner fetching the link confirms nothing.
+/// Confirming is a POST (a button), so a mail scanner fetching the link confirms nothing; it
+/// logs the browser in when it has no session yet.
 #[component]
 pub fn VerifyEmailPage() -> impl IntoView {
     let action = ServerAction::<VerifyEmail>::new();
+    remember_viewer(action.value());
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
     view! {
         <Title text="Confirm your e-mail address" />
         <section class="auth">
             <h1>"Confirm your e-mail address"</h1>
+            <p class="muted">"Confirming finishes creating your account and logs you in."</p>
             <ActionForm action attr:class="auth-form">
                 <input type="hidden" name="token" value=token />
                 <FormError result=action.value() />

@@ -35,7 +35,7 @@ pub fn AuditPage() -> impl IntoView {
                                 {rows.into_iter().map(|row| view! {
                                     <tr>
                                         <td>{row.at}</td>
-                                        <td>{row.actor}</td>
+                                        <td>{row.actor}" "<span class="muted" data-testid="actor-kind">{format!("({})", row.actor_kind)}</span></td>
                                         <td><code>{row.action}</code></td>
                                         <td>{row.subject}</td>
                                         <td>{row.ip}</td>

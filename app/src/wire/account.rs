@@ -10,6 +10,16 @@ pub struct Viewer {
     pub is_publisher: bool,
 }
 
+/// What a sign-up answers: the same whether the address was new or already an account's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignUpSent {
+    /// Where the confirmation link went.
+    pub email: String,
+    /// The link itself (a path on this site), only on an install that sends no e-mail and
+    /// that nobody else can reach, and only for a new account.
+    pub link: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountOverview {
     pub username: String,
@@ -71,6 +81,8 @@ pub struct AuditRow {
     pub id: i64,
     pub at: String,
     pub actor: String,
+    /// In what capacity: `user`, `admin`, `visitor`, `cli` or `system`.
+    pub actor_kind: String,
     pub action: String,
     pub subject: String,
     pub ip: String,

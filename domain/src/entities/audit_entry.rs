@@ -6,8 +6,10 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub at: DateTimeUtc,
+    /// `user`, `admin`, `visitor`, `cli` or `system` (see `audit::ActorKind`).
+    pub actor_kind: String,
     pub actor_id: Option<i64>,
-    /// The actor's name at the time (or the login tried, for a failed log-in).
+    /// The actor's name at the time (`anonymous` for a visitor, `operator` for the CLI).
     pub actor_name: String,
     pub action: String,
     pub subject: String,

@@ -19,6 +19,8 @@ pub struct Model {
     /// `user` or `org`: organizations share the users' namespace and own models the same way.
     pub kind: String,
     pub email_verified_at: Option<DateTimeUtc>,
+    /// Overrides the configured storage quota for this owner, in bytes (`None`: the default).
+    pub storage_quota_bytes: Option<i64>,
 }
 
 impl Model {

@@ -4,7 +4,7 @@
 use axum::{
     body::Body,
     extract::{Path, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
     Extension,
 };
@@ -16,6 +16,7 @@ pub async fn file(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
     Path((owner, slug, version, path)): Path<(String, String, String, String)>,
+    method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let user = caller.as_ref().map(|Extension(c)| &c.user);
@@ -46,10 +47,13 @@ pub async fn file(
                 .into_response())
         }
     };
-    if start == 0 {
+    // A HEAD (what clients send to learn the size and ETag first) transfers nothing: it is
+    // neither counted nor read from storage.
+    let transfers = method != Method::HEAD;
+    if transfers && start == 0 {
         domain::downloads::count(&state, &download.listing).await?;
     }
-    let body = if start == end {
+    let body = if !transfers || start == end {
         Body::empty()
     } else {
         let stream = state

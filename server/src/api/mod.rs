@@ -114,7 +114,13 @@ impl IntoResponse for ApiError {
             }
             other => json!({ "error": other.to_string() }),
         };
-        (self.0.status(), Json(body)).into_response()
+        let mut response = (self.0.status(), Json(body)).into_response();
+        if let Some(seconds) = self.0.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

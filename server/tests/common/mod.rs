@@ -16,6 +16,9 @@ pub struct TestApp {
     /// A second connection to the same database and store, for checking what was stored.
     pub state: AppState,
     pub site_root: PathBuf,
+    /// Every e-mail the server sent, as its recipient gets it (the outbox keeps a redacted
+    /// copy).
+    pub mail: domain::mail::MailCapture,
     /// What the server was started with, for running the CLI against the same data.
     pub database_url: String,
     pub data_dir: PathBuf,
@@ -95,7 +98,9 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> Option<
     };
     let site_root = dir.path().join("site");
     write_fake_site(&site_root);
+    let mail = domain::mail::MailCapture::default();
     let mut config = Config {
+        mail_capture: Some(mail.clone()),
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
         database_url: Some(database_url.clone()),
@@ -121,6 +126,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> Option<
         client,
         state,
         site_root,
+        mail,
         database_url,
         data_dir: config.data_dir.clone(),
         postgres,
@@ -214,25 +220,87 @@ impl TestApp {
         request.send().await.expect("request failed")
     }
 
-    /// Signs `username` up (password "correct horse battery staple") and returns the
-    /// session cookie (`name=value`).
+    /// Signs `username` up (address `username@example.org`, password "correct horse battery
+    /// staple"), follows the confirmation link e-mailed to it, and returns the session
+    /// cookie (`name=value`) that confirming gives.
     pub async fn sign_up(&self, username: &str) -> String {
+        let response = self.sign_up_only(username).await;
+        assert_eq!(response.status(), 200, "sign-up of {username}");
+        assert!(
+            response.headers().get(http::header::SET_COOKIE).is_none(),
+            "no session before the address is confirmed"
+        );
+        let confirmed = self.confirm(&format!("{username}@example.org")).await;
+        assert!(
+            confirmed.status().is_success() || confirmed.status().is_redirection(),
+            "confirming {username}: {}",
+            confirmed.status()
+        );
+        session_cookie_of(&confirmed)
+    }
+
+    /// Posts the sign-up form for `username` and stops there (no confirmation).
+    pub async fn sign_up_only(&self, username: &str) -> reqwest::Response {
         let body = format!(
             "username={username}&email={username}%40example.org&password=correct+horse+battery+staple"
         );
-        let response = self.post_form("/api/sign_up", &body, None).await;
-        assert!(
-            response.status().is_success() || response.status().is_redirection(),
-            "sign-up of {username}: {}",
-            response.status()
-        );
-        session_cookie_of(&response)
+        self.post_form("/api/sign_up", &body, None).await
+    }
+
+    /// The newest e-mail the server sent to `to`.
+    pub fn mail_to(&self, to: &str) -> domain::mail::SentMail {
+        self.mail
+            .last_to(to)
+            .unwrap_or_else(|| panic!("no e-mail to {to}: {:?}", self.mail.all()))
+    }
+
+    /// Follows the confirmation link in the newest e-mail to `to`, from a browser without
+    /// a session.
+    pub async fn confirm(&self, to: &str) -> reqwest::Response {
+        let token = link_token(&self.mail_to(to).body, "/verify-email/")
+            .expect("the e-mail holds a confirmation link");
+        self.post_form("/api/verify_email", &format!("token={token}"), None)
+            .await
     }
 
     /// Logs `login` in with the sign-up password; returns the new session cookie.
     pub async fn log_in(&self, login: &str, password: &str) -> reqwest::Response {
         let body = format!("login={login}&password={}", password.replace(' ', "+"));
         self.post_form("/api/log_in", &body, None).await
+    }
+
+    /// Runs `bazaar` on this server's database and data, `stdin` fed to it. Backtraces are
+    /// asked for, so a test can check that an error still prints only its message.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bazaar"))
+            .args(args)
+            .args(["--database-url", &self.database_url, "--data-dir"])
+            .arg(&self.data_dir)
+            .env("RUST_BACKTRACE", "1")
+            .env("RUST_LIB_BACKTRACE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the bazaar binary runs");
+        let mut input = child.stdin.take().expect("piped stdin");
+        input.write_all(stdin.as_bytes()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// How many API tokens `username` has, as stored.
+    pub async fn token_count(&self, username: &str) -> usize {
+        let user = domain::catalog::find_user(&self.state.db, username)
+            .await
+            .unwrap()
+            .expect("the user exists");
+        domain::tokens::list(&self.state.db, user.id)
+            .await
+            .unwrap()
+            .len()
     }
 
     /// GETs a REST path with a bearer token or a cookie.
@@ -257,10 +325,56 @@ impl Auth<'_> {
     pub fn apply(self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match self {
             Auth::Nobody => request,
-            Auth::Cookie(cookie) => request.header(http::header::COOKIE, cookie),
+            // As the site's own pages send it: browsers mark same-origin requests.
+            Auth::Cookie(cookie) => request
+                .header(http::header::COOKIE, cookie)
+                .header("sec-fetch-site", "same-origin"),
             Auth::Bearer(token) => request.bearer_auth(token),
         }
     }
+}
+
+/// The token of the first link in `body` whose path contains `path` (as
+/// `…/verify-email/<token>`).
+pub fn link_token(body: &str, path: &str) -> Option<String> {
+    let rest = body.split(path).nth(1)?;
+    let token: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+    (!token.is_empty()).then_some(token)
+}
+
+/// Signs up on a server started elsewhere (its own process, on loopback with no mail
+/// server): the sign-up's answer shows the confirmation link there, as the page does.
+/// Returns the session cookie that following it gives.
+pub async fn sign_up_at(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let response = client
+        .post(format!("{base}/api/sign_up"))
+        .form(&[
+            ("username", username.to_owned()),
+            ("email", format!("{username}@example.org")),
+            ("password", password.to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "sign-up of {username}");
+    let sent: serde_json::Value = response.json().await.unwrap();
+    let link = sent["link"]
+        .as_str()
+        .expect("a loopback install shows the confirmation link");
+    let token = link.rsplit('/').next().unwrap();
+    let confirmed = client
+        .post(format!("{base}/api/verify_email"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert!(confirmed.status().as_u16() < 400, "{}", confirmed.status());
+    session_cookie_of(&confirmed)
 }
 
 /// `name=value` of the session cookie a response sets.
