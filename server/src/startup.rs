@@ -1,13 +1,13 @@
 //! Building the application from its configuration: state, migrations, demo data, router.
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
 use domain::{AppState, Storage};
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tower_http::{compression::CompressionLayer, trace::TraceLayer};
@@ -80,6 +80,15 @@ impl Application {
     }
 }
 
+/// The app's page routes, found once per process. Finding them renders the app while leptos
+/// suppresses resource loads through a process-wide flag, so finding them again while another
+/// router in the same process serves pages would leave that router's page renders waiting
+/// forever on data that never loads.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 pub fn router(config: &Config, state: AppState) -> Router {
     let pkg_dir = assets::pkg_dir(&config.site_root);
     let leptos_options = LeptosOptions::builder()
@@ -88,7 +97,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .site_pkg_dir(pkg_dir.clone())
         .site_addr(config.addr)
         .build();
-    let routes = generate_route_list(app::App);
+    let routes = page_routes();
     let pages = Router::new()
         .leptos_routes_with_context(
             &leptos_options,

@@ -22,6 +22,7 @@ on_each_database!(
     search_narrows_the_catalog,
     publisher_page_lists_their_models,
     seeding_again_adds_nothing,
+    pages_keep_rendering_while_another_router_is_built,
 );
 
 async fn probes_answer(app: TestApp) {
@@ -135,3 +136,46 @@ async fn seeding_again_adds_nothing(app: TestApp) {
     assert_eq!(report.models_present, SEEDED_MODELS.len());
 }
 
+/// Building a router, as a second server in the same process does when it starts, must not
+/// stall the pages another router is rendering at that moment. Finding the routes suppresses
+/// leptos' resource loads through a process-wide flag while it runs, and a page whose data load
+/// began then never answered.
+async fn pages_keep_rendering_while_another_router_is_built(app: TestApp) {
+    let config = server::config::Config {
+        site_root: app.site_root.clone(),
+        data_dir: app.data_dir.clone(),
+        ..server::config::Config::default()
+    };
+    // Stops the builder however this test ends, so a failure cannot leave it running.
+    struct Building(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for Building {
+        fn drop(&mut self) {
+            self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let building = Building(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+        true,
+    )));
+    let builder = {
+        let (building, state) = (building.0.clone(), app.state.clone());
+        std::thread::spawn(move || {
+            let mut built = 0;
+            while building.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(server::startup::router(&config, state.clone()));
+                built += 1;
+            }
+            built
+        })
+    };
+    for round in 0..90 {
+        let path = ["/sklearn-lab", "/sklearn-lab/digit-classifier", "/?q=iris"][round % 3];
+        let response = tokio::time::timeout(std::time::Duration::from_secs(10), app.get(path))
+            .await
+            .unwrap_or_else(|_| {
+                panic!("{path} did not answer within 10 s while routers were built")
+            });
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    drop(building);
+    assert!(builder.join().unwrap() > 0, "routers were built meanwhile");
+}
