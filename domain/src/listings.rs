@@ -219,12 +219,51 @@ pub async fn publish_version(
             "version {version} has no files yet"
         )));
     }
+    let listing = adopt_readme(state, listing, &draft).await?;
     mark_demo(state, &listing, &draft).await?;
     let published = publishing::publish_version(&state.db, draft).await?;
     if !listing.is_published {
         publishing::publish_model(&state.db, listing).await?;
     }
     Ok(published)
+}
+
+/// The largest README.md that becomes a card (a card is read whole to render it).
+const MAX_README_BYTES: i64 = 1 << 20;
+
+/// A README.md among the version's files becomes the listing's card when the version is
+/// published, however the files arrived (the browser or `bazaar push`), so the card and its
+/// `demo:` block are the ones the publisher shipped with the files.
+async fn adopt_readme(
+    state: &AppState,
+    listing: model::Model,
+    draft: &model_version::Model,
+) -> DomainResult<model::Model> {
+    let Some(readme) = file::Entity::find()
+        .filter(file::Column::VersionId.eq(draft.id))
+        .filter(file::Column::Path.eq("README.md"))
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(listing);
+    };
+    if readme.size > MAX_README_BYTES {
+        return Err(DomainError::invalid(
+            "card",
+            "README.md is the model card and must be at most 1 MiB",
+        ));
+    }
+    let bytes = state.storage.read_all(&readme.object_key).await?;
+    let card = String::from_utf8(bytes.to_vec())
+        .map_err(|_| DomainError::invalid("card", "README.md must be UTF-8 text"))?;
+    crate::card::parse(&card)
+        .map_err(|e| DomainError::invalid("card", format!("README.md: {e}")))?;
+    if card == listing.card {
+        return Ok(listing);
+    }
+    let mut row: model::ActiveModel = listing.into();
+    row.card = Set(card);
+    Ok(row.update(&state.db).await?)
 }
 
 /// Marks the file the card's `demo:` block names as the version's public demo. It must be

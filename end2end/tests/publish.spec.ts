@@ -50,7 +50,8 @@ test('a publisher uploads files, publishes the version and sees them listed', as
   await expect(page.getByTestId('publish-version')).toBeDisabled();
 
   await page.getByTestId('file-input').setInputFiles([
-    { name: 'README.md', mimeType: 'text/markdown', buffer: Buffer.from('# Iris\n\nA tiny classifier.\n') },
+    // The README becomes the card when the version is published, as with `bazaar push`.
+    { name: 'README.md', mimeType: 'text/markdown', buffer: Buffer.from(`${card}\nA tiny classifier.\n`) },
     { name: 'model.onnx', mimeType: 'application/octet-stream', buffer: fs.readFileSync(seedOnnx) },
     // A pickle is refused, and the refusal shows on that file alone.
     { name: 'weights.pt', mimeType: 'application/octet-stream', buffer: Buffer.from('\x80\x02}q\x00.') },
@@ -87,9 +88,11 @@ test('a publisher uploads files, publishes the version and sees them listed', as
   await expect(onnxRow).toContainText('opset');
   await expect(onnxRow).toContainText('parameters');
   await expect(files).not.toContainText('weights.pt');
+  // The uploaded README is the card now.
+  await expect(page.getByText('A tiny classifier.')).toBeVisible();
 
   // The publisher may download every file; a visitor only the card's demo file until the
-  // model has a licence offer.
+  // model has a license offer.
   await expect(files.getByTestId('download')).toHaveCount(2);
   const fileUrl = (file: string) => `/api/v1/models/${owner}/${slug}/versions/1.0.0/files/${file}`;
   expect((await request.get(fileUrl('model.onnx'))).status()).toBe(200);
@@ -193,7 +196,7 @@ test('a publisher edits a listing and deletes it', async ({ page }, info) => {
   if (info.project.name === 'hydrated') {
     await page.getByTestId('confirm-delete').fill('not-the-slug');
     await page.getByTestId('delete-listing').click();
-    await expect(page.getByTestId('form-error')).toContainText(`type '${slug}'`);
+    await expect(page.getByTestId('form-error')).toContainText(`Type '${slug}'`);
   }
   await page.getByTestId('confirm-delete').fill(slug);
   await page.getByTestId('delete-listing').click();

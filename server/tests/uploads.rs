@@ -22,6 +22,7 @@ on_each_database!(
     a_publisher_whose_publishing_was_turned_off_mid_upload_cannot_complete,
     rights_taken_away_while_the_last_bytes_stream_in_still_count,
     the_database_refuses_to_change_a_published_version,
+    an_uploaded_readme_becomes_the_card_and_names_the_demo,
 );
 
 /// Like `on_each_database!`, with the server's configuration adjusted first.
@@ -1226,4 +1227,54 @@ async fn parallel_declarations_cannot_exceed_the_owners_limits(app: TestApp) {
     let mut statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
     statuses.sort();
     assert_eq!(statuses, [201, 201, 413]);
+}
+
+/// Files reach a version the same way from the browser and from `bazaar push` (this upload
+/// API); publishing makes a README.md among them the card, and its `demo:` block the demo.
+async fn an_uploaded_readme_becomes_the_card_and_names_the_demo(app: TestApp) {
+    let token = publisher(&app, "carder").await;
+    draft(&app, &token, "carder", "digits").await;
+    let readme = "---\nlicense: apache-2.0\ndemo:\n  file: model.onnx\n  task: image-classification\n---\n# Digits, from the README\n";
+    upload_whole(
+        &app,
+        &token,
+        "carder/digits",
+        "README.md",
+        readme.as_bytes(),
+    )
+    .await;
+    upload_whole(&app, &token, "carder/digits", "model.onnx", &digits_onnx()).await;
+    let published = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models/carder/digits/versions/1.0.0/publish",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        published.status(),
+        200,
+        "{}",
+        published.text().await.unwrap()
+    );
+
+    let (status, html) = app.get_text("/carder/digits").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Digits, from the README"),
+        "the README is the card"
+    );
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let listing = domain::entities::model::Entity::find()
+        .filter(domain::entities::model::Column::Slug.eq("digits"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(listing.card, readme);
+    // Anyone may download the demo file the README named.
+    let files = "/api/v1/models/carder/digits/versions/1.0.0/files";
+    assert_eq!(app.get(&format!("{files}/model.onnx")).await.status(), 200);
+    assert_eq!(app.get(&format!("{files}/README.md")).await.status(), 403);
 }
