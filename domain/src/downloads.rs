@@ -58,7 +58,7 @@ pub async fn authorize(
                 "this model is gated: request access from its publisher to download it".into()
             }
             Some(LicenseKind::Paid | LicenseKind::Subscription) => {
-                "buy a licence for this model to download it; its demo file is free".into()
+                "buy a license for this model to download it; its demo file is free".into()
             }
             _ => "this model is not offered for download yet".into(),
         }));

@@ -123,7 +123,7 @@ async fn seed_model(
         .map_err(|_| DomainError::invalid("card", "README.md is not UTF-8"))?;
     let kind = LicenseKind::parse(&m.license).ok_or(DomainError::invalid(
         "license",
-        format!("unknown licence kind '{}'", m.license),
+        format!("unknown license kind '{}'", m.license),
     ))?;
 
     let model = publishing::create_model(

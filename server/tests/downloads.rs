@@ -140,9 +140,9 @@ async fn a_priced_or_gated_model_gives_away_only_its_demo_file(app: TestApp) {
         (
             "tabular-works/diabetes-progression",
             "config.json",
-            "buy a licence",
+            "buy a license",
         ),
-        ("tabular-works/sentiment-mini", "vocab.txt", "buy a licence"),
+        ("tabular-works/sentiment-mini", "vocab.txt", "buy a license"),
         ("sklearn-lab/iris-species", "labels.txt", "gated"),
     ] {
         let refused = app.get(&file_url(at, path)).await;

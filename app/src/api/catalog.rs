@@ -127,7 +127,7 @@ mod to_wire {
                         .files
                         .into_iter()
                         .map(|f| FileEntry {
-                            // Publishers download their own files whatever the licence.
+                            // Publishers download their own files whatever the license.
                             download_url: (can_edit || domain::downloads::is_public(&f, kind))
                                 .then(|| download_url(&owner, &slug, &v.version.version, &f.path)),
                             path: f.path,

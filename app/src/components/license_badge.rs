@@ -5,7 +5,7 @@ use crate::wire::LicenseBadge;
 #[component]
 pub fn LicenseTag(license: LicenseBadge) -> impl IntoView {
     let class = format!("badge badge-license badge-{}", license.kind());
-    view! { <span class=class title="Licence">{license.label()}</span> }
+    view! { <span class=class title="License">{license.label()}</span> }
 }
 
 #[component]
