@@ -175,6 +175,18 @@ pub fn check_display_name(field: &'static str, name: &str) -> NameResult<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_readme_lists_every_reserved_name() {
+        let readme = include_str!("../../README.md");
+        for name in RESERVED_NAMES {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md does not list '{name}'"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
