@@ -1,13 +1,15 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::params::ParamsMap;
+use leptos_router::NavigateOptions;
 
 use crate::api::list_models;
 use crate::components::model_card::ModelCard;
 use crate::wire::ModelSummary;
 
-/// The catalog. The search box is a plain GET form (works without JavaScript); once hydrated it
-/// also filters the visible cards as you type.
+/// The catalog. The search box is a plain GET form (works without JavaScript); once hydrated,
+/// typing updates the address as submitting would, so the server answers both the same way.
 #[component]
 pub fn HomePage() -> impl IntoView {
     let query = use_query_map();
@@ -17,7 +19,22 @@ pub fn HomePage() -> impl IntoView {
         move || (text(), task()),
         |(text, task)| list_models(text, task),
     );
-    let live_filter = RwSignal::new(String::new());
+    let navigate = use_navigate();
+    let search_as_you_type = move |typed: String| {
+        let mut params = ParamsMap::new();
+        if !typed.trim().is_empty() {
+            params.insert("q", typed);
+        }
+        if let Some(task) = task() {
+            params.insert("task", task);
+        }
+        let options = NavigateOptions {
+            replace: true,
+            scroll: false,
+            ..Default::default()
+        };
+        navigate(&format!("/{}", params.to_query_string()), options);
+    };
 
     view! {
         <Title text="" />
@@ -33,49 +50,42 @@ pub fn HomePage() -> impl IntoView {
                     placeholder="Search models, tasks, tags…"
                     aria-label="Search models"
                     autocomplete="off"
+                    value=move || text().unwrap_or_default()
                     prop:value=move || text().unwrap_or_default()
-                    on:input=move |ev| live_filter.set(event_target_value(&ev))
+                    on:input=move |ev| search_as_you_type(event_target_value(&ev))
                 />
                 <button type="submit">"Search"</button>
             </form>
         </section>
-        <Suspense fallback=|| view! { <p class="loading">"Loading models…"</p> }>
+        // A transition keeps the last results on screen while the next search loads.
+        <Transition fallback=|| view! { <p class="loading">"Loading models…"</p> }>
             {move || Suspend::new(async move {
                 match models.await {
-                    Ok(list) => view! { <CatalogGrid models=list filter=live_filter /> }.into_any(),
+                    Ok(list) => view! { <CatalogGrid models=list /> }.into_any(),
                     Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
-fn CatalogGrid(models: Vec<ModelSummary>, filter: RwSignal<String>) -> impl IntoView {
-    let visible = Memo::new(move |_| {
-        let needle = filter.get();
-        models
-            .iter()
-            .filter(|m| m.matches(&needle))
-            .cloned()
-            .collect::<Vec<_>>()
-    });
+fn CatalogGrid(models: Vec<ModelSummary>) -> impl IntoView {
+    let count = match models.len() {
+        1 => "1 model".to_owned(),
+        n => format!("{n} models"),
+    };
     view! {
-        <p class="result-count" data-testid="result-count">
-            {move || match visible.read().len() {
-                1 => "1 model".to_owned(),
-                n => format!("{n} models"),
-            }}
-        </p>
-        <Show
-            when=move || !visible.read().is_empty()
-            fallback=|| view! { <p class="empty">"No models match your search."</p> }
-        >
-            <div class="model-grid">
-                <For each=move || visible.get() key=|m| m.href() let:model>
-                    <ModelCard model />
-                </For>
-            </div>
-        </Show>
+        <p class="result-count" data-testid="result-count">{count}</p>
+        {if models.is_empty() {
+            view! { <p class="empty">"No models match your search."</p> }.into_any()
+        } else {
+            view! {
+                <div class="model-grid">
+                    {models.into_iter().map(|model| view! { <ModelCard model /> }).collect_view()}
+                </div>
+            }
+            .into_any()
+        }}
     }
 }

@@ -115,22 +115,6 @@ impl ModelSummary {
     pub fn href(&self) -> String {
         format!("/{}/{}", self.owner, self.slug)
     }
-
-    /// Whether the live filter text matches this model.
-    pub fn matches(&self, needle: &str) -> bool {
-        let needle = needle.trim().to_lowercase();
-        needle.is_empty()
-            || [
-                &self.name,
-                &self.summary,
-                &self.slug,
-                &self.owner,
-                &self.task,
-            ]
-            .iter()
-            .any(|field| field.to_lowercase().contains(&needle))
-            || self.tags.iter().any(|t| t.to_lowercase().contains(&needle))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,7 +126,7 @@ pub struct FileEntry {
     /// What the header said, in a few words (opset, parameters, quantisation…).
     pub details: String,
     pub is_demo: bool,
-    /// Where anyone may download it; None when a licence is needed.
+    /// Where anyone may download it; None when a license is needed.
     pub download_url: Option<String>,
 }
 
@@ -252,4 +236,5 @@ mod tests {
 }
 
 mod account;
+pub mod user_agent;
 pub use account::*;
