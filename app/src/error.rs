@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
-    #[error("{field}: {message}")]
+    /// `field` is the form field's name, for placing the message beside it; people read only
+    /// the sentence [`in_words`] makes of the two.
+    #[error("{}", in_words(field, message))]
     Invalid { field: String, message: String },
     #[error("{0} not found")]
     NotFound(String),
@@ -35,7 +37,60 @@ pub enum AppError {
     Transport(String),
 }
 
+/// A field's rule broken, as a sentence for people: the rules read as predicates ("must be at
+/// least 12 characters") get the field's name in words as their subject; the rest already
+/// address the reader ("enter an address like …") and only gain a capital and a full stop.
+/// The internal field key never shows.
+pub fn in_words(field: &str, message: &str) -> String {
+    const PREDICATES: [&str; 9] = [
+        "must ", "may ", "is ", "are ", "has ", "have ", "cannot ", "can't ", "does ",
+    ];
+    let message = message.trim();
+    let sentence = if PREDICATES.iter().any(|p| message.starts_with(p)) {
+        format!("{} {message}", field_in_words(field))
+    } else {
+        let mut chars = message.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => format!("{} is not valid", field_in_words(field)),
+        }
+    };
+    if sentence.ends_with(['.', '!', '?']) {
+        sentence
+    } else {
+        format!("{sentence}.")
+    }
+}
+
+/// "current_password" → "Current password"; a few keys read differently from their names.
+fn field_in_words(field: &str) -> String {
+    let words = match field {
+        "email" => "E-mail address",
+        "slug" => "The name in URLs",
+        "price_cents" => "The price",
+        "expires_in_days" => "The expiry",
+        "sha256" => "The SHA-256",
+        "card" => "The model card",
+        "query" => "The search",
+        other => other,
+    };
+    let words = words.replace(['_', '.'], " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "This field".to_owned(),
+    }
+}
+
 impl AppError {
+    /// The form field an error is about, if it is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> http::StatusCode {
         use http::StatusCode;
@@ -143,6 +198,62 @@ impl From<domain::DomainError> for AppError {
                 tracing::error!(error = ?internal, "internal error");
                 Self::Internal
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(field: &str, message: &str) -> String {
+        AppError::Invalid {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn field_errors_read_as_sentences_without_internal_keys() {
+        assert_eq!(
+            shown("current_password", "this is not your current password"),
+            "This is not your current password."
+        );
+        assert_eq!(
+            shown("password", "must be at least 12 characters"),
+            "Password must be at least 12 characters."
+        );
+        assert_eq!(
+            shown(
+                "new_password",
+                "is one of the most commonly used passwords; please choose another"
+            ),
+            "New password is one of the most commonly used passwords; please choose another."
+        );
+        assert_eq!(
+            shown("email", "enter an address like name@example.com"),
+            "Enter an address like name@example.com."
+        );
+        assert_eq!(
+            shown("price_cents", "must be whole cents"),
+            "The price must be whole cents."
+        );
+        assert_eq!(
+            shown("username", "'admin' is reserved."),
+            "'admin' is reserved."
+        );
+        for (field, message) in [
+            ("current_password", "must not be empty"),
+            ("expires_in_days", "choose between 1 and 365 days"),
+            ("display_name", "may not contain bidirectional controls"),
+            ("catalog.toml", "expected a table"),
+            ("new_password", ""),
+        ] {
+            let text = shown(field, message);
+            assert!(!text.contains(field), "{text:?} shows the key {field:?}");
+            assert!(!text.contains(": ") || message.contains(": "), "{text:?}");
+            assert!(text.ends_with('.'), "{text:?}");
         }
     }
 }

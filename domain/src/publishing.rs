@@ -95,6 +95,12 @@ pub fn check_listing_fields(
     // A model's name is shown as its title, like a publisher's display name.
     check_display_name("name", name)?;
     check_text("summary", summary, 0, 300)?;
+    if task.trim().is_empty() {
+        return Err(DomainError::invalid(
+            "task",
+            "choose the task the model does",
+        ));
+    }
     check_text("task", task, 1, 64)?;
     if tags.len() > 20 || tags.iter().any(|t| t.is_empty() || t.len() > 50) {
         return Err(DomainError::invalid(
@@ -250,7 +256,7 @@ pub async fn add_offer(
         (false, p) if p != 0 => {
             return Err(DomainError::invalid(
                 "price_cents",
-                "open and gated licences are free",
+                "open and gated licenses are free",
             ))
         }
         _ => {}

@@ -21,7 +21,10 @@ test('sign up, log out and log in again, with errors shown on the form', async (
   await page.getByLabel('E-mail').fill(email);
   await page.getByLabel('Password').fill('password123');
   await page.getByRole('button', { name: 'Sign up' }).click();
-  await expect(page.getByTestId('form-error')).toContainText('commonly used');
+  // Beside its field, in words: no internal field key in front of it.
+  const error = page.locator('[data-testid="field-error"][data-field="password"]');
+  await expect(error).toHaveText('Password is one of the most commonly used passwords; please choose another.');
+  await expect(page.getByTestId('form-error')).toHaveCount(0);
 
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('E-mail').fill(email);
@@ -34,6 +37,7 @@ test('sign up, log out and log in again, with errors shown on the form', async (
   await expect(page.getByTestId('viewer-name')).toHaveText(username);
   expect(await viewer(page)).toBe(username);
 
+  await page.getByTestId('viewer-name').click();
   await page.getByRole('button', { name: 'Log out' }).click();
   await expect(page.getByRole('link', { name: 'Log in' })).toBeVisible();
   expect(await viewer(page)).toBeNull();

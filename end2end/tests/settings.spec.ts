@@ -10,6 +10,7 @@ test('account pages: publishing, tokens and sessions', async ({ page }, testInfo
   const username = name('grace', testInfo);
   await signUp(page, username);
   await page.getByTestId('viewer-name').click();
+  await page.getByTestId('account-menu').getByRole('link', { name: 'Settings' }).click();
   await expect(page).toHaveURL(/\/settings$/);
   await expect(page.getByTestId('account-username')).toHaveText(username);
   await page.getByTestId('enable-publishing').click();
@@ -52,19 +53,44 @@ test('organizations: create one and add a member', async ({ page, baseURL }, tes
   await expect(page.getByTestId('members')).toContainText(member);
   await page.getByLabel('Username').fill('no-such-person');
   await page.getByRole('button', { name: 'Add' }).click();
-  await expect(page.getByTestId('form-error')).toContainText('no user is called');
+  await expect(page.getByTestId('form-error')).toContainText("No user is called 'no-such-person'.");
 });
 
 test('signed-in pages ask anonymous visitors to log in; admin pages refuse non-admins', async ({ page }, testInfo) => {
-  for (const path of ['/settings', '/settings/sessions', '/settings/tokens', '/settings/organizations']) {
+  for (const path of ['/settings', '/settings/sessions', '/settings/tokens', '/settings/organizations', '/admin/audit']) {
     const response = await page.goto(path);
     expect(response?.status(), path).toBe(401);
     await expect(page.getByRole('heading', { name: 'Log in to continue' })).toBeVisible();
   }
   await signUp(page, name('curious', testInfo));
-  for (const path of ['/admin/audit', '/admin/outbox']) {
+  // The 403 page, not the administration frame around a refusal.
+  for (const path of ['/admin/audit', '/admin/outbox', '/admin/deleted']) {
     const response = await page.goto(path);
     expect(response?.status(), path).toBe(403);
-    await expect(page.getByRole('alert')).toContainText('only administrators');
+    await expect(page.getByTestId('forbidden')).toContainText('Only administrators');
+    await expect(page.getByRole('navigation', { name: 'Administration' })).toHaveCount(0);
   }
+});
+
+test('changing the password: errors beside their field, in words; success said and the fields cleared', async ({ page }, testInfo) => {
+  await signUp(page, name('password-changer', testInfo));
+  await page.goto('/settings');
+  await page.getByLabel('Current password').fill('not my passphrase at all');
+  await page.getByLabel('New password').fill('a brand new passphrase');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.locator('[data-testid="field-error"][data-field="current_password"]'))
+    .toHaveText('This is not your current password.');
+  await expect(page.getByTestId('form-error')).toHaveCount(0);
+
+  await page.getByLabel('Current password').fill('a settings passphrase');
+  await page.getByLabel('New password').fill('a brand new passphrase');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  if (testInfo.project.name === 'hydrated') {
+    await expect(page.getByTestId('form-done')).toContainText('Password changed');
+  } else {
+    // Without JavaScript the post answers with the settings page again.
+    await expect(page).toHaveURL(/\/settings\??$/);
+  }
+  await expect(page.getByLabel('Current password')).toHaveValue('');
+  await expect(page.getByLabel('New password')).toHaveValue('');
 });

@@ -6,16 +6,44 @@ use leptos_router::components::A;
 use crate::error::AppError;
 use crate::pages::not_found::NotFound;
 
-/// The error of the last submission, if it failed.
+/// The error of the last submission, if it failed, except one about a field listed in
+/// `beside`: that one shows beside its field ([`FieldError`]).
 #[component]
-pub fn FormError<T>(#[prop(into)] result: Signal<Option<Result<T, AppError>>>) -> impl IntoView
+pub fn FormError<T>(
+    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
+    #[prop(optional)] beside: &'static [&'static str],
+) -> impl IntoView
 where
     T: Clone + Send + Sync + 'static,
 {
     move || {
-        result.get().and_then(Result::err).map(|err| {
-            view! { <p class="form-error" role="alert" data-testid="form-error">{err.to_string()}</p> }
-        })
+        result
+            .get()
+            .and_then(Result::err)
+            .filter(|err| !err.field().is_some_and(|field| beside.contains(&field)))
+            .map(|err| {
+                view! { <p class="form-error" role="alert" data-testid="form-error">{err.to_string()}</p> }
+            })
+    }
+}
+
+/// The last submission's error when it is about `field`, shown beside that field.
+#[component]
+pub fn FieldError<T>(
+    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
+    field: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    move || {
+        result
+            .get()
+            .and_then(Result::err)
+            .filter(|err| err.field() == Some(field))
+            .map(|err| {
+                view! { <span class="field-error" role="alert" data-testid="field-error" data-field=field>{err.to_string()}</span> }
+            })
     }
 }
 
@@ -51,6 +79,14 @@ pub fn refusal(err: AppError) -> AnyView {
         }
         .into_any(),
         AppError::NotFound(_) => view! { <NotFound /> }.into_any(),
+        AppError::Forbidden(message) => view! {
+            <section class="notice" data-testid="forbidden">
+                <h1>"You can't open this page"</h1>
+                <p class="error" role="alert">{message}</p>
+                <A href="/" attr:class="button">"Back to the models"</A>
+            </section>
+        }
+        .into_any(),
         err => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
     }
 }

@@ -9,7 +9,7 @@ use leptos_router::{
 };
 
 use crate::api::{ForgotPassword, LogIn, ResetPassword, SignUp, VerifyEmail};
-use crate::components::forms::FormError;
+use crate::components::forms::{FieldError, FormError};
 use crate::viewer::use_viewer;
 use crate::wire::Viewer;
 
@@ -89,17 +89,20 @@ pub fn SignupPage() -> impl IntoView {
                         <label>
                             "Username"
                             <input name="username" autocomplete="username" required maxlength="39" />
+                            <FieldError result=action.value() field="username" />
                         </label>
                         <label>
                             "E-mail"
                             <input type="email" name="email" autocomplete="email" required />
+                            <FieldError result=action.value() field="email" />
                         </label>
                         <label>
                             "Password"
                             <input type="password" name="password" autocomplete="new-password" required minlength="8" />
                             <small class="muted">"At least 8 characters. Long passphrases are welcome."</small>
+                            <FieldError result=action.value() field="password" />
                         </label>
-                        <FormError result=action.value() />
+                        <FormError result=action.value() beside=&["username", "email", "password"] />
                         <button type="submit" class="button">"Sign up"</button>
                     </ActionForm>
                     <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
@@ -162,8 +165,9 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 <label>
                     "New password"
                     <input type="password" name="password" autocomplete="new-password" required minlength="8" />
+                    <FieldError result=action.value() field="password" />
                 </label>
-                <FormError result=action.value() />
+                <FormError result=action.value() beside=&["password"] />
                 <button type="submit" class="button">"Set the password"</button>
             </ActionForm>
         </section>

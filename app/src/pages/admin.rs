@@ -5,7 +5,23 @@ use leptos_router::components::A;
 
 use crate::api::{audit_log, deleted_listings, outbox, PurgeListing};
 use crate::components::forms::{refusal, FormError};
+use crate::error::AppError;
+use crate::viewer::use_viewer;
 use crate::wire::format_size;
+
+/// The refusal an admin page shows instead of its frame to anyone but an administrator (the
+/// server functions behind it refuse them too). The viewer is known on the first render, so
+/// nothing is fetched for them.
+fn not_for_this_viewer() -> Option<AnyView> {
+    let refused = match use_viewer().get_untracked() {
+        None => AppError::Unauthenticated("log in to continue".to_owned()),
+        Some(viewer) if !viewer.is_admin => {
+            AppError::Forbidden("Only administrators may open the administration pages.".to_owned())
+        }
+        Some(_) => return None,
+    };
+    Some(view! { <Title text="Not allowed" /> {refusal(refused)} }.into_any())
+}
 
 #[component]
 fn AdminNav() -> impl IntoView {
@@ -20,6 +36,9 @@ fn AdminNav() -> impl IntoView {
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
+    if let Some(refused) = not_for_this_viewer() {
+        return refused;
+    }
     let entries = Resource::new(|| (), |_| audit_log(None));
     view! {
         <Title text="Audit log" />
@@ -49,10 +68,14 @@ pub fn AuditPage() -> impl IntoView {
             })}
         </Suspense>
     }
+    .into_any()
 }
 
 #[component]
 pub fn OutboxPage() -> impl IntoView {
+    if let Some(refused) = not_for_this_viewer() {
+        return refused;
+    }
     let messages = Resource::new(|| (), |_| outbox());
     view! {
         <Title text="Outbox" />
@@ -81,10 +104,14 @@ pub fn OutboxPage() -> impl IntoView {
             })}
         </Suspense>
     }
+    .into_any()
 }
 
 #[component]
 pub fn DeletedListingsPage() -> impl IntoView {
+    if let Some(refused) = not_for_this_viewer() {
+        return refused;
+    }
     let purge = ServerAction::<PurgeListing>::new();
     let listings = Resource::new(move || purge.version().get(), |_| deleted_listings());
     view! {
@@ -123,4 +150,5 @@ pub fn DeletedListingsPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }

@@ -81,7 +81,9 @@ pub fn NewModelPage() -> impl IntoView {
                                 <div class="form-row">
                                     <label>
                                         "Task"
-                                        <select name="task" data-testid="task">
+                                        // No task is chosen for the publisher: the browser asks for one.
+                                        <select name="task" data-testid="task" required>
+                                            <option value="" disabled selected>"Choose a task…"</option>
                                             {TASKS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
                                         </select>
                                     </label>

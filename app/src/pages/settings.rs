@@ -7,7 +7,8 @@ use crate::api::{
     get_account, my_sessions, my_tokens, ChangePassword, CreateToken, EnablePublishing,
     LogOutOtherSessions, ResendVerification, RevokeSession, RevokeToken,
 };
-use crate::components::forms::{refusal, FormDone, FormError};
+use crate::components::copy::CopyButton;
+use crate::components::forms::{refusal, FieldError, FormDone, FormError};
 use crate::wire::{AccountOverview, SessionRow, TokenRow};
 
 #[component]
@@ -63,6 +64,15 @@ fn Overview(
     resend: ServerAction<ResendVerification>,
 ) -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
+    // A changed password leaves no password in the form (without JavaScript the page reloads).
+    let change_form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move || {
+        if matches!(change.value().get(), Some(Ok(_))) {
+            if let Some(form) = change_form.get() {
+                form.reset();
+            }
+        }
+    });
     let query = use_query_map();
     let verified_now = move || query.read().get("verified").is_some();
     view! {
@@ -114,16 +124,18 @@ fn Overview(
         <section class="panel">
             <h2>"Change your password"</h2>
             <p class="muted">"Your other sessions will be logged out."</p>
-            <ActionForm action=change attr:class="auth-form">
+            <ActionForm action=change node_ref=change_form attr:class="auth-form">
                 <label>
                     "Current password"
                     <input type="password" name="current_password" autocomplete="current-password" required />
+                    <FieldError result=change.value() field="current_password" />
                 </label>
                 <label>
                     "New password"
                     <input type="password" name="new_password" autocomplete="new-password" required minlength="8" />
+                    <FieldError result=change.value() field="new_password" />
                 </label>
-                <FormError result=change.value() />
+                <FormError result=change.value() beside=&["current_password", "new_password"] />
                 <FormDone result=change.value() message="Password changed; your other sessions are logged out." />
                 <button type="submit" class="button">"Change password"</button>
             </ActionForm>
@@ -171,14 +183,11 @@ pub fn SessionsPage() -> impl IntoView {
 
 #[component]
 fn SessionLine(row: SessionRow, revoke: ServerAction<RevokeSession>) -> impl IntoView {
-    let device = if row.user_agent.is_empty() {
-        "Unknown device".to_owned()
-    } else {
-        row.user_agent.clone()
-    };
+    let device = crate::wire::user_agent::describe(&row.user_agent);
     view! {
         <tr>
-            <td class="ua">{device}</td>
+            // The full User-Agent on hover, for the rare person who needs it.
+            <td class="ua" title=row.user_agent.clone()>{device}</td>
             <td>{row.created_at}</td>
             <td>{row.last_seen_at}</td>
             <td>
@@ -236,7 +245,9 @@ pub fn TokensPage() -> impl IntoView {
             {move || create.value().get().and_then(Result::ok).map(|created| view! {
                 <div class="secret" role="status" data-testid="new-token">
                     <p>"Copy your new token now: it will not be shown again."</p>
-                    <code data-testid="token-secret">{created.secret}</code>
+                    <code data-testid="token-secret">{created.secret.clone()}</code>
+                    " "
+                    <CopyButton text=created.secret label="Copy token" />
                 </div>
             })}
         </section>
