@@ -9,7 +9,12 @@ const root = path.resolve(__dirname, '..');
 const port = Number(process.env.BAZAAR_E2E_PORT ?? 3917);
 const bin = process.env.BAZAAR_BIN ?? path.join(root, 'target/debug/bazaar');
 const siteRoot = process.env.BAZAAR_SITE_ROOT ?? path.join(root, 'target/site');
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bazaar-e2e-'));
+// Every worker loads this file again; they inherit the first process's directory, so specs that
+// run an operator's command (creating an admin, say) act on the data the server uses.
+const dataDir =
+  process.env.BAZAAR_E2E_DATA_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'bazaar-e2e-'));
+process.env.BAZAAR_E2E_DATA_DIR = dataDir;
+process.env.BAZAAR_E2E_BIN = bin;
 
 export default defineConfig({
   testDir: './tests',

@@ -84,7 +84,7 @@ impl Application {
 /// suppresses resource loads through a process-wide flag, so finding them again while another
 /// router in the same process serves pages would leave that router's page renders waiting
 /// forever on data that never loads.
-fn page_routes() -> Vec<AxumRouteListing> {
+pub fn page_routes() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }

@@ -23,6 +23,7 @@ on_each_database!(
     publisher_page_lists_their_models,
     seeding_again_adds_nothing,
     pages_keep_rendering_while_another_router_is_built,
+    license_is_spelled_one_way,
 );
 
 async fn probes_answer(app: TestApp) {
@@ -178,4 +179,56 @@ async fn pages_keep_rendering_while_another_router_is_built(app: TestApp) {
     }
     drop(building);
     assert!(builder.join().unwrap() > 0, "routers were built meanwhile");
+}
+
+/// The phone-layout check in Chromium visits the pages `end2end/routes.json` lists; a route
+/// added to the router must be added there too, so no page escapes that check.
+#[test]
+fn the_phone_layout_check_visits_every_route() {
+    let listed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../end2end/routes.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let listed: Vec<&str> = listed["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["route"].as_str().unwrap())
+        .collect();
+    let missing: Vec<String> = server::startup::page_routes()
+        .iter()
+        .map(|route| route.path().to_owned())
+        .filter(|path| !listed.contains(&path.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from end2end/routes.json: {missing:?}"
+    );
+}
+
+/// "License" everywhere, as SPDX, Hugging Face and Stripe spell it.
+async fn license_is_spelled_one_way(app: TestApp) {
+    for path in [
+        "/",
+        "/tabular-works/sentiment-mini",
+        "/sklearn-lab/digit-classifier",
+    ] {
+        let (status, html) = app.get_text(path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            !html.to_lowercase().contains("licence"),
+            "{path} spells it 'licence'"
+        );
+    }
+    let refused = app
+        .get("/api/v1/models/tabular-works/sentiment-mini/versions/1.0.0/files/vocab.txt")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!refused.to_lowercase().contains("licence"), "{refused}");
 }

@@ -34,18 +34,32 @@ pub fn SiteHeader() -> impl IntoView {
 fn SignedIn(username: String, is_admin: bool, is_publisher: bool) -> impl IntoView {
     let viewer = use_viewer();
     let log_out = ServerAction::<LogOut>::new();
+    let menu = NodeRef::<leptos::html::Details>::new();
     Effect::new(move || {
         if matches!(log_out.value().get(), Some(Ok(()))) {
             viewer.set(None);
         }
     });
+    // Everything about the account sits in one menu, so the header fits a phone however many
+    // links a role adds. <details> opens without JavaScript.
     view! {
-        {is_publisher.then(|| view! { <A href="/new" attr:class="button button-small" attr:data-testid="new-model">"New model"</A> })}
-        {is_admin.then(|| view! { <A href="/admin/audit">"Admin"</A> })}
-        <A href="/settings" attr:class="viewer-name" attr:data-testid="viewer-name">{username}</A>
-        <ActionForm action=log_out attr:class="inline-form">
-            <button type="submit" class="link-button">"Log out"</button>
-        </ActionForm>
+        {is_publisher.then(|| view! { <A href="/new" attr:class="button button-small header-new" attr:data-testid="new-model">"New model"</A> })}
+        <details class="account-menu" data-testid="account-menu" node_ref=menu>
+            <summary class="viewer-name" data-testid="viewer-name">{username}</summary>
+            // The header stays mounted across pages: a choice in the menu closes it.
+            <div class="menu-panel" on:click=move |_| {
+                if let Some(menu) = menu.get() {
+                    let _ = menu.remove_attribute("open");
+                }
+            }>
+                <A href="/settings">"Settings"</A>
+                {is_publisher.then(|| view! { <A href="/new">"New model"</A> })}
+                {is_admin.then(|| view! { <A href="/admin/audit">"Admin"</A> })}
+                <ActionForm action=log_out attr:class="inline-form">
+                    <button type="submit" class="link-button">"Log out"</button>
+                </ActionForm>
+            </div>
+        </details>
     }
 }
 

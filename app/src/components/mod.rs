@@ -1,3 +1,4 @@
+pub mod copy;
 pub mod forms;
 pub mod layout;
 pub mod license_badge;

@@ -3,6 +3,7 @@ use leptos_meta::{Meta, Title};
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::get_model;
+use crate::components::copy::CopyButton;
 use crate::components::license_badge::{LicenseTag, PriceTag};
 use crate::pages::not_found::NotFound;
 use crate::wire::{format_size, CardFacts, FileEntry, ModelDetail, VersionEntry};
@@ -134,7 +135,15 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
                                     <td>{f.format.clone()}</td>
                                     <td class="file-details">{f.details.clone()}</td>
                                     <td class="num">{format_size(f.size)}</td>
-                                    <td><code class="sha" data-testid="sha256">{f.sha256.clone()}</code></td>
+                                    <td class="sha-cell">
+                                        // The first 12 digits identify a file at a glance; the whole
+                                        // hash opens on demand and copies in one click.
+                                        <details class="sha">
+                                            <summary title="Show the whole SHA-256"><code>{f.sha256.chars().take(12).collect::<String>()}"…"</code></summary>
+                                            <code class="sha-full" data-testid="sha256">{f.sha256.clone()}</code>
+                                        </details>
+                                        <CopyButton text=f.sha256.clone() />
+                                    </td>
                                     <td class="file-get">
                                         {match f.download_url.clone() {
                                             Some(url) => view! {
@@ -142,7 +151,7 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
                                                     data-testid="download">"Download"</a>
                                             }.into_any(),
                                             None => view! {
-                                                <span class="muted" title="Needs a licence for this model">"Licence needed"</span>
+                                                <span class="muted" title="Needs a license for this model">"License needed"</span>
                                             }.into_any(),
                                         }}
                                     </td>
@@ -159,7 +168,7 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
 #[component]
 fn Facts(facts: CardFacts) -> impl IntoView {
     let rows: Vec<(&'static str, String)> = [
-        ("Licence", facts.license.into_iter().collect::<Vec<_>>()),
+        ("License", facts.license.into_iter().collect::<Vec<_>>()),
         ("Library", facts.library.into_iter().collect()),
         ("Datasets", facts.datasets),
         ("Languages", facts.languages),
