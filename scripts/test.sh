@@ -7,6 +7,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 "$ROOT/scripts/setup.sh"
 "$ROOT/scripts/build-site.sh"
+"$ROOT/scripts/bundle-budget.sh"
 
 log "formatting"
 cargo fmt --all --check

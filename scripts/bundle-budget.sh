@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Fails when the hydrate bundle (the wasm and its JavaScript glue, brotli-compressed as served)
+# is larger than the budget: pages added later must not grow what every visitor downloads
+# unnoticed. Lower the budget when the bundle shrinks; raising it is a decision, not a fix.
+source "$(dirname "$0")/common.sh"
+BUDGET_BYTES=541000
+
+pkg="$ROOT/target/site/pkg"
+bundle="$pkg/$(cat "$pkg/current")"
+size=$(( $(stat -c %s "$bundle/bazaar_bg.wasm.br") + $(stat -c %s "$bundle/bazaar.js.br") ))
+if (( size > BUDGET_BYTES )); then
+  echo "the hydrate bundle is $size bytes brotli, over its budget of $BUDGET_BYTES" >&2
+  exit 1
+fi
+log "hydrate bundle: $size bytes brotli (budget $BUDGET_BYTES)"
