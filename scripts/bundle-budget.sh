@@ -3,7 +3,7 @@
 # is larger than the budget: pages added later must not grow what every visitor downloads
 # unnoticed. Lower the budget when the bundle shrinks; raising it is a decision, not a fix.
 source "$(dirname "$0")/common.sh"
-BUDGET_BYTES=541000
+BUDGET_BYTES=540000
 
 pkg="$ROOT/target/site/pkg"
 bundle="$pkg/$(cat "$pkg/current")"

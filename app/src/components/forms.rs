@@ -16,15 +16,7 @@ pub fn FormError<T>(
 where
     T: Clone + Send + Sync + 'static,
 {
-    move || {
-        result
-            .get()
-            .and_then(Result::err)
-            .filter(|err| !err.field().is_some_and(|field| beside.contains(&field)))
-            .map(|err| {
-                view! { <p class="form-error" role="alert" data-testid="form-error">{err.to_string()}</p> }
-            })
-    }
+    form_error(last_error(result), beside)
 }
 
 /// The last submission's error when it is about `field`, shown beside that field.
@@ -36,15 +28,40 @@ pub fn FieldError<T>(
 where
     T: Clone + Send + Sync + 'static,
 {
-    move || {
-        result
+    field_error(last_error(result), field)
+}
+
+// The views below are not generic: every form shares one copy of them in the wasm bundle.
+
+fn last_error<T>(result: Signal<Option<Result<T, AppError>>>) -> Signal<Option<AppError>>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || result.get().and_then(Result::err))
+}
+
+fn form_error(error: Signal<Option<AppError>>, beside: &'static [&'static str]) -> AnyView {
+    (move || {
+        error
             .get()
-            .and_then(Result::err)
+            .filter(|err| !err.field().is_some_and(|field| beside.contains(&field)))
+            .map(|err| {
+                view! { <p class="form-error" role="alert" data-testid="form-error">{err.to_string()}</p> }
+            })
+    })
+    .into_any()
+}
+
+fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> AnyView {
+    (move || {
+        error
+            .get()
             .filter(|err| err.field() == Some(field))
             .map(|err| {
                 view! { <span class="field-error" role="alert" data-testid="field-error" data-field=field>{err.to_string()}</span> }
             })
-    }
+    })
+    .into_any()
 }
 
 /// `message` once the last submission succeeded.
