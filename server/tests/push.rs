@@ -5,24 +5,6 @@ mod common;
 use std::process::Command;
 
 use common::TestApp;
-use serde_json::Value;
-
-async fn publisher_token(app: &TestApp, name: &str) -> String {
-    let cookie = app.sign_up(name).await;
-    assert_eq!(
-        app.post_form("/api/enable_publishing", "", Some(&cookie))
-            .await
-            .status(),
-        200
-    );
-    let created = app
-        .post_form("/api/create_token", "name=push&scope=write", Some(&cookie))
-        .await;
-    created.json::<Value>().await.unwrap()["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn push(app: &TestApp, token: &str, dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_bazaar"))
@@ -38,7 +20,7 @@ fn push(app: &TestApp, token: &str, dir: &std::path::Path, extra: &[&str]) -> st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_uploads_a_folder_publishes_it_and_reports_refusals() {
     let app = common::spawn_app(common::Db::Sqlite).await.unwrap();
-    let token = publisher_token(&app, "pusher").await;
+    let token = app.publisher_token("pusher").await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("README.md"),

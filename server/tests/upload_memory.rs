@@ -65,19 +65,6 @@ fn resident_bytes() -> u64 {
     kib << 10
 }
 
-async fn write_token(app: &TestApp, name: &str) -> String {
-    let cookie = app.sign_up(name).await;
-    let enabled = app
-        .post_form("/api/enable_publishing", "", Some(&cookie))
-        .await;
-    assert_eq!(enabled.status(), 200);
-    let created = app
-        .post_form("/api/create_token", "name=push&scope=write", Some(&cookie))
-        .await;
-    let created: Value = created.json().await.unwrap();
-    created["secret"].as_str().unwrap().to_owned()
-}
-
 async fn call(app: &TestApp, token: &str, path: &str, body: Value) -> reqwest::Response {
     app.client
         .post(app.url(path))
@@ -121,7 +108,7 @@ async fn fifty_hostile_uploads(app: TestApp, database: &str) {
     let mut tokens = Vec::new();
     for p in 0..PUBLISHERS {
         let name = format!("hostile{p}");
-        let token = write_token(&app, &name).await;
+        let token = app.publisher_token(&name).await;
         let created = call(
             &app,
             &token,

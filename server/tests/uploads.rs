@@ -65,19 +65,6 @@ on_each_database_with!(
 );
 
 /// A publisher with a write token: `(cookie, token)`.
-async fn publisher(app: &TestApp, name: &str) -> String {
-    let cookie = app.sign_up(name).await;
-    let enabled = app
-        .post_form("/api/enable_publishing", "", Some(&cookie))
-        .await;
-    assert_eq!(enabled.status(), 200);
-    let created = app
-        .post_form("/api/create_token", "name=push&scope=write", Some(&cookie))
-        .await;
-    let created: Value = created.json().await.unwrap();
-    created["secret"].as_str().unwrap().to_owned()
-}
-
 async fn call(
     app: &TestApp,
     token: &str,
@@ -174,7 +161,7 @@ fn walk(path: std::path::PathBuf) -> Vec<std::path::PathBuf> {
 }
 
 async fn a_publisher_uploads_in_parts_publishes_and_the_page_shows_the_metadata(app: TestApp) {
-    let token = publisher(&app, "pub").await;
+    let token = app.publisher_token("pub").await;
     draft(&app, &token, "pub", "digits").await;
     let model = digits_onnx();
     let started = begin(&app, &token, "pub/digits", "model.onnx", &model).await;
@@ -246,7 +233,7 @@ async fn a_publisher_uploads_in_parts_publishes_and_the_page_shows_the_metadata(
 }
 
 async fn an_upload_resumes_from_the_offset_after_the_connection_is_cut(app: TestApp) {
-    let token = publisher(&app, "flaky").await;
+    let token = app.publisher_token("flaky").await;
     draft(&app, &token, "flaky", "big").await;
     // 12 MiB of data: more than one 5 MiB multipart part.
     let bytes: Vec<u8> = (0..12u32 << 20).map(|i| (i % 251) as u8).collect();
@@ -315,7 +302,7 @@ async fn an_upload_resumes_from_the_offset_after_the_connection_is_cut(app: Test
 }
 
 async fn refused_files_and_paths_never_become_visible(app: TestApp) {
-    let token = publisher(&app, "careful").await;
+    let token = app.publisher_token("careful").await;
     draft(&app, &token, "careful", "m").await;
 
     let pickle = begin(&app, &token, "careful/m", "model.pt", b"\x80\x04junk").await;
@@ -396,7 +383,7 @@ async fn upload_whole(app: &TestApp, token: &str, at: &str, path: &str, bytes: &
 }
 
 async fn a_new_request_takes_over_from_a_stalled_one(app: TestApp) {
-    let token = publisher(&app, "stall").await;
+    let token = app.publisher_token("stall").await;
     draft(&app, &token, "stall", "big").await;
     let bytes: Vec<u8> = (0..3u32 << 20).map(|i| (i % 241) as u8).collect();
     let started = begin(&app, &token, "stall/big", "weights.txt", &bytes).await;
@@ -442,7 +429,7 @@ async fn a_new_request_takes_over_from_a_stalled_one(app: TestApp) {
 }
 
 async fn the_cards_demo_file_is_public_and_a_deleted_listing_is_purged(app: TestApp) {
-    let token = publisher(&app, "maker").await;
+    let token = app.publisher_token("maker").await;
     let card = "---\nlicense: mit\ndemo:\n  file: model.onnx\n  task: image-classification\n---\n# Digits\n";
     let created = call(
         &app,
@@ -612,8 +599,8 @@ async fn the_cards_demo_file_is_public_and_a_deleted_listing_is_purged(app: Test
 }
 
 async fn a_published_version_refuses_changes_and_others_cannot_publish_here(app: TestApp) {
-    let token = publisher(&app, "owner").await;
-    let intruder = publisher(&app, "intruder").await;
+    let token = app.publisher_token("owner").await;
+    let intruder = app.publisher_token("intruder").await;
     draft(&app, &token, "owner", "m").await;
     let early = call(
         &app,
@@ -721,7 +708,7 @@ async fn on_s3_uploads_resume_complete_and_refusals_leave_nothing() {
     })
     .await
     .unwrap();
-    let token = publisher(&app, "s3pub").await;
+    let token = app.publisher_token("s3pub").await;
     draft(&app, &token, "s3pub", "big").await;
     let bytes: Vec<u8> = (0..11u32 << 20).map(|i| (i % 241) as u8).collect();
     let started = begin(&app, &token, "s3pub/big", "data.txt", &bytes).await;
@@ -855,7 +842,7 @@ fn six_mib() -> Vec<u8> {
 async fn a_late_upload_into_a_version_published_meanwhile_is_refused_and_leaves_nothing(
     app: TestApp,
 ) {
-    let token = publisher(&app, "late").await;
+    let token = app.publisher_token("late").await;
     draft(&app, &token, "late", "m").await;
     upload_whole(&app, &token, "late/m", "README.md", b"# readme\n").await;
     let bytes = six_mib();
@@ -885,7 +872,7 @@ async fn a_late_upload_into_a_version_published_meanwhile_is_refused_and_leaves_
 }
 
 async fn a_late_upload_into_a_deleted_listing_is_refused_and_leaves_nothing(app: TestApp) {
-    let token = publisher(&app, "gone").await;
+    let token = app.publisher_token("gone").await;
     draft(&app, &token, "gone", "m").await;
     let bytes = six_mib();
     let id = upload_id(begin(&app, &token, "gone/m", "weights.txt", &bytes).await).await;
@@ -903,8 +890,8 @@ async fn a_late_upload_into_a_deleted_listing_is_refused_and_leaves_nothing(app:
 
 async fn a_member_removed_from_the_organization_mid_upload_cannot_complete(app: TestApp) {
     use domain::orgs::{self, Role};
-    let boss_token = publisher(&app, "boss").await;
-    let worker_token = publisher(&app, "worker").await;
+    let boss_token = app.publisher_token("boss").await;
+    let worker_token = app.publisher_token("worker").await;
     let boss = domain::catalog::find_user(&app.state.db, "boss")
         .await
         .unwrap()
@@ -987,7 +974,7 @@ async fn a_member_removed_from_the_organization_mid_upload_cannot_complete(app: 
 
 async fn the_database_refuses_to_change_a_published_version(app: TestApp) {
     use sea_orm::ConnectionTrait;
-    let token = publisher(&app, "frozen").await;
+    let token = app.publisher_token("frozen").await;
     draft(&app, &token, "frozen", "m").await;
     upload_whole(&app, &token, "frozen/m", "README.md", b"# frozen\n").await;
     let published = call(
@@ -1069,7 +1056,7 @@ async fn the_database_refuses_to_change_a_published_version(app: TestApp) {
 
 async fn owners_have_a_storage_quota_and_a_limit_on_unfinished_uploads(app: TestApp) {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    let token = publisher(&app, "quota").await;
+    let token = app.publisher_token("quota").await;
     draft(&app, &token, "quota", "m").await;
     let declare = |path: &'static str, size: u64| {
         call(
@@ -1141,7 +1128,7 @@ async fn owners_have_a_storage_quota_and_a_limit_on_unfinished_uploads(app: Test
 
 async fn a_publisher_whose_publishing_was_turned_off_mid_upload_cannot_complete(app: TestApp) {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    let token = publisher(&app, "lapsed").await;
+    let token = app.publisher_token("lapsed").await;
     draft(&app, &token, "lapsed", "m").await;
     let bytes = b"half now, half later".to_vec();
     let id = upload_id(begin(&app, &token, "lapsed/m", "w.txt", &bytes).await).await;
@@ -1165,7 +1152,7 @@ async fn a_publisher_whose_publishing_was_turned_off_mid_upload_cannot_complete(
 /// before its last byte arrives.
 async fn rights_taken_away_while_the_last_bytes_stream_in_still_count(app: TestApp) {
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    let token = publisher(&app, "streamer").await;
+    let token = app.publisher_token("streamer").await;
     draft(&app, &token, "streamer", "m").await;
     let bytes = b"half now, half later".to_vec();
     let id = upload_id(begin(&app, &token, "streamer/m", "w.txt", &bytes).await).await;
@@ -1192,7 +1179,7 @@ async fn rights_taken_away_while_the_last_bytes_stream_in_still_count(app: TestA
 }
 
 async fn parallel_declarations_cannot_exceed_the_owners_limits(app: TestApp) {
-    let token = publisher(&app, "rush").await;
+    let token = app.publisher_token("rush").await;
     draft(&app, &token, "rush", "m").await;
     let declare = |i: usize, size: u64| {
         call(
@@ -1232,7 +1219,7 @@ async fn parallel_declarations_cannot_exceed_the_owners_limits(app: TestApp) {
 /// Files reach a version the same way from the browser and from `bazaar push` (this upload
 /// API); publishing makes a README.md among them the card, and its `demo:` block the demo.
 async fn an_uploaded_readme_becomes_the_card_and_names_the_demo(app: TestApp) {
-    let token = publisher(&app, "carder").await;
+    let token = app.publisher_token("carder").await;
     draft(&app, &token, "carder", "digits").await;
     let readme = "---\nlicense: apache-2.0\ndemo:\n  file: model.onnx\n  task: image-classification\n---\n# Digits, from the README\n";
     upload_whole(

@@ -291,6 +291,20 @@ impl TestApp {
         child.wait_with_output().unwrap()
     }
 
+    /// Signs `name` up, turns publishing on and returns a write-scoped API token for them.
+    pub async fn publisher_token(&self, name: &str) -> String {
+        let cookie = self.sign_up(name).await;
+        let enabled = self
+            .post_form("/api/enable_publishing", "", Some(&cookie))
+            .await;
+        assert_eq!(enabled.status(), 200);
+        let created = self
+            .post_form("/api/create_token", "name=push&scope=write", Some(&cookie))
+            .await;
+        let created: serde_json::Value = created.json().await.unwrap();
+        created["secret"].as_str().unwrap().to_owned()
+    }
+
     /// How many API tokens `username` has, as stored.
     pub async fn token_count(&self, username: &str) -> usize {
         let user = domain::catalog::find_user(&self.state.db, username)
