@@ -50,28 +50,33 @@ async function everyPageFits(page: Page, fill: (visit: string) => string, who: s
   }
 }
 
-test('every page fits a phone, signed out and signed in as an admin who publishes', async ({ page }, info) => {
-  test.setTimeout(240_000);
-  const me = `phone-${info.project.name}`;
-  const model = 'a-model-with-a-long-name-for-a-narrow-screen';
-  const org = `phone-org-${info.project.name}`;
+/** An admin who publishes, made as an operator would, then logged in through the form. */
+async function adminLoggedIn(page: Page, me: string, passphrase: string) {
   const dataDir = process.env.BAZAAR_E2E_DATA_DIR!;
   execFileSync(
     process.env.BAZAAR_E2E_BIN!,
     ['admin', 'create', '--username', me, '--email', `${me}@example.org`, '--admin', '--publisher',
       '--data-dir', dataDir, '--database-url', `sqlite://${dataDir}/bazaar.db?mode=rwc`],
-    { input: 'a phone layout passphrase\n' },
+    { input: `${passphrase}\n` },
   );
+  await page.goto('/login');
+  await page.getByLabel('Username or e-mail').fill(me);
+  await page.getByLabel('Password').fill(passphrase);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByTestId('viewer-name')).toHaveText(me);
+}
+
+test('every page fits a phone, signed out and signed in as an admin who publishes', async ({ page }, info) => {
+  test.setTimeout(240_000);
+  const me = `phone-${info.project.name}`;
+  const model = 'a-model-with-a-long-name-for-a-narrow-screen';
+  const org = `phone-org-${info.project.name}`;
   const fill = (visit: string) => visit.replace('{me}', me).replace('{model}', model).replace('{org}', org);
 
   await everyPageFits(page, fill, 'signed out');
 
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.goto('/login');
-  await page.getByLabel('Username or e-mail').fill(me);
-  await page.getByLabel('Password').fill('a phone layout passphrase');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByTestId('viewer-name')).toHaveText(me);
+  await adminLoggedIn(page, me, 'a phone layout passphrase');
   await page.goto('/new');
   await page.getByTestId('slug').fill(model);
   await page.getByTestId('name').fill('A model with a long name for a narrow screen');
@@ -102,19 +107,8 @@ test('every page fits a phone, signed out and signed in as an admin who publishe
 
 test('the signed-in header keeps every account link in a menu on a phone', async ({ page }, info) => {
   const me = `menu-${info.project.name}`;
-  const dataDir = process.env.BAZAAR_E2E_DATA_DIR!;
-  execFileSync(
-    process.env.BAZAAR_E2E_BIN!,
-    ['admin', 'create', '--username', me, '--email', `${me}@example.org`, '--admin', '--publisher',
-      '--data-dir', dataDir, '--database-url', `sqlite://${dataDir}/bazaar.db?mode=rwc`],
-    { input: 'a header menu passphrase\n' },
-  );
   await page.setViewportSize({ width: 360, height: 740 });
-  await page.goto('/login');
-  await page.getByLabel('Username or e-mail').fill(me);
-  await page.getByLabel('Password').fill('a header menu passphrase');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page.getByTestId('viewer-name')).toBeVisible();
+  await adminLoggedIn(page, me, 'a header menu passphrase');
   await page.getByTestId('viewer-name').click();
   const menu = page.getByTestId('account-menu');
   for (const name of ['Settings', 'New model', 'Admin']) {
