@@ -20,6 +20,7 @@ use pages::account::{
     ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage, VerifyEmailPage,
 };
 use pages::admin::{AuditPage, DeletedListingsPage, OutboxPage};
+use pages::deleted_models::MyDeletedModelsPage;
 use pages::listing_settings::ListingSettingsPage;
 use pages::orgs::{OrgPage, OrgsPage};
 use pages::publish::{NewModelPage, UploadPage};
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings/sessions") view=SessionsPage ssr=SsrMode::Async />
                     <Route path=path!("settings/tokens") view=TokensPage ssr=SsrMode::Async />
                     <Route path=path!("settings/organizations") view=OrgsPage ssr=SsrMode::Async />
+                    <Route path=path!("settings/deleted") view=MyDeletedModelsPage ssr=SsrMode::Async />
                     <Route path=path!("settings/organizations/:name") view=OrgPage ssr=SsrMode::Async />
                     <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />

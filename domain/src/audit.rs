@@ -29,6 +29,10 @@ pub enum Action {
     MemberRemove,
     AdminCreate,
     ListingPurge,
+    ListingDelete,
+    ListingRestore,
+    DraftFileRemove,
+    ProfileUpdate,
 }
 
 impl Action {
@@ -53,6 +57,10 @@ impl Action {
             Self::MemberRemove => "member_remove",
             Self::AdminCreate => "admin_create",
             Self::ListingPurge => "listing_purge",
+            Self::ListingDelete => "listing_delete",
+            Self::ListingRestore => "listing_restore",
+            Self::DraftFileRemove => "draft_file_remove",
+            Self::ProfileUpdate => "profile_update",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod names;
 pub mod orgs;
 pub mod passwords;
+pub mod profiles;
 pub mod publishing;
 pub mod rate_limit;
 pub mod recovery;

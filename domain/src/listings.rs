@@ -8,6 +8,7 @@ use sea_orm::{
     QueryOrder,
 };
 
+use crate::audit::{self, Action, Actor};
 use crate::catalog::find_user;
 use crate::entities::{file, model, model_version, user};
 use crate::error::{DomainError, DomainResult};
@@ -149,20 +150,28 @@ pub async fn set_published(
     Ok(row.update(&state.db).await?)
 }
 
-/// Soft-deletes the listing: gone from every page and API at once; files are kept until
-/// an admin purges them.
+/// Soft-deletes the listing: gone from every page and API at once; its publishers may restore
+/// it until it is purged.
 pub async fn delete(
     state: &AppState,
     user: &user::Model,
     owner: &str,
     slug: &str,
+    ip: &str,
 ) -> DomainResult<()> {
     let (_, listing) = find_for_publisher(state, user, owner, slug).await?;
+    let subject = format!("{owner}/{slug}");
     let mut row: model::ActiveModel = listing.into();
     row.deleted_at = Set(Some(Utc::now()));
     row.is_published = Set(false);
     row.update(&state.db).await?;
-    Ok(())
+    audit::record(
+        &state.db,
+        Actor::user(user, ip),
+        Action::ListingDelete,
+        &subject,
+    )
+    .await
 }
 
 pub async fn create_version(
@@ -324,7 +333,7 @@ pub async fn overview(
     Ok((listing, out))
 }
 
-/// A soft-deleted listing waiting for an admin to purge it.
+/// A soft-deleted listing waiting to be restored or purged.
 #[derive(Debug, Clone)]
 pub struct DeletedListing {
     pub listing: model::Model,
@@ -333,14 +342,46 @@ pub struct DeletedListing {
     pub bytes: i64,
 }
 
-/// Soft-deleted listings, newest deletion first, with what purging them frees. Admins only.
+impl DeletedListing {
+    /// What a purge asks to have typed: the listing's `owner/slug`.
+    pub fn confirmation(&self) -> String {
+        format!("{}/{}", self.owner.username, self.listing.slug)
+    }
+}
+
+/// Every soft-deleted listing, newest deletion first, with what purging it frees. Admins only.
 pub async fn deleted(state: &AppState, admin: &user::Model) -> DomainResult<Vec<DeletedListing>> {
-    crate::audit::require_admin(admin)?;
+    audit::require_admin(admin)?;
     let listings = model::Entity::find()
         .filter(model::Column::DeletedAt.is_not_null())
         .order_by_desc(model::Column::DeletedAt)
         .all(&state.db)
         .await?;
+    with_owners_and_sizes(state, listings).await
+}
+
+/// The soft-deleted listings `user` may restore: their own and those of the organizations
+/// they publish for, newest deletion first.
+pub async fn deleted_of(state: &AppState, user: &user::Model) -> DomainResult<Vec<DeletedListing>> {
+    let mut owners = vec![user.id];
+    for (org, role) in crate::orgs::orgs_of(&state.db, user.id).await? {
+        if role >= crate::orgs::Role::Admin {
+            owners.push(org.id);
+        }
+    }
+    let listings = model::Entity::find()
+        .filter(model::Column::DeletedAt.is_not_null())
+        .filter(model::Column::OwnerId.is_in(owners))
+        .order_by_desc(model::Column::DeletedAt)
+        .all(&state.db)
+        .await?;
+    with_owners_and_sizes(state, listings).await
+}
+
+async fn with_owners_and_sizes(
+    state: &AppState,
+    listings: Vec<model::Model>,
+) -> DomainResult<Vec<DeletedListing>> {
     let mut out = Vec::with_capacity(listings.len());
     for listing in listings {
         let owner = user::Entity::find_by_id(listing.owner_id)
@@ -358,26 +399,75 @@ pub async fn deleted(state: &AppState, admin: &user::Model) -> DomainResult<Vec<
     Ok(out)
 }
 
-/// Removes a soft-deleted listing for good: its stored files first, then its rows (versions,
-/// files, offers and unfinished uploads go with it). Deleting objects first means a purge cut
-/// short leaves rows of an invisible listing to retry, never unreferenced objects.
-pub async fn purge(
+/// The deleted listing `model_id`, if `actor` is a site admin or may publish as its owner.
+/// Others get "not found": they cannot tell it exists.
+async fn find_deleted(
     state: &AppState,
-    admin: &user::Model,
+    actor: &user::Model,
     model_id: i64,
-    ip: &str,
-) -> DomainResult<()> {
-    crate::audit::require_admin(admin)?;
+) -> DomainResult<DeletedListing> {
+    let not_found = DomainError::NotFound("deleted model");
     let listing = model::Entity::find_by_id(model_id)
         .filter(model::Column::DeletedAt.is_not_null())
         .one(&state.db)
         .await?
+        .ok_or(not_found)?;
+    let found = with_owners_and_sizes(state, vec![listing])
+        .await?
+        .pop()
         .ok_or(DomainError::NotFound("deleted model"))?;
-    for f in files_of(state, listing.id).await? {
+    if actor.is_admin || can_publish_as(&state.db, actor, &found.owner).await? {
+        Ok(found)
+    } else {
+        Err(DomainError::NotFound("deleted model"))
+    }
+}
+
+/// Brings a deleted listing back, hidden from the catalog until its publisher lists it again.
+pub async fn restore(
+    state: &AppState,
+    actor: &user::Model,
+    model_id: i64,
+    ip: &str,
+) -> DomainResult<DeletedListing> {
+    let found = find_deleted(state, actor, model_id).await?;
+    let mut row: model::ActiveModel = found.listing.clone().into();
+    row.deleted_at = Set(None);
+    row.update(&state.db).await?;
+    audit::record(
+        &state.db,
+        Actor::user(actor, ip),
+        Action::ListingRestore,
+        &found.confirmation(),
+    )
+    .await?;
+    Ok(found)
+}
+
+/// Removes a soft-deleted listing for good, once `confirm` repeats its `owner/slug`: its stored
+/// files first, then its rows (versions, files, offers and unfinished uploads go with it).
+/// Deleting objects first means a purge cut short leaves rows of an invisible listing to
+/// retry, never unreferenced objects. Its publishers and site admins may purge.
+pub async fn purge(
+    state: &AppState,
+    actor: &user::Model,
+    model_id: i64,
+    confirm: &str,
+    ip: &str,
+) -> DomainResult<()> {
+    let found = find_deleted(state, actor, model_id).await?;
+    let expected = found.confirmation();
+    if confirm.trim() != expected {
+        return Err(DomainError::invalid(
+            "confirm",
+            format!("type '{expected}' to confirm that its files go for good"),
+        ));
+    }
+    for f in files_of(state, model_id).await? {
         state.storage.delete(&f.object_key).await?;
     }
     let versions: Vec<i64> = model_version::Entity::find()
-        .filter(model_version::Column::ModelId.eq(listing.id))
+        .filter(model_version::Column::ModelId.eq(model_id))
         .all(&state.db)
         .await?
         .into_iter()
@@ -390,18 +480,56 @@ pub async fn purge(
     {
         state.storage.discard_partial(&upload.object_key).await?;
     }
-    model::Entity::delete_by_id(listing.id)
+    model::Entity::delete_by_id(model_id)
         .exec(&state.db)
         .await?;
-    let actor = crate::audit::Actor::admin(admin, ip);
-    let subject = format!("model {} (id {})", listing.slug, listing.id);
-    crate::audit::record(
+    let publishes = can_publish_as(&state.db, actor, &found.owner).await?;
+    let actor = if publishes {
+        Actor::user(actor, ip)
+    } else {
+        Actor::admin(actor, ip)
+    };
+    let subject = format!("model {expected} (id {model_id})");
+    audit::record(&state.db, actor, Action::ListingPurge, &subject).await
+}
+
+/// Removes one file from a draft version: its row first, so it is gone from every page at
+/// once, then its stored object.
+pub async fn remove_draft_file(
+    state: &AppState,
+    user: &user::Model,
+    at: VersionAt<'_>,
+    path: &str,
+    ip: &str,
+) -> DomainResult<()> {
+    let (_, version) = writable_version(state, user, at.owner, at.slug, at.version).await?;
+    let file = file::Entity::find()
+        .filter(file::Column::VersionId.eq(version.id))
+        .filter(file::Column::Path.eq(path))
+        .one(&state.db)
+        .await?
+        .ok_or(DomainError::NotFound("file"))?;
+    file::Entity::delete_by_id(file.id).exec(&state.db).await?;
+    if let Err(e) = state.storage.delete(&file.object_key).await {
+        // The row is gone, so nothing refers to the object any more; say so and go on.
+        tracing::warn!(key = %file.object_key, error = %e, "deleting a removed draft file");
+    }
+    let subject = format!("{}/{}@{}: {path}", at.owner, at.slug, at.version);
+    audit::record(
         &state.db,
-        actor,
-        crate::audit::Action::ListingPurge,
+        Actor::user(user, ip),
+        Action::DraftFileRemove,
         &subject,
     )
     .await
+}
+
+/// A version named by its listing's owner and slug.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionAt<'a> {
+    pub owner: &'a str,
+    pub slug: &'a str,
+    pub version: &'a str,
 }
 
 async fn files_of(state: &AppState, model_id: i64) -> DomainResult<Vec<file::Model>> {

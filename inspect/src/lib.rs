@@ -3,6 +3,8 @@
 //! matter and safe HTML), and the rules for names in URLs and file paths ([`names`]).
 //! `domain` re-exports these modules under the same names; the fuzz targets in `fuzz/` drive
 //! them directly.
+#[cfg(feature = "files")]
 pub mod card;
+#[cfg(feature = "files")]
 pub mod formats;
 pub mod names;

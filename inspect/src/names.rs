@@ -75,41 +75,91 @@ fn first_format_char(text: &str) -> Option<String> {
         .map(|c| format!("U+{:04X}", c as u32))
 }
 
-/// ASCII letters (lowercase only unless `upper`), digits and single hyphens inside; `max`
-/// characters at most.
-fn check_url_name(field: &'static str, name: &str, max: usize, upper: bool) -> NameResult<()> {
-    if let Some(c) = first_format_char(name) {
-        return Err(NameError::new(
-            field,
-            format!("may not contain invisible formatting characters ({c})"),
-        ));
+/// The rule for one kind of name in URLs: ASCII letters (lower-case only unless `upper`),
+/// digits and single hyphens inside, at most `max` characters. The forms show its [`hint`]
+/// and [`html_pattern`], so what they say is what the server checks.
+///
+/// [`hint`]: UrlNameRule::hint
+/// [`html_pattern`]: UrlNameRule::html_pattern
+#[derive(Debug, Clone, Copy)]
+pub struct UrlNameRule {
+    pub field: &'static str,
+    pub max: usize,
+    pub upper: bool,
+}
+
+/// Usernames and organization names (`/{owner}`).
+pub const USERNAME_RULE: UrlNameRule = UrlNameRule {
+    field: "username",
+    max: 39,
+    upper: true,
+};
+
+/// Model slugs (`/{owner}/{slug}`).
+pub const SLUG_RULE: UrlNameRule = UrlNameRule {
+    field: "slug",
+    max: 96,
+    upper: false,
+};
+
+impl UrlNameRule {
+    /// The rule in words, for the hint under the field.
+    pub fn hint(&self) -> String {
+        let letters = if self.upper {
+            "Letters"
+        } else {
+            "Lower-case letters"
+        };
+        format!(
+            "{letters}, digits and single dashes inside; at most {} characters.",
+            self.max
+        )
     }
-    if name.is_empty() || name.len() > max {
-        return Err(NameError::new(
-            field,
-            format!("must be 1 to {max} characters"),
-        ));
+
+    /// The same rule as an HTML `pattern`, so the browser can say so before sending.
+    pub fn html_pattern(&self) -> &'static str {
+        if self.upper {
+            "[A-Za-z0-9]+(-[A-Za-z0-9]+)*"
+        } else {
+            "[a-z0-9]+(-[a-z0-9]+)*"
+        }
     }
-    let allowed = |b: u8| {
-        b.is_ascii_lowercase()
-            || b.is_ascii_digit()
-            || b == b'-'
-            || (upper && b.is_ascii_uppercase())
-    };
-    if !name.bytes().all(allowed) {
-        let letters = if upper { "letters" } else { "a-z" };
-        return Err(NameError::new(
-            field,
-            format!("may contain only {letters}, 0-9 and '-'"),
-        ));
+
+    pub fn check(&self, name: &str) -> NameResult<()> {
+        let field = self.field;
+        if let Some(c) = first_format_char(name) {
+            return Err(NameError::new(
+                field,
+                format!("may not contain invisible formatting characters ({c})"),
+            ));
+        }
+        if name.is_empty() || name.len() > self.max {
+            return Err(NameError::new(
+                field,
+                format!("must be 1 to {} characters", self.max),
+            ));
+        }
+        let allowed = |b: u8| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || b == b'-'
+                || (self.upper && b.is_ascii_uppercase())
+        };
+        if !name.bytes().all(allowed) {
+            let letters = if self.upper { "letters" } else { "a-z" };
+            return Err(NameError::new(
+                field,
+                format!("may contain only {letters}, 0-9 and '-'"),
+            ));
+        }
+        if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
+            return Err(NameError::new(
+                field,
+                "may not start or end with '-' or repeat it",
+            ));
+        }
+        Ok(())
     }
-    if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
-        return Err(NameError::new(
-            field,
-            "may not start or end with '-' or repeat it",
-        ));
-    }
-    Ok(())
 }
 
 /// The form a username is stored in: NFKC, so look-alike compatibility characters (full-width
@@ -120,7 +170,7 @@ pub fn normalize_username(raw: &str) -> String {
 
 /// Checks a normalised username (see [`normalize_username`]).
 pub fn check_username(name: &str) -> NameResult<()> {
-    check_url_name("username", name, 39, true)?;
+    USERNAME_RULE.check(name)?;
     if RESERVED_NAMES.contains(&username_key(name).as_str()) {
         return Err(NameError::new("username", format!("'{name}' is reserved")));
     }
@@ -133,7 +183,7 @@ pub fn username_key(name: &str) -> String {
 }
 
 pub fn check_slug(slug: &str) -> NameResult<()> {
-    check_url_name("slug", slug, 96, false)
+    SLUG_RULE.check(slug)
 }
 
 /// Semver-ish: dot-separated alphanumerics with optional `-pre`/`+build`, e.g. `1.0.0`, `v2-rc1`.

@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod authenticate;
 pub mod config;
+pub mod form_posts;
 pub mod push;
 pub mod routes;
 pub mod security;

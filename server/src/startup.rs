@@ -125,6 +125,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
             app::shell,
         ))
         .with_state(leptos_options)
+        .layer(from_fn(crate::form_posts::remember_outcome))
         .layer(from_fn(security::limit_server_fn_body));
     // Pages, server functions and the API know their caller; assets and probes need not.
     let authenticated = pages

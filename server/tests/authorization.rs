@@ -120,9 +120,31 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         "POST /api/deleted_listings",
         [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
     ),
+    // A deleted listing of the owner's organization: its publishers and admins restore or
+    // purge it; to anyone else it does not exist.
     (
         "POST /api/purge_listing",
-        [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/restore_listing",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/my_deleted_listings",
+        [Unauthenticated, Ok, Ok, Ok, Ok],
+    ),
+    // One's own profile.
+    (
+        "POST /api/update_profile",
+        [Unauthenticated, Ok, Ok, Ok, Ok],
+    ),
+    ("POST /api/remove_avatar", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    ("POST /api/v1/me/avatar", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    // Anyone sees a current picture; no other object is served by key.
+    (
+        "GET /api/v1/avatars/{key}",
+        [NotFound, NotFound, NotFound, NotFound, NotFound],
     ),
     // REST API (a browser session is accepted as well as a token).
     ("GET /api/v1/whoami", [Unauthenticated, Ok, Ok, Ok, Ok]),
@@ -192,6 +214,10 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     ),
     (
         "POST /api/delete_listing",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/remove_draft_file",
         [Unauthenticated, NotFound, Ok, NotFound, Ok],
     ),
     // Downloads: a draft's file is its publishers' alone (anyone may fetch published demo
@@ -410,10 +436,33 @@ async fn prepare(
                 None,
             );
         }
-        "/api/purge_listing" => {
+        "/api/remove_draft_file" => {
+            let at = fx.draft_listing(app, true).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}&version=1.0.0&path=README.md")
+        }
+        "/api/update_profile" => {
+            "display_name=Someone&bio=Hello&links=https%3A%2F%2Fexample.org".to_owned()
+        }
+        "/api/v1/me/avatar" => {
+            // A raw picture body, as a script sends it.
+            return (path, "GIF89a\x01\0\x01\0".to_owned(), None);
+        }
+        "/api/v1/avatars/{key}" => {
+            // A model file's key: never served as a picture.
             let at = fx.draft_listing(app, true).await;
             let slug = at.split_once('/').unwrap().1;
-            domain::listings::delete(&app.state, &fx.owner, "acme", slug)
+            let file = file_of(app, slug).await;
+            return (
+                domain::profiles::avatar_url(&file.object_key),
+                String::new(),
+                None,
+            );
+        }
+        "/api/purge_listing" | "/api/restore_listing" => {
+            let at = fx.draft_listing(app, true).await;
+            let slug = at.split_once('/').unwrap().1;
+            domain::listings::delete(&app.state, &fx.owner, "acme", slug, "test")
                 .await
                 .unwrap();
             let listing = domain::entities::model::Entity::find()
@@ -422,7 +471,7 @@ async fn prepare(
                 .await
                 .unwrap()
                 .unwrap();
-            format!("id={}", listing.id)
+            format!("id={}&confirm=acme%2F{slug}", listing.id)
         }
         "/api/get_model" => "owner=sklearn-lab&slug=digit-classifier".to_owned(),
         "/api/get_publisher" => "username=sklearn-lab".to_owned(),
@@ -581,4 +630,27 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// The one file of the draft listing `acme/{slug}`.
+async fn file_of(app: &TestApp, slug: &str) -> domain::entities::file::Model {
+    use domain::entities::{file, model, model_version};
+    let listing = model::Entity::find()
+        .filter(model::Column::Slug.eq(slug))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let version = model_version::Entity::find()
+        .filter(model_version::Column::ModelId.eq(listing.id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    file::Entity::find()
+        .filter(file::Column::VersionId.eq(version.id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
 }

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use super::request::{client_ip, signed_in, when};
+use super::request::{signed_in, when};
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
@@ -55,25 +55,5 @@ pub async fn deleted_listings() -> Result<Vec<DeletedListingRow>, AppError> {
     let state = expect_context::<domain::AppState>();
     let caller = signed_in()?;
     let listings = respond(domain::listings::deleted(&state, &caller.user).await)?;
-    Ok(listings
-        .into_iter()
-        .map(|d| DeletedListingRow {
-            id: d.listing.id,
-            owner: d.owner.username,
-            slug: d.listing.slug,
-            name: d.listing.name,
-            deleted_at: d.listing.deleted_at.map(when).unwrap_or_default(),
-            files: d.files,
-            bytes: d.bytes,
-        })
-        .collect())
-}
-
-/// Removes a deleted listing and its stored files for good.
-#[server(endpoint = "purge_listing")]
-pub async fn purge_listing(id: i64) -> Result<(), AppError> {
-    let state = expect_context::<domain::AppState>();
-    let caller = signed_in()?;
-    respond(domain::listings::purge(&state, &caller.user, id, &client_ip()).await)?;
-    Ok(())
+    Ok(listings.into_iter().map(DeletedListingRow::from).collect())
 }

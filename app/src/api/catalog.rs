@@ -152,6 +152,12 @@ mod to_wire {
 
     pub fn publisher(publisher: domain::catalog::Publisher) -> PublisherProfile {
         PublisherProfile {
+            avatar_url: publisher
+                .user
+                .avatar_key
+                .as_deref()
+                .map(domain::profiles::avatar_url),
+            links: publisher.user.links.lines().map(str::to_owned).collect(),
             username: publisher.user.username,
             display_name: publisher.user.display_name,
             bio: publisher.user.bio,

@@ -3,11 +3,11 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use super::request::signed_in;
+use super::request::{client_ip, signed_in};
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
-use crate::wire::ListingSettings;
+use crate::wire::{DeletedListingRow, ListingSettings};
 
 #[server(endpoint = "listing_settings")]
 pub async fn get_listing_settings(
@@ -85,7 +85,34 @@ pub async fn delete_listing(owner: String, slug: String, confirm: String) -> Res
             message: format!("type '{slug}' to confirm the deletion"),
         }));
     }
-    respond(domain::listings::delete(&state, &caller.user, &owner, &slug).await)?;
-    leptos_axum::redirect(&format!("/{owner}"));
+    respond(domain::listings::delete(&state, &caller.user, &owner, &slug, &client_ip()).await)?;
+    leptos_axum::redirect(&format!("/settings/deleted?deleted={owner}/{slug}"));
     Ok(())
+}
+
+/// The deleted listings the caller may restore or purge.
+#[server(endpoint = "my_deleted_listings")]
+pub async fn my_deleted_listings() -> Result<Vec<DeletedListingRow>, AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    let listings = respond(domain::listings::deleted_of(&state, &caller.user).await)?;
+    Ok(listings.into_iter().map(DeletedListingRow::from).collect())
+}
+
+/// Brings a deleted listing back, hidden until it is listed again.
+#[server(endpoint = "restore_listing")]
+pub async fn restore_listing(id: i64) -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    respond(domain::listings::restore(&state, &caller.user, id, &client_ip()).await)?;
+    Ok(())
+}
+
+/// Removes a deleted listing and its stored files for good, once `confirm` repeats its
+/// `owner/slug`. Its publishers and site admins may.
+#[server(endpoint = "purge_listing")]
+pub async fn purge_listing(id: i64, confirm: String) -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    respond(domain::listings::purge(&state, &caller.user, id, &confirm, &client_ip()).await)
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod catalog;
 pub mod listings;
 pub mod orgs;
+pub mod profile;
 pub mod publishing;
 #[cfg(feature = "ssr")]
 pub mod request;
@@ -14,5 +15,6 @@ pub use admin::*;
 pub use catalog::*;
 pub use listings::*;
 pub use orgs::*;
+pub use profile::*;
 pub use publishing::*;
 pub use settings::*;

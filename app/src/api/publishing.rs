@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use super::request::signed_in;
+use super::request::{client_ip, signed_in};
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
@@ -111,6 +111,26 @@ pub async fn create_draft_version(
         .await,
     )?;
     Ok(())
+}
+
+/// Removes one file from a draft version (published versions never change).
+#[server(endpoint = "remove_draft_file")]
+pub async fn remove_draft_file(
+    owner: String,
+    slug: String,
+    version: String,
+    path: String,
+) -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    let at = domain::listings::VersionAt {
+        owner: &owner,
+        slug: &slug,
+        version: &version,
+    };
+    respond(
+        domain::listings::remove_draft_file(&state, &caller.user, at, &path, &client_ip()).await,
+    )
 }
 
 /// Freezes the draft version and shows the listing; the browser lands on the public page.

@@ -12,6 +12,10 @@ use crate::wire::{AccountOverview, CreatedToken, OrgRow, SessionRow, TokenRow};
 pub async fn get_account() -> Result<AccountOverview, AppError> {
     let user = signed_in()?.user;
     Ok(AccountOverview {
+        avatar_url: user.avatar_key.as_deref().map(domain::profiles::avatar_url),
+        links: user.links.lines().map(str::to_owned).collect(),
+        display_name: user.display_name,
+        bio: user.bio,
         username: user.username,
         email: user.email,
         email_verified: user.email_verified_at.is_some(),

@@ -1,7 +1,8 @@
 //! Pieces every form and signed-in page shares: the error line under a form, a success
 //! notice, and what a page shows when its data was refused.
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos::server_fn::ServerFn;
+use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::error::AppError;
 use crate::pages::not_found::NotFound;
@@ -64,20 +65,71 @@ fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> AnyView 
     .into_any()
 }
 
-/// `message` once the last submission succeeded.
+/// The address parameter naming the server function whose form, posted without JavaScript,
+/// succeeded; the server adds it to the redirect back.
+pub const DONE_PARAM: &str = "__done";
+/// The cookie holding what was typed into a form whose post without JavaScript failed.
+pub const KEPT_FORM_COOKIE: &str = "bazaar_form";
+
+/// `message` once the last submission of `action` succeeded, with or without JavaScript.
 #[component]
-pub fn FormDone<T>(
-    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
-    message: &'static str,
-) -> impl IntoView
+pub fn FormDone<S>(action: ServerAction<S>, message: &'static str) -> impl IntoView
 where
-    T: Clone + Send + Sync + 'static,
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
 {
-    move || {
-        matches!(result.get(), Some(Ok(_))).then(|| {
-            view! { <p class="form-done" role="status" data-testid="form-done">{message}</p> }
-        })
-    }
+    let value = action.value();
+    let succeeded = Signal::derive(move || value.get().map(|result| result.is_ok()));
+    form_done(succeeded, S::PATH, message)
+}
+
+fn form_done(
+    succeeded: Signal<Option<bool>>,
+    path: &'static str,
+    message: &'static str,
+) -> AnyView {
+    let query = use_query_map();
+    (move || {
+        // Without JavaScript the action has no value: the address says what happened.
+        let done = succeeded
+            .get()
+            .unwrap_or_else(|| query.read().get(DONE_PARAM).as_deref() == Some(path));
+        done.then(
+            || view! { <p class="form-done" role="status" data-testid="form-done">{message}</p> },
+        )
+    })
+    .into_any()
+}
+
+/// What the person typed into `field` of the form that posts to `S`, when that post failed
+/// without JavaScript and this page shows again; `None` otherwise (passwords are never kept).
+pub fn kept<S: ServerFn>(field: &str) -> Option<String> {
+    kept_value(S::PATH, field)
+}
+
+#[cfg(feature = "ssr")]
+fn kept_value(path: &str, field: &str) -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    let cookie = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(KEPT_FORM_COOKIE)?.strip_prefix('='))?;
+    let fields: Vec<(String, String)> = form_urlencoded::parse(cookie.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let for_this_form = fields.iter().any(|(k, v)| k == "__path" && v == path);
+    for_this_form
+        .then(|| fields.into_iter().find(|(k, _)| k == field).map(|(_, v)| v))
+        .flatten()
+}
+
+// In the browser the server's HTML already holds the kept values.
+#[cfg(not(feature = "ssr"))]
+fn kept_value(_path: &str, _field: &str) -> Option<String> {
+    None
 }
 
 /// What a page shows instead of its content when the server refused it.

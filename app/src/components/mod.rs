@@ -1,4 +1,6 @@
+pub mod avatar;
 pub mod copy;
+pub mod deleted;
 pub mod forms;
 pub mod layout;
 pub mod license_badge;

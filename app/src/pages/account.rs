@@ -8,8 +8,10 @@ use leptos_router::{
     hooks::{use_params_map, use_query_map},
 };
 
+use inspect::names::USERNAME_RULE;
+
 use crate::api::{ForgotPassword, LogIn, ResetPassword, SignUp, VerifyEmail};
-use crate::components::forms::{FieldError, FormError};
+use crate::components::forms::{kept, FieldError, FormError};
 use crate::viewer::use_viewer;
 use crate::wire::Viewer;
 
@@ -45,7 +47,7 @@ pub fn LoginPage() -> impl IntoView {
             <ActionForm action attr:class="auth-form">
                 <label>
                     "Username or e-mail"
-                    <input name="login" autocomplete="username" required />
+                    <input name="login" autocomplete="username" required value={kept::<LogIn>("login")} />
                 </label>
                 <label>
                     "Password"
@@ -88,12 +90,14 @@ pub fn SignupPage() -> impl IntoView {
                     <ActionForm action attr:class="auth-form">
                         <label>
                             "Username"
-                            <input name="username" autocomplete="username" required maxlength="39" />
+                            <input name="username" autocomplete="username" required value={kept::<SignUp>("username")}
+                                maxlength=USERNAME_RULE.max pattern=USERNAME_RULE.html_pattern() />
+                            <small class="muted">{USERNAME_RULE.hint()}</small>
                             <FieldError result=action.value() field="username" />
                         </label>
                         <label>
                             "E-mail"
-                            <input type="email" name="email" autocomplete="email" required />
+                            <input type="email" name="email" autocomplete="email" required value={kept::<SignUp>("email")} />
                             <FieldError result=action.value() field="email" />
                         </label>
                         <label>
@@ -136,7 +140,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             <ActionForm action attr:class="auth-form">
                 <label>
                     "E-mail"
-                    <input type="email" name="email" autocomplete="email" required />
+                    <input type="email" name="email" autocomplete="email" required value={kept::<ForgotPassword>("email")} />
                 </label>
                 <FormError result=action.value() />
                 <Show when=sent>

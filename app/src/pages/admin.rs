@@ -4,10 +4,10 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::{audit_log, deleted_listings, outbox, PurgeListing};
-use crate::components::forms::{refusal, FormError};
+use crate::components::deleted::{DeletedModels, DeletedOutcome};
+use crate::components::forms::refusal;
 use crate::error::AppError;
 use crate::viewer::use_viewer;
-use crate::wire::format_size;
 
 /// The refusal an admin page shows instead of its frame to anyone but an administrator (the
 /// server functions behind it refuse them too). The viewer is known on the first render, so
@@ -118,33 +118,12 @@ pub fn DeletedListingsPage() -> impl IntoView {
         <Title text="Deleted models" />
         <h1>"Deleted models"</h1>
         <AdminNav />
-        <p class="muted">"Publishers' deleted models are hidden everywhere but keep their files until purged here. Purging removes the files from storage for good."</p>
-        <FormError result=purge.value() />
+        <p class="muted">"Publishers' deleted models are hidden everywhere; their publishers can restore them until they are purged. Purging removes the files from storage for good."</p>
+        <DeletedOutcome purge />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match listings.await {
-                    Ok(rows) if rows.is_empty() => view! { <p class="muted" data-testid="no-deleted">"No deleted models."</p> }.into_any(),
-                    Ok(rows) => view! {
-                        <table class="data-table" data-testid="deleted-models">
-                            <thead><tr><th>"Model"</th><th>"Deleted"</th><th class="num">"Files"</th><th class="num">"Size"</th><th></th></tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|row| view! {
-                                    <tr>
-                                        <td><strong>{row.name}</strong>" "<span class="muted">{format!("{}/{}", row.owner, row.slug)}</span></td>
-                                        <td>{row.deleted_at}</td>
-                                        <td class="num">{row.files}</td>
-                                        <td class="num">{format_size(row.bytes)}</td>
-                                        <td>
-                                            <ActionForm action=purge>
-                                                <input type="hidden" name="id" value=row.id />
-                                                <button type="submit" class="button button-danger button-small" data-testid="purge">"Purge"</button>
-                                            </ActionForm>
-                                        </td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
+                    Ok(rows) => view! { <DeletedModels rows purge /> }.into_any(),
                     Err(err) => refusal(err),
                 }
             })}

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::{get_listing_settings, DeleteListing, SetListingPublished, UpdateListing};
-use crate::components::forms::{refusal, FormDone, FormError};
+use crate::components::forms::{kept, refusal, FieldError, FormDone, FormError};
 use crate::pages::publish::TASKS;
 use crate::wire::ListingSettings;
 
@@ -87,11 +87,13 @@ fn SettingsView(
                 {ids_edit()}
                 <label>
                     "Name"
-                    <input type="text" name="name" required maxlength="120" value=name data-testid="name" />
+                    <input type="text" name="name" required maxlength="120" value={kept::<UpdateListing>("name").unwrap_or(name)} data-testid="name" />
+                    <FieldError result=update.value() field="name" />
                 </label>
                 <label>
                     "Summary"
-                    <input type="text" name="summary" maxlength="300" value=summary data-testid="summary" />
+                    <input type="text" name="summary" maxlength="300" value={kept::<UpdateListing>("summary").unwrap_or(summary)} data-testid="summary" />
+                    <FieldError result=update.value() field="summary" />
                 </label>
                 <div class="form-row">
                     <label>
@@ -101,20 +103,23 @@ fn SettingsView(
                                 <option value=*value selected=task == *value>{*label}</option>
                             }).collect_view()}
                         </select>
+                        <FieldError result=update.value() field="task" />
                     </label>
                     <label>
                         "Tags"
-                        <input type="text" name="tags" value=tags data-testid="tags" />
+                        <input type="text" name="tags" value={kept::<UpdateListing>("tags").unwrap_or(tags)} data-testid="tags" />
                         <span class="hint">"Separated by commas."</span>
+                        <FieldError result=update.value() field="tags" />
                     </label>
                 </div>
                 <label>
                     "Model card (Markdown, Hugging Face-style YAML front matter)"
-                    <textarea name="card" rows="14" class="card-editor" data-testid="card">{card}</textarea>
+                    <textarea name="card" rows="14" class="card-editor" data-testid="card">{kept::<UpdateListing>("card").unwrap_or(card)}</textarea>
+                    <FieldError result=update.value() field="card" />
                     <span class="hint">"A "<code>"demo:"</code>" block (file, task, labels) names the ONNX file anyone may try and download; it is marked when a version is published."</span>
                 </label>
-                <FormError result=update.value() />
-                <FormDone result=update.value() message="Saved." />
+                <FormError result=update.value() beside=&["name", "summary", "task", "tags", "card"] />
+                <FormDone action=update message="Saved." />
                 <button type="submit" class="button" data-testid="save-listing">"Save changes"</button>
             </ActionForm>
         </section>
@@ -141,7 +146,7 @@ fn SettingsView(
         </section>
         <section class="panel danger-zone">
             <h2>"Delete this model"</h2>
-            <p>"It disappears from the catalog and every page at once. Its files are kept until an administrator purges them."</p>
+            <p>"It disappears from the catalog and every page at once. Until it is purged you can restore it from your account's Deleted models page."</p>
             <ActionForm action=delete attr:class="inline-form">
                 {ids_delete()}
                 <label>

@@ -1,10 +1,12 @@
 pub mod account;
 pub mod admin;
+pub mod deleted_models;
 pub mod home;
 pub mod listing_settings;
 pub mod model;
 pub mod not_found;
 pub mod orgs;
+pub mod profile_form;
 pub mod publish;
 pub mod publisher;
 pub mod settings;

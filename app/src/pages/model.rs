@@ -111,7 +111,7 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
 fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
     view! {
         <div class="table-scroll">
-            <table class="files" data-testid="files">
+            <table class="files stack-on-phone" data-testid="files">
                 <thead>
                     <tr>
                         <th scope="col">"File"</th>
@@ -132,10 +132,10 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
                                         {f.path.clone()}
                                         {f.is_demo.then(|| view! { <span class="badge badge-demo" title="Public demo artifact: anyone may download it">"demo"</span> })}
                                     </td>
-                                    <td>{f.format.clone()}</td>
-                                    <td class="file-details">{f.details.clone()}</td>
-                                    <td class="num">{format_size(f.size)}</td>
-                                    <td class="sha-cell">
+                                    <td data-label="Format">{f.format.clone()}</td>
+                                    <td class="file-details" data-label="Details">{f.details.clone()}</td>
+                                    <td class="num" data-label="Size">{format_size(f.size)}</td>
+                                    <td class="sha-cell" data-label="SHA-256">
                                         // The first 12 digits identify a file at a glance; the whole
                                         // hash opens on demand and copies in one click.
                                         <details class="sha">

@@ -5,6 +5,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::{get_org, my_orgs, AddMember, CreateOrg, RemoveMember, SetMemberRole};
 use crate::components::forms::{refusal, FormError};
+use crate::pages::settings::SettingsNav;
 use crate::wire::{MemberRow, OrgDetail};
 
 #[component]
@@ -14,12 +15,7 @@ pub fn OrgsPage() -> impl IntoView {
     view! {
         <Title text="Organizations" />
         <h1>"Organizations"</h1>
-        <nav class="tabs" aria-label="Account">
-            <A href="/settings" exact=true>"Account"</A>
-            <A href="/settings/sessions">"Sessions"</A>
-            <A href="/settings/tokens">"API tokens"</A>
-            <A href="/settings/organizations">"Organizations"</A>
-        </nav>
+        <SettingsNav />
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match orgs.await {

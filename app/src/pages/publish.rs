@@ -1,12 +1,14 @@
 //! The publisher's pages: a new listing, and the upload page of its draft version.
+use inspect::names::SLUG_RULE;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::{
     get_account, my_orgs, upload_overview, CreateDraftVersion, CreateModel, PublishDraft,
+    RemoveDraftFile,
 };
-use crate::components::forms::{refusal, FormError};
+use crate::components::forms::{kept, refusal, FieldError, FormDone, FormError};
 use crate::uploader::{format_eta, Row, RowState, Target};
 use crate::wire::{format_size, DraftFile, ListingDraft};
 
@@ -53,7 +55,9 @@ pub fn NewModelPage() -> impl IntoView {
                             <A href="/settings" attr:class="button">"Account settings"</A>
                         </section>
                     }.into_any(),
-                    Ok((true, owners)) => view! {
+                    Ok((true, owners)) => {
+                        let kept_task = kept::<CreateModel>("task");
+                        view! {
                         <section class="panel">
                             <ActionForm action=create attr:class="stack-form" attr:data-testid="new-model-form">
                                 <div class="form-row">
@@ -65,43 +69,53 @@ pub fn NewModelPage() -> impl IntoView {
                                     </label>
                                     <label>
                                         "Slug"
-                                        <input type="text" name="slug" required maxlength="64"
-                                            placeholder="my-model" autocomplete="off" data-testid="slug" />
-                                        <span class="hint">"Lower-case letters, digits, dots, dashes; part of the address."</span>
+                                        <input type="text" name="slug" required maxlength=SLUG_RULE.max
+                                            pattern=SLUG_RULE.html_pattern()
+                                            placeholder="my-model" autocomplete="off" data-testid="slug" value={kept::<CreateModel>("slug")} />
+                                        <span class="hint">{SLUG_RULE.hint()} " Part of the address."</span>
+                                        <FieldError result=create.value() field="slug" />
                                     </label>
                                 </div>
                                 <label>
                                     "Name"
-                                    <input type="text" name="name" required maxlength="120" data-testid="name" />
+                                    <input type="text" name="name" required maxlength="120" data-testid="name" value={kept::<CreateModel>("name")} />
+                                    <FieldError result=create.value() field="name" />
                                 </label>
                                 <label>
                                     "Summary"
-                                    <input type="text" name="summary" maxlength="300" placeholder="One line for the catalog" data-testid="summary" />
+                                    <input type="text" name="summary" maxlength="300" placeholder="One line for the catalog" data-testid="summary" value={kept::<CreateModel>("summary")} />
+                                    <FieldError result=create.value() field="summary" />
                                 </label>
                                 <div class="form-row">
                                     <label>
                                         "Task"
                                         // No task is chosen for the publisher: the browser asks for one.
                                         <select name="task" data-testid="task" required>
-                                            <option value="" disabled selected>"Choose a task…"</option>
-                                            {TASKS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                                            <option value="" disabled selected=kept_task.is_none()>"Choose a task…"</option>
+                                            {TASKS.iter().map(|(value, label)| view! {
+                                                <option value=*value selected=kept_task.as_deref() == Some(*value)>{*label}</option>
+                                            }).collect_view()}
                                         </select>
+                                        <FieldError result=create.value() field="task" />
                                     </label>
                                     <label>
                                         "Tags"
-                                        <input type="text" name="tags" placeholder="onnx, vision, small" data-testid="tags" />
+                                        <input type="text" name="tags" placeholder="onnx, vision, small" data-testid="tags" value={kept::<CreateModel>("tags")} />
                                         <span class="hint">"Separated by commas."</span>
+                                        <FieldError result=create.value() field="tags" />
                                     </label>
                                 </div>
                                 <label>
                                     "Model card (Markdown, Hugging Face-style YAML front matter)"
-                                    <textarea name="card" rows="12" class="card-editor" data-testid="card">{CARD_TEMPLATE}</textarea>
+                                    <textarea name="card" rows="12" class="card-editor" data-testid="card">{kept::<CreateModel>("card").unwrap_or_else(|| CARD_TEMPLATE.to_owned())}</textarea>
+                                    <FieldError result=create.value() field="card" />
                                 </label>
-                                <FormError result=create.value() />
+                                <FormError result=create.value() beside=&["slug", "name", "summary", "task", "tags", "card"] />
                                 <button type="submit" class="button" data-testid="create-model">"Create and upload files"</button>
                             </ActionForm>
                         </section>
-                    }.into_any(),
+                    }.into_any()
+                    },
                     Err(err) => refusal(err),
                 }
             })}
@@ -115,11 +129,19 @@ pub fn UploadPage() -> impl IntoView {
     let owner = move || params.read().get("owner").unwrap_or_default();
     let slug = move || params.read().get("slug").unwrap_or_default();
     let new_version = ServerAction::<CreateDraftVersion>::new();
+    let remove = ServerAction::<RemoveDraftFile>::new();
     // Bumped when a file is stored, so the list of files reloads.
     let stored = RwSignal::new(0u32);
     let overview = Resource::new(
-        move || (owner(), slug(), new_version.version().get(), stored.get()),
-        |(owner, slug, _, _)| upload_overview(owner, slug),
+        move || {
+            let changes = (
+                new_version.version().get(),
+                remove.version().get(),
+                stored.get(),
+            );
+            (owner(), slug(), changes)
+        },
+        |(owner, slug, _)| upload_overview(owner, slug),
     );
     // The rows outlive reloads of the overview.
     let rows = RwSignal::new(Vec::<Row>::new());
@@ -132,7 +154,7 @@ pub fn UploadPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(overview) => view! { <UploadView overview rows stored new_version hydrated page /> }.into_any(),
+                    Ok(overview) => view! { <UploadView overview rows stored new_version remove hydrated page /> }.into_any(),
                     Err(err) => refusal(err),
                 }
             })}
@@ -146,6 +168,7 @@ fn UploadView(
     rows: RwSignal<Vec<Row>>,
     stored: RwSignal<u32>,
     new_version: ServerAction<CreateDraftVersion>,
+    remove: ServerAction<RemoveDraftFile>,
     hydrated: RwSignal<bool>,
     page: StoredValue<Option<Owner>>,
 ) -> impl IntoView {
@@ -178,6 +201,7 @@ fn UploadView(
         {match draft {
             Some(version) => {
                 let target = Target { owner: owner.clone(), slug: slug.clone(), version: version.clone() };
+                let files_target = target.clone();
                 view! {
                     <section class="panel">
                         <h2>"Version " <span class="version-pill" data-testid="draft-version">{version.clone()}</span></h2>
@@ -186,7 +210,9 @@ fn UploadView(
                     </section>
                     <section class="panel">
                         <h2>"Files in this version"</h2>
-                        <StoredFiles files />
+                        <FormDone action=remove message="File removed." />
+                        <FormError result=remove.value() />
+                        <StoredFiles files target=files_target remove />
                     </section>
                     <section class="panel publish-panel">
                         <ActionForm action=publish attr:class="inline-form">
@@ -351,7 +377,8 @@ mod web_sys_files {
                     None => make(),
                 };
                 forgotten.update(|names| names.retain(|n| *n != file.name()));
-                rows.update(|rows| rows.push(row));
+                // Newest first, right under the drop zone where the person is looking.
+                rows.update(|rows| rows.insert(0, row));
                 crate::uploader::start(target.clone(), file, row, stored);
             }
         }
@@ -409,8 +436,7 @@ fn UploadLine(row: Row) -> impl IntoView {
                 }
                 text
             }
-            RowState::Failed(_) => "not stored".to_owned(),
-            RowState::Cancelled => "cancelled".to_owned(),
+            RowState::Failed(_) | RowState::Cancelled => format_size(row.size as i64),
         }
     };
     let message = move || match row.state.get() {
@@ -427,7 +453,12 @@ fn UploadLine(row: Row) -> impl IntoView {
         <li class=state_class data-testid="upload-row" data-file=name.clone()>
             <div class="upload-line">
                 <span class="file-name">{name.clone()}</span>
-                <span class="upload-percent" data-testid="upload-percent">{move || format!("{:.0}%", percent())}</span>
+                <span class="upload-percent" data-testid="upload-percent">{move || match row.state.get() {
+                    // A refused file is not a finished one: no percentage, no full bar.
+                    RowState::Failed(_) => "Not stored".to_owned(),
+                    RowState::Cancelled => "Cancelled".to_owned(),
+                    _ => format!("{:.0}%", percent()),
+                }}</span>
                 {move || row.is_active().then(|| view! {
                     <button type="button" class="link-button" data-testid="cancel-upload"
                         on:click=move |_| {
@@ -444,30 +475,49 @@ fn UploadLine(row: Row) -> impl IntoView {
 }
 
 #[component]
-fn StoredFiles(files: Vec<DraftFile>) -> impl IntoView {
+fn StoredFiles(
+    files: Vec<DraftFile>,
+    target: Target,
+    remove: ServerAction<RemoveDraftFile>,
+) -> impl IntoView {
     if files.is_empty() {
         return view! { <p class="muted" data-testid="no-files">"No files yet."</p> }.into_any();
     }
     view! {
         <div class="table-scroll">
-            <table class="files" data-testid="stored-files">
+            <table class="files stack-on-phone" data-testid="stored-files">
                 <thead>
                     <tr>
                         <th scope="col">"File"</th>
                         <th scope="col">"Format"</th>
                         <th scope="col">"Details"</th>
                         <th scope="col" class="num">"Size"</th>
+                        <th scope="col"><span class="visually-hidden">"Remove"</span></th>
                     </tr>
                 </thead>
                 <tbody>
-                    {files.into_iter().map(|f| view! {
-                        <tr>
-                            <td class="file-name">{f.path}{f.is_demo.then(|| view! { <span class="badge badge-demo">"demo"</span> })}</td>
-                            <td>{f.format}</td>
-                            <td class="muted">{f.details}</td>
-                            <td class="num">{format_size(f.size)}</td>
+                    {files.into_iter().map(|f| {
+                        let Target { owner, slug, version } = target.clone();
+                        let (row_path, shown_path, field_path) = (f.path.clone(), f.path.clone(), f.path.clone());
+                        let label = format!("Remove {}", f.path);
+                        view! {
+                        <tr data-file=row_path>
+                            <td class="file-name">{shown_path}{f.is_demo.then(|| view! { <span class="badge badge-demo">"demo"</span> })}</td>
+                            <td data-label="Format">{f.format}</td>
+                            <td class="muted" data-label="Details">{f.details}</td>
+                            <td class="num" data-label="Size">{format_size(f.size)}</td>
+                            <td>
+                                <ActionForm action=remove attr:class="inline-form">
+                                    <input type="hidden" name="owner" value=owner />
+                                    <input type="hidden" name="slug" value=slug />
+                                    <input type="hidden" name="version" value=version />
+                                    <input type="hidden" name="path" value=field_path />
+                                    <button type="submit" class="link-button" data-testid="remove-file"
+                                        aria-label=label>"Remove"</button>
+                                </ActionForm>
+                            </td>
                         </tr>
-                    }).collect_view()}
+                    }}).collect_view()}
                 </tbody>
             </table>
         </div>

@@ -3,6 +3,7 @@ use leptos_meta::{Meta, Title};
 use leptos_router::hooks::use_params_map;
 
 use crate::api::get_publisher;
+use crate::components::avatar::Avatar;
 use crate::components::model_card::ModelCard;
 use crate::pages::not_found::NotFound;
 use crate::wire::PublisherProfile;
@@ -27,21 +28,23 @@ pub fn PublisherPage() -> impl IntoView {
 
 #[component]
 fn Profile(profile: PublisherProfile) -> impl IntoView {
-    let initial = profile
-        .display_name
-        .chars()
-        .next()
-        .unwrap_or('?')
-        .to_string();
     view! {
         <Title text=profile.display_name.clone() />
         <Meta name="description" content=profile.bio.clone() />
         <section class="publisher-head">
-            <div class="avatar" aria-hidden="true">{initial}</div>
+            <Avatar name=profile.display_name.clone() url=profile.avatar_url.clone() />
             <div>
                 <h1>{profile.display_name.clone()}</h1>
                 <p class="muted">"@" {profile.username.clone()}</p>
-                <p>{profile.bio.clone()}</p>
+                <p class="bio" data-testid="bio">{profile.bio.clone()}</p>
+                {(!profile.links.is_empty()).then(|| view! {
+                    <ul class="profile-links" data-testid="profile-links">
+                        {profile.links.iter().map(|link| view! {
+                            // Visitors' links: followed by no search engine, opened apart.
+                            <li><a href=link.clone() rel="nofollow ugc noopener noreferrer" target="_blank">{link_label(link)}</a></li>
+                        }).collect_view()}
+                    </ul>
+                })}
             </div>
         </section>
         <h2>{format!("Models ({})", profile.models.len())}</h2>
@@ -49,4 +52,13 @@ fn Profile(profile: PublisherProfile) -> impl IntoView {
             {profile.models.into_iter().map(|model| view! { <ModelCard model /> }).collect_view()}
         </div>
     }
+}
+
+/// A link as people read it: the address without its scheme or a trailing slash.
+fn link_label(link: &str) -> String {
+    let bare = link
+        .strip_prefix("https://")
+        .or_else(|| link.strip_prefix("http://"))
+        .unwrap_or(link);
+    bare.strip_suffix('/').unwrap_or(bare).to_owned()
 }

@@ -5,20 +5,24 @@ use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::api::{
     get_account, my_sessions, my_tokens, ChangePassword, CreateToken, EnablePublishing,
-    LogOutOtherSessions, ResendVerification, RevokeSession, RevokeToken,
+    LogOutOtherSessions, RemoveAvatar, ResendVerification, RevokeSession, RevokeToken,
+    UpdateProfile,
 };
 use crate::components::copy::CopyButton;
-use crate::components::forms::{refusal, FieldError, FormDone, FormError};
+use crate::components::forms::{kept, refusal, FieldError, FormDone, FormError};
+use crate::pages::profile_form::ProfileEditor;
 use crate::wire::{AccountOverview, SessionRow, TokenRow};
 
+/// The tabs of every account page.
 #[component]
-fn SettingsNav() -> impl IntoView {
+pub fn SettingsNav() -> impl IntoView {
     view! {
         <nav class="tabs" aria-label="Account">
             <A href="/settings" exact=true>"Account"</A>
             <A href="/settings/sessions">"Sessions"</A>
             <A href="/settings/tokens">"API tokens"</A>
             <A href="/settings/organizations">"Organizations"</A>
+            <A href="/settings/deleted">"Deleted models"</A>
         </nav>
     }
 }
@@ -27,6 +31,8 @@ fn SettingsNav() -> impl IntoView {
 pub fn SettingsPage() -> impl IntoView {
     let publishing = ServerAction::<EnablePublishing>::new();
     let resend = ServerAction::<ResendVerification>::new();
+    let profile = ServerAction::<UpdateProfile>::new();
+    let remove_picture = ServerAction::<RemoveAvatar>::new();
     // The header's "New model" link appears as soon as publishing is on.
     let viewer = crate::viewer::use_viewer();
     Effect::new(move || {
@@ -39,7 +45,14 @@ pub fn SettingsPage() -> impl IntoView {
         }
     });
     let overview = Resource::new(
-        move || (publishing.version().get(), resend.version().get()),
+        move || {
+            (
+                publishing.version().get(),
+                resend.version().get(),
+                profile.version().get(),
+                remove_picture.version().get(),
+            )
+        },
         |_| get_account(),
     );
     view! {
@@ -49,7 +62,10 @@ pub fn SettingsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(account) => view! { <Overview account publishing resend /> }.into_any(),
+                    Ok(account) => view! {
+                        <Overview account=account.clone() publishing resend />
+                        <ProfileEditor account update=profile remove=remove_picture />
+                    }.into_any(),
                     Err(err) => refusal(err),
                 }
             })}
@@ -77,7 +93,7 @@ fn Overview(
     let verified_now = move || query.read().get("verified").is_some();
     view! {
         <section class="panel">
-            <h2>"Profile"</h2>
+            <h2>"Account"</h2>
             <dl class="facts">
                 <dt>"Username"</dt>
                 <dd data-testid="account-username">{account.username.clone()}</dd>
@@ -101,7 +117,7 @@ fn Overview(
                     <button type="submit" class="button button-small">"Send the confirmation link again"</button>
                 </ActionForm>
                 <FormError result=resend.value() />
-                <FormDone result=resend.value() message="Sent: look for it in your inbox." />
+                <FormDone action=resend message="Sent: look for it in your inbox." />
             })}
         </section>
         <section class="panel">
@@ -136,7 +152,7 @@ fn Overview(
                     <FieldError result=change.value() field="new_password" />
                 </label>
                 <FormError result=change.value() beside=&["current_password", "new_password"] />
-                <FormDone result=change.value() message="Password changed; your other sessions are logged out." />
+                <FormDone action=change message="Password changed; your other sessions are logged out." />
                 <button type="submit" class="button">"Change password"</button>
             </ActionForm>
         </section>
@@ -222,7 +238,7 @@ pub fn TokensPage() -> impl IntoView {
             <h2>"New token"</h2>
             <p class="muted">"Tokens let scripts and the " <code>"bazaar push"</code> " command act as you: send " <code>"Authorization: Bearer <token>"</code> "."</p>
             <ActionForm action=create attr:class="auth-form">
-                <label>"Name" <input name="name" required maxlength="64" placeholder="laptop upload script" /></label>
+                <label>"Name" <input name="name" required maxlength="64" placeholder="laptop upload script" value={kept::<CreateToken>("name")} /></label>
                 <label>
                     "Scope"
                     <select name="scope">

@@ -23,6 +23,10 @@ pub struct SignUpSent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountOverview {
     pub username: String,
+    pub display_name: String,
+    pub bio: String,
+    pub links: Vec<String>,
+    pub avatar_url: Option<String>,
     pub email: Option<String>,
     pub email_verified: bool,
     pub is_publisher: bool,
@@ -150,4 +154,30 @@ pub struct DeletedListingRow {
     pub deleted_at: String,
     pub files: u64,
     pub bytes: i64,
+}
+
+impl DeletedListingRow {
+    /// What a purge asks to have typed.
+    pub fn confirmation(&self) -> String {
+        format!("{}/{}", self.owner, self.slug)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<domain::listings::DeletedListing> for DeletedListingRow {
+    fn from(d: domain::listings::DeletedListing) -> Self {
+        Self {
+            id: d.listing.id,
+            owner: d.owner.username,
+            slug: d.listing.slug,
+            name: d.listing.name,
+            deleted_at: d
+                .listing
+                .deleted_at
+                .map(crate::api::request::when)
+                .unwrap_or_default(),
+            files: d.files,
+            bytes: d.bytes,
+        }
+    }
 }

@@ -189,6 +189,8 @@ pub struct PublisherProfile {
     pub username: String,
     pub display_name: String,
     pub bio: String,
+    pub links: Vec<String>,
+    pub avatar_url: Option<String>,
     pub models: Vec<ModelSummary>,
 }
 

@@ -21,6 +21,10 @@ pub struct Model {
     pub email_verified_at: Option<DateTimeUtc>,
     /// Overrides the configured storage quota for this owner, in bytes (`None`: the default).
     pub storage_quota_bytes: Option<i64>,
+    /// The object key of the profile picture, if there is one.
+    pub avatar_key: Option<String>,
+    /// Up to five links shown on the profile, one per line.
+    pub links: String,
 }
 
 impl Model {

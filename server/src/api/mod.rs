@@ -4,6 +4,7 @@
 mod accounts;
 mod downloads;
 mod models;
+mod profiles;
 mod uploads;
 use axum::{
     http::Method,
@@ -31,6 +32,14 @@ pub fn routes() -> Vec<(ApiRoute, MethodRouter<AppState>)> {
         (
             route(Method::DELETE, "/api/v1/tokens/{id}"),
             delete(accounts::revoke_token),
+        ),
+        (
+            route(Method::GET, "/api/v1/avatars/{key}"),
+            get(profiles::show),
+        ),
+        (
+            route(Method::POST, "/api/v1/me/avatar"),
+            post(profiles::upload),
         ),
         (route(Method::POST, "/api/v1/models"), post(models::create)),
         (

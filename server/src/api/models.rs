@@ -143,10 +143,12 @@ pub async fn update(
 pub async fn remove(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
+    client: Option<Extension<domain::rate_limit::ClientIp>>,
     Path((owner, slug)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let caller = require(caller, Scope::Write)?;
-    listings::delete(&state, &caller.user, &owner, &slug).await?;
+    let ip = client.map_or_else(String::new, |Extension(ip)| ip.0.to_string());
+    listings::delete(&state, &caller.user, &owner, &slug, &ip).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
