@@ -256,4 +256,62 @@ mod tests {
             assert!(text.ends_with('.'), "{text:?}");
         }
     }
+
+    /// Every field error the server can give, read from the rules' source: none shows its
+    /// internal key (a key with `_` or `.`, or any key as a `key:` prefix) once in words.
+    #[test]
+    fn no_field_error_in_the_source_shows_its_key() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut errors = Vec::new();
+        for dir in ["domain/src", "inspect/src", "app/src"] {
+            collect_field_errors(&root.join(dir), &mut errors);
+        }
+        assert!(errors.len() > 50, "found only {} field errors", errors.len());
+        for (file, field, message) in errors {
+            let text = shown(&field, &message);
+            let leaks = text.starts_with(&format!("{field}:"))
+                || (field.contains(['_', '.']) && text.contains(&field));
+            assert!(!leaks, "{file}: {text:?} shows the key {field:?}");
+        }
+    }
+
+    fn collect_field_errors(dir: &std::path::Path, out: &mut Vec<(String, String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                collect_field_errors(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let source = std::fs::read_to_string(&path).unwrap();
+                for opener in ["invalid(", "NameError::new(", "Invalid {"] {
+                    for (at, _) in source.match_indices(opener) {
+                        let rest = &source[at + opener.len()..];
+                        if let Some((field, message)) = field_and_message(rest) {
+                            out.push((path.display().to_string(), field, message));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `"field", "message"` or `"field", format!("message {x}")` (or the struct form) at the
+    /// start of `rest`, whitespace allowed; placeholders become their names.
+    fn field_and_message(rest: &str) -> Option<(String, String)> {
+        let rest = rest.trim_start();
+        let rest = rest.strip_prefix("field: ").unwrap_or(rest);
+        let (field, rest) = string_literal(rest)?;
+        let rest = rest.trim_start().strip_prefix(".into()").unwrap_or(rest.trim_start());
+        let rest = rest.trim_start().strip_prefix(',')?.trim_start();
+        let rest = rest.strip_prefix("message: ").unwrap_or(rest);
+        let rest = rest.strip_prefix("format!(").unwrap_or(rest).trim_start();
+        let (message, _) = string_literal(rest)?;
+        let message = message.replace(['{', '}'], "");
+        Some((field, message))
+    }
+
+    fn string_literal(text: &str) -> Option<(String, &str)> {
+        let body = text.strip_prefix('"')?;
+        let end = body.find('"')?;
+        Some((body[..end].to_owned(), &body[end + 1..]))
+    }
 }

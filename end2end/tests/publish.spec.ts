@@ -59,6 +59,8 @@ test('a publisher uploads files, publishes the version and sees them listed', as
 
   const rows = page.getByTestId('upload-row');
   await expect(rows).toHaveCount(3);
+  // The newest rows come first, right under the drop zone.
+  await expect(rows.first()).toHaveAttribute('data-file', 'weights.pt');
   for (const file of ['README.md', 'model.onnx']) {
     const row = page.locator(`[data-testid="upload-row"][data-file="${file}"]`);
     await expect(row.getByTestId('upload-percent')).toHaveText('100%');
@@ -67,6 +69,9 @@ test('a publisher uploads files, publishes the version and sees them listed', as
   }
   const refused = page.locator('[data-testid="upload-row"][data-file="weights.pt"]');
   await expect(refused.getByTestId('upload-error')).toContainText(/safetensors|ONNX/i);
+  // Refused is not finished: no percentage, no bar.
+  await expect(refused.getByTestId('upload-percent')).toHaveText('Not stored');
+  await expect(refused.locator('progress')).toBeHidden();
   await expect(page.locator('[data-testid="upload-row"][data-file="model.onnx"]')).toContainText('stored as onnx');
 
   const stored = page.getByTestId('stored-files');
@@ -74,6 +79,16 @@ test('a publisher uploads files, publishes the version and sees them listed', as
   await expect(stored).toContainText('model.onnx');
   await expect(stored).toContainText('opset');
   await expect(stored).not.toContainText('weights.pt');
+
+  // A file uploaded by mistake comes out of the draft again.
+  await page.getByTestId('file-input').setInputFiles([
+    { name: 'mistake.txt', mimeType: 'text/plain', buffer: Buffer.from('not meant for this model') },
+  ]);
+  await expect(stored.locator('tr[data-file="mistake.txt"]')).toBeVisible();
+  await stored.locator('tr[data-file="mistake.txt"]').getByTestId('remove-file').click();
+  await expect(page.getByTestId('form-done')).toHaveText('File removed.');
+  await expect(stored.locator('tr[data-file="mistake.txt"]')).toHaveCount(0);
+  await expect(stored.locator('tbody tr')).toHaveCount(2);
   if (process.env.BAZAAR_E2E_SCREENSHOTS) {
     await page.screenshot({ path: path.join(process.env.BAZAAR_E2E_SCREENSHOTS, 'upload-page.png'), fullPage: true });
   }
@@ -200,7 +215,29 @@ test('a publisher edits a listing and deletes it', async ({ page }, info) => {
   }
   await page.getByTestId('confirm-delete').fill(slug);
   await page.getByTestId('delete-listing').click();
-  await expect(page).toHaveURL(new RegExp(`/${owner}$`));
-  const gone = await page.goto(`/${owner}/${slug}/settings`);
-  expect(gone?.status()).toBe(404);
+  // Deleting lands on the account's deleted models, which says so and offers it back.
+  await expect(page).toHaveURL(/\/settings\/deleted\?deleted=/);
+  await expect(page.getByTestId('deleted-notice')).toContainText(`${owner}/${slug} is deleted`);
+  const gone = await page.request.get(`/${owner}/${slug}/settings`);
+  expect(gone.status()).toBe(404);
+
+  const deleted = page.locator(`[data-model="${owner}/${slug}"]`);
+  await deleted.getByTestId('restore').click();
+  await expect(page.getByTestId('form-done')).toContainText('Restored.');
+  await expect(deleted).toHaveCount(0);
+  expect((await page.request.get(`/${owner}/${slug}/settings`)).status()).toBe(200);
+
+  // Deleted again, it is purged only once its name is typed out.
+  await page.goto(`/${owner}/${slug}/settings`);
+  await page.getByTestId('confirm-delete').fill(slug);
+  await page.getByTestId('delete-listing').click();
+  await expect(deleted).toBeVisible();
+  await deleted.getByTestId('confirm-purge').fill(slug);
+  await deleted.getByTestId('purge').click();
+  await expect(page.getByTestId('field-error')).toContainText(`Type '${owner}/${slug}'`);
+  await expect(deleted).toBeVisible();
+  await deleted.getByTestId('confirm-purge').fill(`${owner}/${slug}`);
+  await deleted.getByTestId('purge').click();
+  await expect(page.getByTestId('form-done')).toContainText('Purged');
+  await expect(deleted).toHaveCount(0);
 });
