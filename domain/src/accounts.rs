@@ -122,6 +122,9 @@ async fn insert_user(
         is_publisher: Set(false),
         is_admin: Set(false),
         created_at: Set(Utc::now()),
+        // Set rather than left to the column default: SQLite's RETURNING now and then
+        // read NULL for a default that a later migration added (a pooled connection from before).
+        links: Set(String::new()),
         ..Default::default()
     };
     match row.insert(db).await {

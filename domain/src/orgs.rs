@@ -79,6 +79,9 @@ pub async fn create(
         kind: Set(user::KIND_ORG.to_owned()),
         is_publisher: Set(true),
         created_at: Set(Utc::now()),
+        // Set rather than left to the column default: SQLite's RETURNING now and then
+        // read NULL for a default that a later migration added (a pooled connection from before).
+        links: Set(String::new()),
         ..Default::default()
     }
     .insert(&txn)
