@@ -11,6 +11,7 @@ mod m0006_upload_demo_flag;
 mod m0007_login_devices;
 mod m0008_upload_quotas_and_frozen_versions;
 mod m0009_recovery_and_actors;
+mod m0011_org_invitations;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_login_devices::Migration),
             Box::new(m0008_upload_quotas_and_frozen_versions::Migration),
             Box::new(m0009_recovery_and_actors::Migration),
+            Box::new(m0011_org_invitations::Migration),
         ]
     }
 }
