@@ -34,7 +34,8 @@ pub fn NewModelPage() -> impl IntoView {
             let orgs = my_orgs().await?;
             let mut owners = vec![account.username.clone()];
             owners.extend(
-                orgs.into_iter()
+                orgs.orgs
+                    .into_iter()
                     .filter(|o| o.role == "owner" || o.role == "admin")
                     .map(|o| o.name),
             );

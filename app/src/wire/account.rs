@@ -62,10 +62,42 @@ pub struct OrgRow {
     pub role: String,
 }
 
+/// The viewer's organizations and the invitations waiting for their answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgsOverview {
+    pub orgs: Vec<OrgRow>,
+    pub invitations: Vec<InvitationRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationRow {
+    pub org: String,
+    pub org_display_name: String,
+    /// The person invited.
+    pub username: String,
+    pub role: String,
+    pub invited_by: String,
+    pub created_at: String,
+    /// The viewer may withdraw it.
+    pub cancellable: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRow {
     pub username: String,
     pub role: String,
+    /// The viewer may remove this member (or, when it is the viewer, leave).
+    pub removable: bool,
+    pub is_you: bool,
+}
+
+/// What the viewer may do in an organization, as the server's rules answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgPermissions {
+    pub invite: bool,
+    /// The roles the viewer may invite people as.
+    pub invite_roles: Vec<String>,
+    pub change_roles: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +105,10 @@ pub struct OrgDetail {
     pub name: String,
     pub display_name: String,
     pub my_role: String,
+    pub may: OrgPermissions,
     pub members: Vec<MemberRow>,
+    /// Pending invitations, shown to those who may invite.
+    pub invitations: Vec<InvitationRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
