@@ -32,6 +32,7 @@ pub enum Action {
     MemberRemove,
     AdminCreate,
     ListingPurge,
+    AccountDelete,
 }
 
 impl Action {
@@ -59,6 +60,7 @@ impl Action {
             Self::MemberRemove => "member_remove",
             Self::AdminCreate => "admin_create",
             Self::ListingPurge => "listing_purge",
+            Self::AccountDelete => "account_delete",
         }
     }
 }

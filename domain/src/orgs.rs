@@ -248,13 +248,14 @@ pub async fn permissions(
     }
 }
 
-/// The person (not an organization) called `username`.
+/// The person (not an organization, not a deleted account) called `username`.
 async fn find_person(db: &impl ConnectionTrait, username: &str) -> DomainResult<user::Model> {
     user::Entity::find()
         .filter(user::Column::UsernameKey.eq(username_key(username.trim())))
         .filter(user::Column::Kind.eq(user::KIND_USER))
         .one(db)
         .await?
+        .filter(|person| !crate::account_deletion::is_deleted(person))
         .ok_or_else(|| {
             DomainError::invalid(
                 "username",

@@ -81,6 +81,11 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     ("POST /api/create_token", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("POST /api/my_orgs", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("POST /api/create_org", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    (
+        // With the wrong password: nobody's account goes in this test.
+        "POST /api/delete_account",
+        [Unauthenticated, Invalid, Invalid, Invalid, Invalid],
+    ),
     // An invitation to the owner's account: only its invitee may answer it; to anyone else
     // it does not exist.
     (
@@ -518,6 +523,10 @@ async fn prepare(
         }
         "/api/accept_invitation" | "/api/decline_invitation" => {
             format!("org={}", fx.inviting_org(app).await)
+        }
+        "/api/delete_account" => {
+            let name = ["", "other", "owner", "member", "site-admin"][role];
+            format!("password=wrong+password+here&confirm={name}")
         }
         "/api/set_member_role" => {
             let member = fx.org_member(app).await;

@@ -12,13 +12,17 @@ use crate::wire::{AccountOverview, CreatedToken, OrgsOverview, SessionRow, Token
 
 #[server(endpoint = "get_account")]
 pub async fn get_account() -> Result<AccountOverview, AppError> {
+    let state = expect_context::<domain::AppState>();
     let user = signed_in()?.user;
+    let choices = respond(domain::account_deletion::choices(&state.db, &user).await)?;
     Ok(AccountOverview {
         username: user.username,
         email: user.email,
         email_verified: user.email_verified_at.is_some(),
         is_publisher: user.is_publisher,
         is_admin: user.is_admin,
+        owned_models: choices.models,
+        managed_orgs: choices.orgs.into_iter().map(org_row).collect(),
     })
 }
 

@@ -27,6 +27,11 @@ pub struct AccountOverview {
     pub email_verified: bool,
     pub is_publisher: bool,
     pub is_admin: bool,
+    /// The models the account owns (not deleted), which deleting it hands over or hides.
+    pub owned_models: u64,
+    /// The organizations it owns or administers: where it publishes, and where its models can
+    /// be handed when it is deleted.
+    pub managed_orgs: Vec<OrgRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
