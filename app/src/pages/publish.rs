@@ -3,9 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
-use crate::api::{
-    get_account, my_orgs, upload_overview, CreateDraftVersion, CreateModel, PublishDraft,
-};
+use crate::api::{get_account, upload_overview, CreateDraftVersion, CreateModel, PublishDraft};
 use crate::components::forms::{refusal, FormError};
 use crate::uploader::{format_eta, Row, RowState, Target};
 use crate::wire::{format_size, DraftFile, ListingDraft};
@@ -31,14 +29,9 @@ pub fn NewModelPage() -> impl IntoView {
         || (),
         |_| async move {
             let account = get_account().await?;
-            let orgs = my_orgs().await?;
             let mut owners = vec![account.username.clone()];
-            owners.extend(
-                orgs.orgs
-                    .into_iter()
-                    .filter(|o| o.role == "owner" || o.role == "admin")
-                    .map(|o| o.name),
-            );
+            // The server says where the account publishes: the organizations it manages.
+            owners.extend(account.managed_orgs.into_iter().map(|o| o.name));
             Ok::<_, crate::error::AppError>((account.is_publisher, owners))
         },
     );
