@@ -128,7 +128,19 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        Self::Transport(value.to_string())
+        let unreadable = matches!(
+            value,
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::Deserialization(_)
+        );
+        let err = Self::Transport(value.to_string());
+        // On the server, arguments it cannot read (a missing or malformed field) are the
+        // caller's mistake: 400, not the 500 an error without a status gets.
+        #[cfg(feature = "ssr")]
+        if unreadable {
+            return refuse(err);
+        }
+        let _ = unreadable;
+        err
     }
 }
 
@@ -266,7 +278,11 @@ mod tests {
         for dir in ["domain/src", "inspect/src", "app/src"] {
             collect_field_errors(&root.join(dir), &mut errors);
         }
-        assert!(errors.len() > 50, "found only {} field errors", errors.len());
+        assert!(
+            errors.len() > 50,
+            "found only {} field errors",
+            errors.len()
+        );
         for (file, field, message) in errors {
             let text = shown(&field, &message);
             let leaks = text.starts_with(&format!("{field}:"))
@@ -300,7 +316,10 @@ mod tests {
         let rest = rest.trim_start();
         let rest = rest.strip_prefix("field: ").unwrap_or(rest);
         let (field, rest) = string_literal(rest)?;
-        let rest = rest.trim_start().strip_prefix(".into()").unwrap_or(rest.trim_start());
+        let rest = rest
+            .trim_start()
+            .strip_prefix(".into()")
+            .unwrap_or(rest.trim_start());
         let rest = rest.trim_start().strip_prefix(',')?.trim_start();
         let rest = rest.strip_prefix("message: ").unwrap_or(rest);
         let rest = rest.strip_prefix("format!(").unwrap_or(rest).trim_start();

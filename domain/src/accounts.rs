@@ -677,6 +677,34 @@ pub async fn log_out_other_sessions(
     Ok(ended)
 }
 
+/// Checks the password a signed-in user typed to confirm a grave change (`what`: counted per
+/// account and limited as password changes are, so a stolen session cannot guess it), and
+/// answers `wrong` when it is not theirs.
+pub(crate) async fn verify_own_password(
+    state: &AppState,
+    user: &user::Model,
+    what: &str,
+    password: &str,
+    wrong: DomainError,
+) -> DomainResult<()> {
+    rate_limit::hit(
+        &state.db,
+        &format!("{what}:account:{}", user.id),
+        state.rate_limits.password_change_per_account,
+        Utc::now(),
+    )
+    .await?;
+    let stored = user
+        .password_hash
+        .clone()
+        .unwrap_or_else(|| UNKNOWN_USER_HASH.to_owned());
+    let verdict = state.passwords.verify(password.to_owned(), stored).await?;
+    match verdict {
+        Verification::Match { .. } => Ok(()),
+        _ => Err(wrong),
+    }
+}
+
 /// Changes the password after checking the current one, and ends the user's other
 /// sessions (whoever else was logged in with the old password is logged out).
 pub async fn change_password(
@@ -687,27 +715,8 @@ pub async fn change_password(
     new_password: &str,
     ip: &str,
 ) -> DomainResult<()> {
-    rate_limit::hit(
-        &state.db,
-        &format!("password_change:account:{}", user.id),
-        state.rate_limits.password_change_per_account,
-        Utc::now(),
-    )
-    .await?;
-    let stored = user
-        .password_hash
-        .clone()
-        .unwrap_or_else(|| UNKNOWN_USER_HASH.to_owned());
-    let verdict = state
-        .passwords
-        .verify(current_password.to_owned(), stored)
-        .await?;
-    if !matches!(verdict, Verification::Match { .. }) {
-        return Err(DomainError::invalid(
-            "current_password",
-            "this is not your current password",
-        ));
-    }
+    let wrong = DomainError::invalid("current_password", "this is not your current password");
+    verify_own_password(state, user, "password_change", current_password, wrong).await?;
     check_new_password(new_password, &user.username).map_err(|e| match e {
         DomainError::Invalid { message, .. } => DomainError::invalid("new_password", message),
         other => other,

@@ -24,7 +24,10 @@ pub enum Action {
     TokenRevoke,
     PublishingEnable,
     OrgCreate,
-    MemberAdd,
+    MemberInvite,
+    InvitationAccept,
+    InvitationDecline,
+    InvitationCancel,
     RoleChange,
     MemberRemove,
     AdminCreate,
@@ -33,6 +36,7 @@ pub enum Action {
     ListingRestore,
     DraftFileRemove,
     ProfileUpdate,
+    AccountDelete,
 }
 
 impl Action {
@@ -52,7 +56,10 @@ impl Action {
             Self::TokenRevoke => "token_revoke",
             Self::PublishingEnable => "publishing_enable",
             Self::OrgCreate => "org_create",
-            Self::MemberAdd => "member_add",
+            Self::MemberInvite => "member_invite",
+            Self::InvitationAccept => "invitation_accept",
+            Self::InvitationDecline => "invitation_decline",
+            Self::InvitationCancel => "invitation_cancel",
             Self::RoleChange => "role_change",
             Self::MemberRemove => "member_remove",
             Self::AdminCreate => "admin_create",
@@ -61,6 +68,7 @@ impl Action {
             Self::ListingRestore => "listing_restore",
             Self::DraftFileRemove => "draft_file_remove",
             Self::ProfileUpdate => "profile_update",
+            Self::AccountDelete => "account_delete",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Bazaar's server-side core: entities, services and their rules. Used by the Leptos app's
 //! server half and by the server binary; never compiled for the browser.
+pub mod account_deletion;
 pub mod accounts;
 pub mod audit;
 pub mod caller;

@@ -1,7 +1,9 @@
 //! Organizations: accounts that people share. An organization is a `users` row of kind `org`
 //! (so it shares the namespace and can own models), with members in one of three roles.
-//! Owners manage everything; admins add and remove plain members; members belong (a later
+//! Owners manage everything; admins invite and remove plain members; members belong (a later
 //! licensing rule lets an organization's licenses cover them). Owners and admins publish.
+//! People join by accepting an invitation (see `invitations`). What each role may do is
+//! answered by [`Permissions`], for the rules here and for the pages alike.
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
@@ -12,6 +14,9 @@ use crate::audit::{self, Action, Actor};
 use crate::entities::{membership, user};
 use crate::error::{DomainError, DomainResult};
 use crate::names::{check_display_name, check_username, normalize_username, username_key};
+
+mod invitations;
+pub use invitations::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
@@ -39,6 +44,56 @@ impl Role {
                 "choose owner, admin or member",
             )),
         }
+    }
+}
+
+/// What the holder of a role may do in an organization. Site admins act as owners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permissions {
+    pub role: Role,
+}
+
+impl Permissions {
+    /// Owners and admins invite people.
+    pub fn may_invite(self) -> bool {
+        self.role >= Role::Admin
+    }
+
+    /// Whether they may give `role` to someone, by invitation: owners give any role, admins
+    /// only the plain member's.
+    pub fn may_grant(self, role: Role) -> bool {
+        self.role == Role::Owner || (self.may_invite() && role == Role::Member)
+    }
+
+    /// The roles they may invite people as, lowest first.
+    pub fn grantable(self) -> Vec<Role> {
+        [Role::Member, Role::Admin, Role::Owner]
+            .into_iter()
+            .filter(|role| self.may_grant(*role))
+            .collect()
+    }
+
+    /// Only owners change roles.
+    pub fn may_change_roles(self) -> bool {
+        self.role == Role::Owner
+    }
+
+    /// Whether they may remove someone holding `role` (or cancel their invitation): owners
+    /// remove anyone, admins plain members. Anyone may leave.
+    pub fn may_remove(self, role: Role) -> bool {
+        self.may_grant(role)
+    }
+
+    /// The refusal for someone whose role falls short of what an action needs.
+    fn refusal(self, needed: Role) -> DomainError {
+        DomainError::Forbidden(format!(
+            "only an organization {} can do this",
+            if needed == Role::Owner {
+                "owner"
+            } else {
+                "admin or owner"
+            }
+        ))
     }
 }
 
@@ -177,26 +232,18 @@ pub async fn orgs_of(
     Ok(orgs)
 }
 
-/// The role `actor` holds, refusing anyone below `needed` (site admins act as owners).
-async fn require_role(
+/// What `actor` may do in the organization; refuses anyone who is not a member (site admins
+/// act as owners).
+pub async fn permissions(
     db: &impl ConnectionTrait,
     org: &user::Model,
     actor: &user::Model,
-    needed: Role,
-) -> DomainResult<Role> {
+) -> DomainResult<Permissions> {
     if actor.is_admin {
-        return Ok(Role::Owner);
+        return Ok(Permissions { role: Role::Owner });
     }
     match role_of(db, org.id, actor.id).await? {
-        Some(role) if role >= needed => Ok(role),
-        Some(_) => Err(DomainError::Forbidden(format!(
-            "only an organization {} or owner can do this",
-            if needed == Role::Owner {
-                "owner"
-            } else {
-                "admin"
-            }
-        ))),
+        Some(role) => Ok(Permissions { role }),
         None => Err(DomainError::Forbidden(format!(
             "you are not a member of {}",
             org.username
@@ -204,64 +251,20 @@ async fn require_role(
     }
 }
 
-/// Lets `actor` see and manage the organization's page; members only.
-pub async fn require_member(
-    db: &impl ConnectionTrait,
-    org: &user::Model,
-    actor: &user::Model,
-) -> DomainResult<Role> {
-    require_role(db, org, actor, Role::Member).await
-}
-
+/// The person (not an organization, not a deleted account) called `username`.
 async fn find_person(db: &impl ConnectionTrait, username: &str) -> DomainResult<user::Model> {
     user::Entity::find()
         .filter(user::Column::UsernameKey.eq(username_key(username.trim())))
         .filter(user::Column::Kind.eq(user::KIND_USER))
         .one(db)
         .await?
+        .filter(|person| !crate::account_deletion::is_deleted(person))
         .ok_or_else(|| {
             DomainError::invalid(
                 "username",
                 format!("no user is called '{}'", username.trim()),
             )
         })
-}
-
-/// Adds a person. Admins may add members; only owners may give the admin or owner role.
-pub async fn add_member(
-    db: &impl ConnectionTrait,
-    actor: &user::Model,
-    org: &user::Model,
-    username: &str,
-    role: Role,
-    ip: &str,
-) -> DomainResult<()> {
-    let actor_role = require_role(db, org, actor, Role::Admin).await?;
-    if role > Role::Member && actor_role < Role::Owner {
-        return Err(DomainError::Forbidden(
-            "only an owner can add admins or owners".into(),
-        ));
-    }
-    let person = find_person(db, username).await?;
-    if role_of(db, org.id, person.id).await?.is_some() {
-        return Err(DomainError::invalid(
-            "username",
-            format!("{} is already a member", person.username),
-        ));
-    }
-    insert_membership(db, org.id, person.id, role).await?;
-    audit::record(
-        db,
-        Actor::user(actor, ip),
-        Action::MemberAdd,
-        &format!(
-            "{} to {} as {}",
-            person.username,
-            org.username,
-            role.as_str()
-        ),
-    )
-    .await
 }
 
 /// Changes a member's role; owners only, and the last owner cannot step down.
@@ -273,7 +276,10 @@ pub async fn set_role(
     role: Role,
     ip: &str,
 ) -> DomainResult<()> {
-    require_role(db, org, actor, Role::Owner).await?;
+    let may = permissions(db, org, actor).await?;
+    if !may.may_change_roles() {
+        return Err(may.refusal(Role::Owner));
+    }
     let person = find_person(db, username).await?;
     let txn = db.begin().await?;
     // Changes to one organization's members take turns, so two of them cannot both see
@@ -328,12 +334,15 @@ pub async fn remove_member(
         .await?
         .ok_or(DomainError::NotFound("member"))?;
     if person.id != actor.id {
-        let needed = if current == Role::Member {
-            Role::Admin
-        } else {
-            Role::Owner
-        };
-        require_role(&txn, org, actor, needed).await?;
+        let may = permissions(&txn, org, actor).await?;
+        if !may.may_remove(current) {
+            let needed = if current == Role::Member {
+                Role::Admin
+            } else {
+                Role::Owner
+            };
+            return Err(may.refusal(needed));
+        }
     }
     if current == Role::Owner {
         ensure_another_owner(&txn, org.id, person.id).await?;
@@ -352,7 +361,8 @@ pub async fn remove_member(
     Ok(())
 }
 
-async fn ensure_another_owner(
+/// Refuses to leave the organization without an owner once `leaving` is no longer one.
+pub(crate) async fn ensure_another_owner(
     db: &impl ConnectionTrait,
     org_id: i64,
     leaving: i64,

@@ -40,6 +40,22 @@ async fn person(state: &AppState, name: &str) -> user::Model {
     .unwrap()
 }
 
+/// `actor` invites `person` to `org` as `role`, and `person` accepts.
+async fn join(
+    state: &AppState,
+    actor: &user::Model,
+    org: &user::Model,
+    person: &user::Model,
+    role: Role,
+) {
+    domain::orgs::invite(state, actor, org, &person.username, role, "t")
+        .await
+        .unwrap();
+    domain::orgs::accept(&state.db, person, org, "t")
+        .await
+        .unwrap();
+}
+
 /// The token in the link of the newest e-mail sent whose link contains `path`.
 fn link_token(mail: &MailCapture, path: &str) -> String {
     let sent = mail.all();
@@ -189,18 +205,14 @@ async fn organizations_keep_an_owner_and_roles_limit_who_manages_whom() {
         "shares the users' namespace: {taken:?}"
     );
 
-    domain::orgs::add_member(&state.db, &ann, &org, "ben", Role::Admin, "t")
-        .await
-        .unwrap();
-    // An admin adds members, but not admins; a member manages nobody.
-    domain::orgs::add_member(&state.db, &ben, &org, "cat", Role::Member, "t")
-        .await
-        .unwrap();
-    let refused = domain::orgs::add_member(&state.db, &ben, &org, "dan", Role::Admin, "t").await;
+    join(&state, &ann, &org, &ben, Role::Admin).await;
+    // An admin invites members, but not admins; a member manages nobody.
+    join(&state, &ben, &org, &cat, Role::Member).await;
+    let refused = domain::orgs::invite(&state, &ben, &org, "dan", Role::Admin, "t").await;
     assert!(matches!(refused, Err(DomainError::Forbidden(_))));
-    let refused = domain::orgs::add_member(&state.db, &cat, &org, "dan", Role::Member, "t").await;
+    let refused = domain::orgs::invite(&state, &cat, &org, "dan", Role::Member, "t").await;
     assert!(matches!(refused, Err(DomainError::Forbidden(_))));
-    let again = domain::orgs::add_member(&state.db, &ann, &org, "cat", Role::Member, "t").await;
+    let again = domain::orgs::invite(&state, &ann, &org, "cat", Role::Member, "t").await;
     assert!(matches!(
         again,
         Err(DomainError::Invalid {
@@ -208,6 +220,22 @@ async fn organizations_keep_an_owner_and_roles_limit_who_manages_whom() {
             ..
         })
     ));
+    // What the page is told each may do is what the rules above allowed.
+    let mut may = Vec::new();
+    for who in [&ann, &ben, &cat] {
+        may.push(
+            domain::orgs::permissions(&state.db, &org, who)
+                .await
+                .unwrap(),
+        );
+    }
+    let (owner, admin, member) = (may[0], may[1], may[2]);
+    assert_eq!(owner.grantable(), [Role::Member, Role::Admin, Role::Owner]);
+    assert_eq!(admin.grantable(), [Role::Member]);
+    assert!(member.grantable().is_empty() && !member.may_invite());
+    assert!(owner.may_change_roles() && !admin.may_change_roles());
+    assert!(admin.may_remove(Role::Member) && !admin.may_remove(Role::Admin));
+    assert!(owner.may_remove(Role::Owner) && !member.may_remove(Role::Member));
 
     // The last owner can neither leave nor step down.
     let alone = domain::orgs::remove_member(&state.db, &ann, &org, "ann", "t").await;
@@ -340,9 +368,7 @@ async fn owners_demoting_each_other_at_once_leave_one_owner() {
         let org = domain::orgs::create(&state.db, &ann, &format!("pair{round}"), "Pair", "t")
             .await
             .unwrap();
-        domain::orgs::add_member(&state.db, &ann, &org, "ben", Role::Owner, "t")
-            .await
-            .unwrap();
+        join(&state, &ann, &org, &ben, Role::Owner).await;
         let demote = |actor: user::Model, target: &'static str| {
             let (db, org) = (state.db.clone(), org.clone());
             tokio::spawn(async move {

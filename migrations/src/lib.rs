@@ -12,6 +12,7 @@ mod m0007_login_devices;
 mod m0008_upload_quotas_and_frozen_versions;
 mod m0009_recovery_and_actors;
 mod m0010_profiles;
+mod m0011_org_invitations;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_upload_quotas_and_frozen_versions::Migration),
             Box::new(m0009_recovery_and_actors::Migration),
             Box::new(m0010_profiles::Migration),
+            Box::new(m0011_org_invitations::Migration),
         ]
     }
 }

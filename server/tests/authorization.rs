@@ -81,6 +81,21 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     ("POST /api/create_token", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("POST /api/my_orgs", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("POST /api/create_org", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    (
+        // With the wrong password: nobody's account goes in this test.
+        "POST /api/delete_account",
+        [Unauthenticated, Invalid, Invalid, Invalid, Invalid],
+    ),
+    // An invitation to the owner's account: only its invitee may answer it; to anyone else
+    // it does not exist.
+    (
+        "POST /api/accept_invitation",
+        [Unauthenticated, NotFound, Ok, NotFound, NotFound],
+    ),
+    (
+        "POST /api/decline_invitation",
+        [Unauthenticated, NotFound, Ok, NotFound, NotFound],
+    ),
     // The owner's session and token: nobody else can even see they exist.
     (
         "POST /api/revoke_session",
@@ -96,7 +111,11 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         [Unauthenticated, Forbidden, Ok, Ok, Ok],
     ),
     (
-        "POST /api/add_member",
+        "POST /api/invite_member",
+        [Unauthenticated, Forbidden, Ok, Forbidden, Ok],
+    ),
+    (
+        "POST /api/cancel_invitation",
         [Unauthenticated, Forbidden, Ok, Forbidden, Ok],
     ),
     (
@@ -271,18 +290,42 @@ impl Fixture {
     }
 
     async fn org_member(&mut self, app: &TestApp) -> String {
+        let person = self.invited(app).await;
+        domain::orgs::accept(&app.state.db, &person, &self.org, "test")
+            .await
+            .unwrap();
+        person.username
+    }
+
+    /// A fresh person the owner invited to the organization as a member.
+    async fn invited(&mut self, app: &TestApp) -> user::Model {
         let person = self.person(app).await;
-        domain::orgs::add_member(
-            &app.state.db,
+        let role = domain::orgs::Role::Member;
+        domain::orgs::invite(
+            &app.state,
             &self.owner,
             &self.org,
             &person.username,
-            domain::orgs::Role::Member,
+            role,
             "test",
         )
         .await
         .unwrap();
-        person.username
+        person
+    }
+
+    /// A fresh organization that invited the owner's account: its name.
+    async fn inviting_org(&mut self, app: &TestApp) -> String {
+        let founder = self.person(app).await;
+        let name = self.fresh_name("guild");
+        let org = domain::orgs::create(&app.state.db, &founder, &name, "", "test")
+            .await
+            .unwrap();
+        let role = domain::orgs::Role::Member;
+        domain::orgs::invite(&app.state, &founder, &org, "owner", role, "test")
+            .await
+            .unwrap();
+        name
     }
 }
 
@@ -519,9 +562,20 @@ async fn prepare(
             format!("id={}", token.id)
         }
         "/api/get_org" => "name=acme".to_owned(),
-        "/api/add_member" => {
+        "/api/invite_member" => {
             let person = fx.person(app).await;
             format!("org=acme&username={}&role=member", person.username)
+        }
+        "/api/cancel_invitation" => {
+            let person = fx.invited(app).await;
+            format!("org=acme&username={}", person.username)
+        }
+        "/api/accept_invitation" | "/api/decline_invitation" => {
+            format!("org={}", fx.inviting_org(app).await)
+        }
+        "/api/delete_account" => {
+            let name = ["", "other", "owner", "member", "site-admin"][role];
+            format!("password=wrong+password+here&confirm={name}")
         }
         "/api/set_member_role" => {
             let member = fx.org_member(app).await;
@@ -580,16 +634,17 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
     let org = domain::orgs::create(&app.state.db, &owner, "acme", "Acme", "test")
         .await
         .unwrap();
-    domain::orgs::add_member(
-        &app.state.db,
-        &owner,
-        &org,
-        "member",
-        domain::orgs::Role::Member,
-        "test",
-    )
-    .await
-    .unwrap();
+    let member = domain::catalog::find_user(&app.state.db, "member")
+        .await
+        .unwrap()
+        .unwrap();
+    let role = domain::orgs::Role::Member;
+    domain::orgs::invite(&app.state, &owner, &org, "member", role, "test")
+        .await
+        .unwrap();
+    domain::orgs::accept(&app.state.db, &member, &org, "test")
+        .await
+        .unwrap();
     let mut fx = Fixture {
         cookies,
         owner,

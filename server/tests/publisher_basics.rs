@@ -192,6 +192,14 @@ async fn deleted_models_are_restored_until_purged_by_typed_name(app: TestApp) {
     );
 
     // Purging asks for the name typed out, and refuses anything else with nothing lost.
+    let unreadable = app
+        .post_form("/api/purge_listing", &format!("id={id}"), Some(&cookie))
+        .await;
+    assert_eq!(
+        unreadable.status(),
+        400,
+        "a missing field is the caller's mistake"
+    );
     app.post_form(
         "/api/delete_listing",
         "owner=grace&slug=tiny&confirm=tiny",

@@ -896,19 +896,19 @@ async fn a_member_removed_from_the_organization_mid_upload_cannot_complete(app: 
         .await
         .unwrap()
         .unwrap();
+    let worker = domain::catalog::find_user(&app.state.db, "worker")
+        .await
+        .unwrap()
+        .unwrap();
     let org = orgs::create(&app.state.db, &boss, "lab", "The Lab", "127.0.0.1")
         .await
         .unwrap();
-    orgs::add_member(
-        &app.state.db,
-        &boss,
-        &org,
-        "worker",
-        Role::Admin,
-        "127.0.0.1",
-    )
-    .await
-    .unwrap();
+    orgs::invite(&app.state, &boss, &org, "worker", Role::Admin, "127.0.0.1")
+        .await
+        .unwrap();
+    orgs::accept(&app.state.db, &worker, &org, "127.0.0.1")
+        .await
+        .unwrap();
     draft(&app, &worker_token, "lab", "m").await;
     let _ = &boss_token;
 
@@ -927,16 +927,12 @@ async fn a_member_removed_from_the_organization_mid_upload_cannot_complete(app: 
     assert_nothing_left(&app, &id, &key).await;
 
     // A token revoked mid-upload cannot finish it either.
-    orgs::add_member(
-        &app.state.db,
-        &boss,
-        &org,
-        "worker",
-        Role::Admin,
-        "127.0.0.1",
-    )
-    .await
-    .unwrap();
+    orgs::invite(&app.state, &boss, &org, "worker", Role::Admin, "127.0.0.1")
+        .await
+        .unwrap();
+    orgs::accept(&app.state.db, &worker, &org, "127.0.0.1")
+        .await
+        .unwrap();
     let id = upload_id(begin(&app, &worker_token, "lab/m", "w.txt", &bytes).await).await;
     let half = patch(&app, &worker_token, &id, 0, bytes[..10].to_vec().into()).await;
     assert_eq!(half.status(), 200);

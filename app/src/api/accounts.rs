@@ -165,3 +165,33 @@ pub async fn resend_verification() -> Result<(), AppError> {
     respond(domain::recovery::send_verification(&state, &caller.user).await)?;
     Ok(())
 }
+
+/// Deletes the signed-in account once `password` is right and `confirm` repeats the username.
+/// `hand_to` names the organization that gets the account's models; empty or absent, they are
+/// hidden. The browser is logged out and lands on the home page, which says so.
+#[server(endpoint = "delete_account")]
+pub async fn delete_account(
+    password: String,
+    confirm: String,
+    hand_to: Option<String>,
+) -> Result<(), AppError> {
+    use domain::account_deletion::{Deletion, Handover};
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    let models = match hand_to.as_deref().map(str::trim) {
+        None | Some("") => Handover::Hide,
+        Some(org) => Handover::To(org),
+    };
+    let deletion = Deletion {
+        password: &password,
+        confirm: &confirm,
+        models,
+    };
+    respond(
+        domain::account_deletion::delete_account(&state, &caller.user, deletion, &client_ip())
+            .await,
+    )?;
+    session_cookie::clear();
+    leptos_axum::redirect("/?deleted=1");
+    Ok(())
+}

@@ -6,11 +6,15 @@ use super::request::{client_ip, signed_in, when};
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
-use crate::wire::{AccountOverview, CreatedToken, OrgRow, SessionRow, TokenRow};
+#[cfg(feature = "ssr")]
+use crate::wire::OrgRow;
+use crate::wire::{AccountOverview, CreatedToken, OrgsOverview, SessionRow, TokenRow};
 
 #[server(endpoint = "get_account")]
 pub async fn get_account() -> Result<AccountOverview, AppError> {
+    let state = expect_context::<domain::AppState>();
     let user = signed_in()?.user;
+    let choices = respond(domain::account_deletion::choices(&state.db, &user).await)?;
     Ok(AccountOverview {
         avatar_url: user.avatar_key.as_deref().map(domain::profiles::avatar_url),
         links: user.links.lines().map(str::to_owned).collect(),
@@ -21,7 +25,18 @@ pub async fn get_account() -> Result<AccountOverview, AppError> {
         email_verified: user.email_verified_at.is_some(),
         is_publisher: user.is_publisher,
         is_admin: user.is_admin,
+        owned_models: choices.models,
+        managed_orgs: choices.orgs.into_iter().map(org_row).collect(),
     })
+}
+
+#[cfg(feature = "ssr")]
+fn org_row((org, role): (domain::entities::user::Model, domain::orgs::Role)) -> OrgRow {
+    OrgRow {
+        name: org.username,
+        display_name: org.display_name,
+        role: role.as_str().to_owned(),
+    }
 }
 
 #[server(endpoint = "enable_publishing")]
@@ -128,17 +143,18 @@ pub async fn revoke_token(id: i64) -> Result<(), AppError> {
     respond(domain::tokens::revoke(&state.db, &caller.user, id, &client_ip()).await)
 }
 
+/// The viewer's organizations, and the invitations waiting for their answer.
 #[server(endpoint = "my_orgs")]
-pub async fn my_orgs() -> Result<Vec<OrgRow>, AppError> {
+pub async fn my_orgs() -> Result<OrgsOverview, AppError> {
     let state = expect_context::<domain::AppState>();
     let caller = signed_in()?;
     let orgs = respond(domain::orgs::orgs_of(&state.db, caller.user.id).await)?;
-    Ok(orgs
-        .into_iter()
-        .map(|(org, role)| OrgRow {
-            name: org.username,
-            display_name: org.display_name,
-            role: role.as_str().to_owned(),
-        })
-        .collect())
+    let invitations = respond(domain::orgs::pending_invitations_of(&state.db, &caller.user).await)?;
+    Ok(OrgsOverview {
+        orgs: orgs.into_iter().map(org_row).collect(),
+        invitations: invitations
+            .into_iter()
+            .map(|invitation| super::orgs::invitation_row(invitation, false))
+            .collect(),
+    })
 }

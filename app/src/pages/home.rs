@@ -36,8 +36,14 @@ pub fn HomePage() -> impl IntoView {
         navigate(&format!("/{}", params.to_query_string()), options);
     };
 
+    // Where deleting an account ends.
+    let deleted = move || query.read().get("deleted").is_some();
+
     view! {
         <Title text="" />
+        <Show when=deleted>
+            <p class="form-done" role="status" data-testid="account-deleted">"Your account is deleted."</p>
+        </Show>
         <section class="hero">
             <h1>"Models you can try before you buy"</h1>
             <p class="lede">

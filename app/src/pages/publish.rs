@@ -5,8 +5,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::{
-    get_account, my_orgs, upload_overview, CreateDraftVersion, CreateModel, PublishDraft,
-    RemoveDraftFile,
+    get_account, upload_overview, CreateDraftVersion, CreateModel, PublishDraft, RemoveDraftFile,
 };
 use crate::components::forms::{kept, refusal, FieldError, FormDone, FormError};
 use crate::uploader::{format_eta, Row, RowState, Target};
@@ -33,13 +32,9 @@ pub fn NewModelPage() -> impl IntoView {
         || (),
         |_| async move {
             let account = get_account().await?;
-            let orgs = my_orgs().await?;
             let mut owners = vec![account.username.clone()];
-            owners.extend(
-                orgs.into_iter()
-                    .filter(|o| o.role == "owner" || o.role == "admin")
-                    .map(|o| o.name),
-            );
+            // The server says where the account publishes: the organizations it manages.
+            owners.extend(account.managed_orgs.into_iter().map(|o| o.name));
             Ok::<_, crate::error::AppError>((account.is_publisher, owners))
         },
     );

@@ -1,17 +1,18 @@
-//! The signed-in user's account pages: overview and password, sessions, API tokens.
+//! The signed-in user's account pages: overview, password and account deletion, sessions,
+//! API tokens.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::api::{
-    get_account, my_sessions, my_tokens, ChangePassword, CreateToken, EnablePublishing,
-    LogOutOtherSessions, RemoveAvatar, ResendVerification, RevokeSession, RevokeToken,
-    UpdateProfile,
+    get_account, my_sessions, my_tokens, ChangePassword, CreateToken, DeleteAccount,
+    EnablePublishing, LogOutOtherSessions, RemoveAvatar, ResendVerification, RevokeSession,
+    RevokeToken, UpdateProfile,
 };
 use crate::components::copy::CopyButton;
 use crate::components::forms::{kept, refusal, FieldError, FormDone, FormError};
 use crate::pages::profile_form::ProfileEditor;
-use crate::wire::{AccountOverview, SessionRow, TokenRow};
+use crate::wire::{AccountOverview, OrgRow, SessionRow, TokenRow};
 
 /// The tabs of every account page.
 #[component]
@@ -154,6 +155,57 @@ fn Overview(
                 <FormError result=change.value() beside=&["current_password", "new_password"] />
                 <FormDone action=change message="Password changed; your other sessions are logged out." />
                 <button type="submit" class="button">"Change password"</button>
+            </ActionForm>
+        </section>
+        <DeleteAccountPanel username=account.username owned_models=account.owned_models orgs=account.managed_orgs />
+    }
+}
+
+/// Deleting the account, asking for the password and the username typed again, as deleting a
+/// model asks for its name; and, when the account owns models, where they go.
+#[component]
+fn DeleteAccountPanel(username: String, owned_models: u64, orgs: Vec<OrgRow>) -> impl IntoView {
+    let delete = ServerAction::<DeleteAccount>::new();
+    // The server ends the session and sends the browser home; the header follows.
+    let viewer = crate::viewer::use_viewer();
+    Effect::new(move || {
+        if matches!(delete.value().get(), Some(Ok(()))) {
+            viewer.set(None);
+        }
+    });
+    let models = match owned_models {
+        1 => "1 model".to_owned(),
+        n => format!("{n} models"),
+    };
+    view! {
+        <section class="panel danger-zone">
+            <h2>"Delete your account"</h2>
+            <p>"You are logged out everywhere, your API tokens stop working and you leave your organizations. Your username and e-mail address become free for anyone to take. This cannot be undone."</p>
+            <ActionForm action=delete attr:class="auth-form" attr:data-testid="delete-account-form">
+                {(owned_models > 0).then(|| view! {
+                    <label>
+                        {format!("Your {models}")}
+                        <select name="hand_to" data-testid="hand-to">
+                            <option value="">"Delete them too (an administrator can purge their files)"</option>
+                            {orgs.into_iter().map(|org| view! {
+                                <option value=org.name.clone()>{format!("Hand them to {} (@{})", org.display_name, org.name)}</option>
+                            }).collect_view()}
+                        </select>
+                        <FieldError result=delete.value() field="hand_to" />
+                    </label>
+                })}
+                <label>
+                    "Your password"
+                    <input type="password" name="password" autocomplete="current-password" required data-testid="delete-password" />
+                    <FieldError result=delete.value() field="password" />
+                </label>
+                <label>
+                    {format!("Type {username} to confirm")}
+                    <input type="text" name="confirm" required autocomplete="off" data-testid="delete-confirm" />
+                    <FieldError result=delete.value() field="confirm" />
+                </label>
+                <FormError result=delete.value() beside=&["hand_to", "password", "confirm"] />
+                <button type="submit" class="button button-danger" data-testid="delete-account">"Delete my account"</button>
             </ActionForm>
         </section>
     }

@@ -31,6 +31,11 @@ pub struct AccountOverview {
     pub email_verified: bool,
     pub is_publisher: bool,
     pub is_admin: bool,
+    /// The models the account owns (not deleted), which deleting it hands over or hides.
+    pub owned_models: u64,
+    /// The organizations it owns or administers: where it publishes, and where its models can
+    /// be handed when it is deleted.
+    pub managed_orgs: Vec<OrgRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,10 +71,42 @@ pub struct OrgRow {
     pub role: String,
 }
 
+/// The viewer's organizations and the invitations waiting for their answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgsOverview {
+    pub orgs: Vec<OrgRow>,
+    pub invitations: Vec<InvitationRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationRow {
+    pub org: String,
+    pub org_display_name: String,
+    /// The person invited.
+    pub username: String,
+    pub role: String,
+    pub invited_by: String,
+    pub created_at: String,
+    /// The viewer may withdraw it.
+    pub cancellable: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberRow {
     pub username: String,
     pub role: String,
+    /// The viewer may remove this member (or, when it is the viewer, leave).
+    pub removable: bool,
+    pub is_you: bool,
+}
+
+/// What the viewer may do in an organization, as the server's rules answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgPermissions {
+    pub invite: bool,
+    /// The roles the viewer may invite people as.
+    pub invite_roles: Vec<String>,
+    pub change_roles: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +114,10 @@ pub struct OrgDetail {
     pub name: String,
     pub display_name: String,
     pub my_role: String,
+    pub may: OrgPermissions,
     pub members: Vec<MemberRow>,
+    /// Pending invitations, shown to those who may invite.
+    pub invitations: Vec<InvitationRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

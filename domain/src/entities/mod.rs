@@ -8,6 +8,7 @@ pub mod mail_token;
 pub mod membership;
 pub mod model;
 pub mod model_version;
+pub mod org_invitation;
 pub mod outbox;
 pub mod rate_limit;
 pub mod session;
