@@ -48,18 +48,30 @@ pub fn in_words(field: &str, message: &str) -> String {
     let message = message.trim();
     let sentence = if PREDICATES.iter().any(|p| message.starts_with(p)) {
         format!("{} {message}", field_in_words(field))
-    } else {
+    } else if message.is_empty() {
+        format!("{} is not valid", field_in_words(field))
+    } else if starts_with_a_word(message) {
         let mut chars = message.chars();
-        match chars.next() {
-            Some(first) => first.to_uppercase().chain(chars).collect(),
-            None => format!("{} is not valid", field_in_words(field)),
-        }
+        chars.next().map_or_else(String::new, |first| {
+            first.to_uppercase().chain(chars).collect()
+        })
+    } else {
+        // A name that starts the sentence (a file, `weights.pt`) keeps its spelling.
+        message.to_owned()
     };
     if sentence.ends_with(['.', '!', '?']) {
         sentence
     } else {
         format!("{sentence}.")
     }
+}
+
+/// Whether `message` begins with a plain word (letters only), which a sentence capitalises.
+fn starts_with_a_word(message: &str) -> bool {
+    message
+        .split_whitespace()
+        .next()
+        .is_some_and(|word| word.chars().all(char::is_alphabetic))
 }
 
 /// "current_password" → "Current password"; a few keys read differently from their names.
@@ -255,6 +267,10 @@ mod tests {
             shown("username", "'admin' is reserved."),
             "'admin' is reserved."
         );
+        assert_eq!(
+            shown("file", "weights.pt is refused because it is a pickle"),
+            "weights.pt is refused because it is a pickle."
+        );
         for (field, message) in [
             ("current_password", "must not be empty"),
             ("expires_in_days", "choose between 1 and 365 days"),
@@ -311,7 +327,7 @@ mod tests {
     }
 
     /// `"field", "message"` or `"field", format!("message {x}")` (or the struct form) at the
-    /// start of `rest`, whitespace allowed; placeholders become their names.
+    /// start of `rest`, whitespace allowed; placeholders become a sample value.
     fn field_and_message(rest: &str) -> Option<(String, String)> {
         let rest = rest.trim_start();
         let rest = rest.strip_prefix("field: ").unwrap_or(rest);
@@ -324,8 +340,22 @@ mod tests {
         let rest = rest.strip_prefix("message: ").unwrap_or(rest);
         let rest = rest.strip_prefix("format!(").unwrap_or(rest).trim_start();
         let (message, _) = string_literal(rest)?;
-        let message = message.replace(['{', '}'], "");
-        Some((field, message))
+        Some((field, with_sample_values(&message)))
+    }
+
+    fn with_sample_values(format: &str) -> String {
+        let mut out = String::new();
+        let mut rest = format;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            out.push_str("sample");
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
+        out
     }
 
     fn string_literal(text: &str) -> Option<(String, &str)> {

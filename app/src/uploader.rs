@@ -226,16 +226,23 @@ mod engine {
             .and_then(|v| v.trim().parse().ok())
     }
 
-    /// The server's refusal as one sentence.
+    /// The server's refusal as one sentence, worded as the forms word field errors.
     fn refusal(xhr: &XmlHttpRequest) -> String {
         let body = json(xhr);
-        text_field(&body, "error").unwrap_or_else(|| {
-            format!(
-                "the server refused the file ({} {})",
-                status(xhr),
-                xhr.status_text().unwrap_or_default()
-            )
-        })
+        let message = text_field(&body, "error");
+        let field = text_field(&body, "field");
+        message
+            .map(|message| match field {
+                Some(field) => crate::error::in_words(&field, &message),
+                None => message,
+            })
+            .unwrap_or_else(|| {
+                format!(
+                    "the server refused the file ({} {})",
+                    status(xhr),
+                    xhr.status_text().unwrap_or_default()
+                )
+            })
     }
 
     fn file_key(target: &Target, file: &File) -> String {

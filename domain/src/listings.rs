@@ -406,12 +406,11 @@ async fn find_deleted(
     actor: &user::Model,
     model_id: i64,
 ) -> DomainResult<DeletedListing> {
-    let not_found = DomainError::NotFound("deleted model");
     let listing = model::Entity::find_by_id(model_id)
         .filter(model::Column::DeletedAt.is_not_null())
         .one(&state.db)
         .await?
-        .ok_or(not_found)?;
+        .ok_or(DomainError::NotFound("deleted model"))?;
     let found = with_owners_and_sizes(state, vec![listing])
         .await?
         .pop()
@@ -434,9 +433,10 @@ pub async fn restore(
     let mut row: model::ActiveModel = found.listing.clone().into();
     row.deleted_at = Set(None);
     row.update(&state.db).await?;
+    let actor = acting_on(state, actor, &found.owner, ip).await?;
     audit::record(
         &state.db,
-        Actor::user(actor, ip),
+        actor,
         Action::ListingRestore,
         &found.confirmation(),
     )
@@ -483,14 +483,30 @@ pub async fn purge(
     model::Entity::delete_by_id(model_id)
         .exec(&state.db)
         .await?;
-    let publishes = can_publish_as(&state.db, actor, &found.owner).await?;
-    let actor = if publishes {
-        Actor::user(actor, ip)
-    } else {
-        Actor::admin(actor, ip)
-    };
+    let actor = acting_on(state, actor, &found.owner, ip).await?;
     let subject = format!("model {expected} (id {model_id})");
     audit::record(&state.db, actor, Action::ListingPurge, &subject).await
+}
+
+/// In what capacity `actor` acts on `owner`'s listing: as its publisher, or with the site
+/// admin's rights they would otherwise lack.
+async fn acting_on<'a>(
+    state: &AppState,
+    actor: &'a user::Model,
+    owner: &user::Model,
+    ip: &'a str,
+) -> DomainResult<Actor<'a>> {
+    let without_admin_rights = user::Model {
+        is_admin: false,
+        ..actor.clone()
+    };
+    Ok(
+        if can_publish_as(&state.db, &without_admin_rights, owner).await? {
+            Actor::user(actor, ip)
+        } else {
+            Actor::admin(actor, ip)
+        },
+    )
 }
 
 /// Removes one file from a draft version: its row first, so it is gone from every page at

@@ -69,6 +69,8 @@ test('a publisher uploads files, publishes the version and sees them listed', as
   }
   const refused = page.locator('[data-testid="upload-row"][data-file="weights.pt"]');
   await expect(refused.getByTestId('upload-error')).toContainText(/safetensors|ONNX/i);
+  // Worded as the forms word field errors: a sentence, no internal key.
+  await expect(refused.getByTestId('upload-error')).toHaveText(/^weights\.pt is refused .*\.$/s);
   // Refused is not finished: no percentage, no bar.
   await expect(refused.getByTestId('upload-percent')).toHaveText('Not stored');
   await expect(refused.locator('progress')).toBeHidden();

@@ -236,6 +236,17 @@ async fn deleted_models_are_restored_until_purged_by_typed_name(app: TestApp) {
         .post_form("/api/restore_listing", &format!("id={id}"), Some(&cookie))
         .await;
     assert_eq!(gone.status(), 404, "a purged model cannot come back");
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let recorded = domain::entities::audit_entry::Entity::find()
+        .filter(domain::entities::audit_entry::Column::Action.eq("listing_purge"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("the purge is audited");
+    assert_eq!(
+        recorded.actor_kind, "user",
+        "its publisher purged it, needing no admin rights"
+    );
 }
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\0\x05\0\x01\xff\x89\x99=\x1d\0\0\0\0IEND\xaeB`\x82";

@@ -550,12 +550,12 @@ async fn the_cards_demo_file_is_public_and_a_deleted_listing_is_purged(app: Test
     let row = &listed[0];
     assert_eq!(row["slug"], "digits");
     assert_eq!(row["files"], 2);
-    let purge = format!("id={}", row["id"]);
+    let purge = format!("id={}&confirm=maker%2Fdigits", row["id"]);
     let stranger = app.sign_up("stranger").await;
     let refused = app
         .post_form("/api/purge_listing", &purge, Some(&stranger))
         .await;
-    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.status(), 404, "to a stranger it does not exist");
     let purged = app
         .post_form("/api/purge_listing", &purge, Some(&admin))
         .await;

@@ -133,7 +133,7 @@ fn FileTable(files: Vec<FileEntry>) -> impl IntoView {
                                         {f.is_demo.then(|| view! { <span class="badge badge-demo" title="Public demo artifact: anyone may download it">"demo"</span> })}
                                     </td>
                                     <td data-label="Format">{f.format.clone()}</td>
-                                    <td class="file-details" data-label="Details">{f.details.clone()}</td>
+                                    <td class="file-details" data-label=(!f.details.is_empty()).then_some("Details")>{f.details.clone()}</td>
                                     <td class="num" data-label="Size">{format_size(f.size)}</td>
                                     <td class="sha-cell" data-label="SHA-256">
                                         // The first 12 digits identify a file at a glance; the whole

@@ -495,11 +495,12 @@ fn StoredFiles(
                         let Target { owner, slug, version } = target.clone();
                         let (row_path, shown_path, field_path) = (f.path.clone(), f.path.clone(), f.path.clone());
                         let label = format!("Remove {}", f.path);
+                        let details_label = (!f.details.is_empty()).then_some("Details");
                         view! {
                         <tr data-file=row_path>
                             <td class="file-name">{shown_path}{f.is_demo.then(|| view! { <span class="badge badge-demo">"demo"</span> })}</td>
                             <td data-label="Format">{f.format}</td>
-                            <td class="muted" data-label="Details">{f.details}</td>
+                            <td class="muted file-details" data-label=details_label>{f.details}</td>
                             <td class="num" data-label="Size">{format_size(f.size)}</td>
                             <td>
                                 <ActionForm action=remove attr:class="inline-form">

@@ -63,10 +63,7 @@ pub fn SettingsPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(account) => view! {
-                        <Overview account=account.clone() publishing resend />
-                        <ProfileEditor account update=profile remove=remove_picture />
-                    }.into_any(),
+                    Ok(account) => view! { <Overview account publishing resend profile remove_picture /> }.into_any(),
                     Err(err) => refusal(err),
                 }
             })}
@@ -79,6 +76,8 @@ fn Overview(
     account: AccountOverview,
     publishing: ServerAction<EnablePublishing>,
     resend: ServerAction<ResendVerification>,
+    profile: ServerAction<UpdateProfile>,
+    remove_picture: ServerAction<RemoveAvatar>,
 ) -> impl IntoView {
     let change = ServerAction::<ChangePassword>::new();
     // A changed password leaves no password in the form (without JavaScript the page reloads).
@@ -121,6 +120,7 @@ fn Overview(
                 <FormDone action=resend message="Sent: look for it in your inbox." />
             })}
         </section>
+        <ProfileEditor account=account.clone() update=profile remove=remove_picture />
         <section class="panel">
             <h2>"Publishing"</h2>
             {if account.is_publisher {
@@ -186,11 +186,12 @@ fn DeleteAccountPanel(username: String, owned_models: u64, orgs: Vec<OrgRow>) ->
                     <label>
                         {format!("Your {models}")}
                         <select name="hand_to" data-testid="hand-to">
-                            <option value="">"Delete them too (an administrator can purge their files)"</option>
+                            <option value="">"Delete them too"</option>
                             {orgs.into_iter().map(|org| view! {
                                 <option value=org.name.clone()>{format!("Hand them to {} (@{})", org.display_name, org.name)}</option>
                             }).collect_view()}
                         </select>
+                        <span class="hint">"Deleted models leave the catalog at once; an administrator purges their files."</span>
                         <FieldError result=delete.value() field="hand_to" />
                     </label>
                 })}
