@@ -111,7 +111,11 @@ pub async fn create(
         ));
     }
     let name = normalize_username(name);
-    check_username(&name)?;
+    // The form calls it the organization's name.
+    check_username(&name).map_err(|e| match e {
+        DomainError::Invalid { message, .. } => DomainError::invalid("name", message),
+        other => other,
+    })?;
     let display_name = display_name.trim();
     let display_name = if display_name.is_empty() {
         name.as_str()

@@ -12,7 +12,42 @@ on_each_database!(
     admins_invite_only_plain_members_and_the_page_is_told_so,
     inviting_a_member_or_inviting_again_is_refused_in_words,
     managers_cancel_invitations_within_their_role,
+    a_refused_organization_name_is_about_the_name_field,
 );
+
+/// The create form's field is `name`; the username rules it shares must say so, so the
+/// message shows beside that field.
+async fn a_refused_organization_name_is_about_the_name_field(app: TestApp) {
+    let cookie = app.sign_up("founder").await;
+    for (name, words) in [
+        ("admin", "'admin' is reserved."),
+        (
+            "no--dashes",
+            "Name may not start or end with '-' or repeat it.",
+        ),
+    ] {
+        let refused = app
+            .post_form(
+                "/api/create_org",
+                &format!("name={name}&display_name="),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(refused.status(), 422);
+        let error: Value = refused.json().await.unwrap();
+        let invalid = &error["Invalid"];
+        assert_eq!(invalid["field"], "name", "{error}");
+        let message = invalid["message"].as_str().unwrap();
+        assert_eq!(app::error::in_words("name", message), words);
+    }
+    app.post_form("/api/create_org", "name=acme&display_name=", Some(&cookie))
+        .await;
+    let taken = app
+        .post_form("/api/create_org", "name=ACME&display_name=", Some(&cookie))
+        .await;
+    let error: Value = taken.json().await.unwrap();
+    assert_eq!(error["Invalid"]["field"], "name", "{error}");
+}
 
 /// Signs up `owner` and `others`, and has `owner` create the organization `acme`: the
 /// owner's cookie, then the others' in order.

@@ -1,6 +1,7 @@
 //! Organizations: mine, the invitations waiting for my answer and a form to create one; and
 //! an organization's members and pending invitations. What the viewer may do comes from the
 //! server (`OrgDetail::may` and each row's flags), never from comparing roles here.
+use inspect::names::USERNAME_RULE;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -12,7 +13,7 @@ use crate::api::{
     get_org, my_orgs, AcceptInvitation, CancelInvitation, CreateOrg, DeclineInvitation,
     InviteMember, RemoveMember, SetMemberRole,
 };
-use crate::components::forms::{refusal, FieldError, FormError};
+use crate::components::forms::{kept, refusal, FieldError, FormError};
 use crate::pages::settings::SettingsNav;
 use crate::wire::{InvitationRow, MemberRow, OrgDetail, OrgsOverview};
 
@@ -49,9 +50,19 @@ pub fn OrgsPage() -> impl IntoView {
             <h2>"New organization"</h2>
             <p class="muted">"An organization owns models together: its owners and admins publish under its name."</p>
             <ActionForm action=create attr:class="auth-form">
-                <label>"Name (in URLs)" <input name="name" required maxlength="39" /></label>
-                <label>"Display name" <input name="display_name" maxlength="100" /></label>
-                <FormError result=create.value() />
+                <label>
+                    "Name (in URLs)"
+                    <input name="name" required maxlength=USERNAME_RULE.max pattern=USERNAME_RULE.html_pattern()
+                        value={kept::<CreateOrg>("name")} data-testid="org-name" />
+                    <small class="muted">{USERNAME_RULE.hint()}</small>
+                    <FieldError result=create.value() field="name" />
+                </label>
+                <label>
+                    "Display name"
+                    <input name="display_name" maxlength="100" value={kept::<CreateOrg>("display_name")} />
+                    <FieldError result=create.value() field="display_name" />
+                </label>
+                <FormError result=create.value() beside=&["name", "display_name"] />
                 <button type="submit" class="button">"Create organization"</button>
             </ActionForm>
         </section>
