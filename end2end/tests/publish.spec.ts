@@ -226,6 +226,7 @@ test('a publisher edits a listing and deletes it', async ({ page }, info) => {
   const deleted = page.locator(`[data-model="${owner}/${slug}"]`);
   await deleted.getByTestId('restore').click();
   await expect(page.getByTestId('form-done')).toContainText('Restored.');
+  await expect(page.getByTestId('deleted-notice')).toHaveCount(0);
   await expect(deleted).toHaveCount(0);
   expect((await page.request.get(`/${owner}/${slug}/settings`)).status()).toBe(200);
 

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{my_deleted_listings, PurgeListing, RestoreListing};
 use crate::components::deleted::{DeletedModels, DeletedOutcome};
-use crate::components::forms::refusal;
+use crate::components::forms::{refusal, DONE_PARAM};
 use crate::pages::settings::SettingsNav;
 
 #[component]
@@ -18,7 +18,14 @@ pub fn MyDeletedModelsPage() -> impl IntoView {
         |_| my_deleted_listings(),
     );
     let query = use_query_map();
-    let just_deleted = move || query.read().get("deleted");
+    // Said on arrival, not again once a restore or purge was tried here (with or without
+    // JavaScript).
+    let just_deleted = move || {
+        let acted_here = purge.value().get().is_some()
+            || restore.value().get().is_some()
+            || query.read().get(DONE_PARAM).is_some();
+        query.read().get("deleted").filter(|_| !acted_here)
+    };
     view! {
         <Title text="Deleted models" />
         <h1>"Deleted models"</h1>
