@@ -4,9 +4,9 @@
 # unnoticed. Lower the budget when the bundle shrinks; raising it is a decision, not a fix.
 source "$(dirname "$0")/common.sh"
 # Raised from 540,000 for the account and publisher basics (profile, deleted models, draft file
-# removal, invitations, account deletion: ten more server actions in the browser); the in-page
-# demo work brings it down.
-BUDGET_BYTES=605000
+# removal, invitations, account deletion: ten more server actions in the browser, their pages
+# and wire types); the in-page demo work brings it down.
+BUDGET_BYTES=610000
 
 pkg="$ROOT/target/site/pkg"
 bundle="$pkg/$(cat "$pkg/current")"

@@ -48,16 +48,16 @@ pub fn AuditPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match entries.await {
                     Ok(rows) => view! {
-                        <table class="data-table" data-testid="audit-log">
+                        <table class="data-table stack-on-phone" data-testid="audit-log">
                             <thead><tr><th>"When"</th><th>"Who"</th><th>"What"</th><th>"Subject"</th><th>"From"</th></tr></thead>
                             <tbody>
                                 {rows.into_iter().map(|row| view! {
                                     <tr>
-                                        <td>{row.at}</td>
-                                        <td>{row.actor}" "<span class="muted" data-testid="actor-kind">{format!("({})", row.actor_kind)}</span></td>
-                                        <td><code>{row.action}</code></td>
-                                        <td>{row.subject}</td>
-                                        <td>{row.ip}</td>
+                                        <td class="stack-title">{row.at}</td>
+                                        <td data-label="Who">{row.actor}" "<span class="muted" data-testid="actor-kind">{format!("({})", row.actor_kind)}</span></td>
+                                        <td data-label="What"><code>{row.action}</code></td>
+                                        <td data-label="Subject">{row.subject}</td>
+                                        <td data-label="From">{row.ip}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

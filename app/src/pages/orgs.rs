@@ -177,7 +177,7 @@ fn Members(
         view! {
             <section class="panel">
                 <h2>"Pending invitations"</h2>
-                <table class="data-table" data-testid="invitations">
+                <table class="data-table stack-on-phone" data-testid="invitations">
                     <thead><tr><th>"Invited"</th><th>"Role"</th><th>"By"</th><th></th></tr></thead>
                     <tbody>
                         {org.invitations.into_iter().map(|invitation| {
@@ -196,7 +196,7 @@ fn Members(
         <Title text=org.display_name.clone() />
         <h1>{org.display_name.clone()}</h1>
         <p class="muted">"@" {org.name.clone()} " · your role: " {org.my_role.clone()} " · " <A href=format!("/{}", org.name)>"public page"</A></p>
-        <table class="data-table" data-testid="members">
+        <table class="data-table stack-on-phone" data-testid="members">
             <thead><tr><th>"Member"</th><th>"Role"</th><th></th></tr></thead>
             <tbody>
                 {org.members.into_iter().map(|member| {
@@ -272,9 +272,9 @@ fn PendingLine(
     });
     view! {
         <tr>
-            <td><A href=format!("/{}", invitation.username)>{invitation.username.clone()}</A></td>
-            <td><span class="badge">{invitation.role}</span></td>
-            <td>{invitation.invited_by}</td>
+            <td class="stack-title"><A href=format!("/{}", invitation.username)>{invitation.username.clone()}</A></td>
+            <td data-label="Role"><span class="badge">{invitation.role}</span></td>
+            <td data-label="By">{invitation.invited_by}</td>
             <td>{cancel_cell}</td>
         </tr>
     }
@@ -318,8 +318,8 @@ fn MemberLine(
     });
     view! {
         <tr>
-            <td><A href=format!("/{}", member.username)>{member.username.clone()}</A></td>
-            <td>{role_cell}</td>
+            <td class="stack-title"><A href=format!("/{}", member.username)>{member.username.clone()}</A></td>
+            <td data-label="Role">{role_cell}</td>
             <td>{remove_cell}</td>
         </tr>
     }

@@ -230,7 +230,7 @@ pub fn SessionsPage() -> impl IntoView {
                     Ok(rows) => view! {
                         <section class="panel">
                             <p class="muted">"Every browser logged in to your account. Log out any you don't recognise."</p>
-                            <table class="data-table" data-testid="sessions">
+                            <table class="data-table stack-on-phone" data-testid="sessions">
                                 <thead><tr><th>"Device"</th><th>"Logged in"</th><th>"Last active"</th><th></th></tr></thead>
                                 <tbody>
                                     {rows.into_iter().map(|row| view! { <SessionLine row revoke /> }).collect_view()}
@@ -256,9 +256,9 @@ fn SessionLine(row: SessionRow, revoke: ServerAction<RevokeSession>) -> impl Int
     view! {
         <tr>
             // The full User-Agent on hover, for the rare person who needs it.
-            <td class="ua" title=row.user_agent.clone()>{device}</td>
-            <td>{row.created_at}</td>
-            <td>{row.last_seen_at}</td>
+            <td class="ua stack-title" title=row.user_agent.clone()>{device}</td>
+            <td data-label="Logged in">{row.created_at}</td>
+            <td data-label="Last active">{row.last_seen_at}</td>
             <td>
                 {if row.current {
                     view! { <span class="badge badge-open">"this browser"</span> }.into_any()
@@ -325,7 +325,7 @@ pub fn TokensPage() -> impl IntoView {
                 match tokens.await {
                     Ok(rows) if rows.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
                     Ok(rows) => view! {
-                        <table class="data-table" data-testid="tokens">
+                        <table class="data-table stack-on-phone" data-testid="tokens">
                             <thead><tr><th>"Name"</th><th>"Scope"</th><th>"Created"</th><th>"Expires"</th><th>"Last used"</th><th></th></tr></thead>
                             <tbody>{rows.into_iter().map(|row| view! { <TokenLine row revoke /> }).collect_view()}</tbody>
                         </table>
@@ -342,11 +342,11 @@ pub fn TokensPage() -> impl IntoView {
 fn TokenLine(row: TokenRow, revoke: ServerAction<RevokeToken>) -> impl IntoView {
     view! {
         <tr>
-            <td>{row.name}</td>
-            <td><span class="badge">{row.scope}</span></td>
-            <td>{row.created_at}</td>
-            <td>{row.expires_at.unwrap_or_else(|| "never".to_owned())}</td>
-            <td>{row.last_used_at.unwrap_or_else(|| "never".to_owned())}</td>
+            <td class="stack-title">{row.name}</td>
+            <td data-label="Scope"><span class="badge">{row.scope}</span></td>
+            <td data-label="Created">{row.created_at}</td>
+            <td data-label="Expires">{row.expires_at.unwrap_or_else(|| "never".to_owned())}</td>
+            <td data-label="Last used">{row.last_used_at.unwrap_or_else(|| "never".to_owned())}</td>
             <td>
                 <ActionForm action=revoke attr:class="inline-form">
                     <input type="hidden" name="id" value=row.id />
