@@ -1,5 +1,6 @@
-//! Pieces every form and signed-in page shares: the error line under a form, a success
-//! notice, and what a page shows when its data was refused.
+//! Pieces every form and signed-in page shares: the error under a form or beside a field, a
+//! success notice, what was typed into a form refused without JavaScript, and what a page
+//! shows when its data was refused.
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::{components::A, hooks::use_query_map};
