@@ -10,7 +10,11 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
-use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+use tower_http::{
+    compression::CompressionLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
 
 use crate::authenticate::authenticate;
 use crate::{assets, config::Config, security, seed_data};
@@ -144,7 +148,27 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .layer(from_fn(security::same_origin_writes))
         .layer(from_fn(security::headers))
         .layer(from_fn_with_state(proxies, security::client_origin))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        // Every request gets an id (or keeps the one a load balancer gave it), which every
+        // log line of the request carries and the response returns, so a report of a failed
+        // request leads to its log lines.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span each request's log lines run in: method, path and request id.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
+    )
 }
 
 /// Aborts abandoned uploads (including those a stopped server left) every so often.

@@ -9,7 +9,36 @@ on_each_database!(
     oversized_server_function_bodies_are_413,
     personal_responses_are_not_stored_by_caches,
     control_characters_in_search_are_422,
+    every_response_carries_a_request_id,
 );
+
+async fn every_response_carries_a_request_id(app: TestApp) {
+    let id_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .expect("a request id")
+    };
+    let page = app.get("/").await;
+    let missing = app.get("/no/such/page").await;
+    let api = app.get("/api/v1/whoami").await;
+    let ids = [id_of(&page), id_of(&missing), id_of(&api)];
+    for id in &ids {
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
+    assert!(ids[0] != ids[1] && ids[1] != ids[2], "{ids:?}");
+    // One a load balancer set is kept.
+    let given = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "lb-1234")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&given), "lb-1234");
+}
 
 fn token_form(name: &str) -> String {
     format!("name={name}&scope=read&expires_in_days=")
