@@ -16,7 +16,7 @@ use crate::backend::{check_values, last_uses, tensors_only, Backend};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::{Model, Node, TRAINING_DOMAIN};
-use crate::tensor::Tensor;
+use crate::tensor::{DataType, Tensor};
 use crate::value::{Value, ValueRef};
 
 /// Per-run context handed to operator kernels.
@@ -219,11 +219,54 @@ pub fn run_node(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<T
             d => format!("operator {d}::{}", node.op_type),
         })
     })?;
-    let outs = k(ctx, node, ins)?;
+    let outs = match half_inputs(node, ins) {
+        Some(half) => run_widened(ctx, node, ins, k, half)?,
+        None => k(ctx, node, ins)?,
+    };
     for t in &outs {
         ctx.limits.check_shape(&t.shape, t.dtype().size())?;
     }
     Ok(outs)
+}
+
+/// The 16-bit float type a node computes in, when its kernel should see
+/// float32 instead: the first float16/bfloat16 input's type. Kernels that
+/// handle the 16-bit types themselves (`Cast`, `CastLike`) and nodes whose
+/// output type is an attribute are left alone.
+fn half_inputs(node: &Node, ins: &[Option<&Tensor>]) -> Option<DataType> {
+    let half = ins
+        .iter()
+        .flatten()
+        .map(|t| t.dtype())
+        .find(|d| d.is_half())?;
+    let own = matches!(node.op_type.as_str(), "Cast" | "CastLike")
+        || ["to", "dtype", "output_datatype"]
+            .iter()
+            .any(|a| node.attr(a).is_some());
+    (!own).then_some(half)
+}
+
+/// Runs `k` on float32 copies of the 16-bit float inputs and rounds its
+/// float32 outputs back to `half` (nearest even), as the arithmetic of
+/// float16/bfloat16 models is defined to match float32 computation rounded
+/// once per operator.
+fn run_widened(
+    ctx: &Ctx,
+    node: &Node,
+    ins: &[Option<&Tensor>],
+    k: OpFn,
+    half: DataType,
+) -> Result<Vec<Tensor>> {
+    let wide: Vec<Option<Tensor>> = ins.iter().map(|t| t.and_then(Tensor::widen_half)).collect();
+    let refs: Vec<Option<&Tensor>> = ins
+        .iter()
+        .zip(&wide)
+        .map(|(t, w)| w.as_ref().or(*t))
+        .collect();
+    Ok(k(ctx, node, &refs)?
+        .into_iter()
+        .map(|t| t.narrow_to_half(half))
+        .collect())
 }
 
 /// The CPU executor.
