@@ -164,16 +164,23 @@ macro_rules! fmt_float {
 }
 fmt_float!(f32, f64);
 
-/// `Cast` (all versions) and `CastLike`. `saturate` (opset 19+) and
-/// `round_mode` (opset 25+) only concern the float8/float4 targets, which
-/// are unsupported element types, so a valid model never needs them here.
+/// `Cast` (all versions: opset 1 names the target type as a string) and
+/// `CastLike`. `saturate` (opset 19+) and `round_mode` (opset 24+) only
+/// concern the float8/float4 targets, which are unsupported element types,
+/// so a valid model never needs them here.
 pub fn cast(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let op = node.op_type.as_str();
     let x = req(node, ins, 0)?;
     let dtype = if op == "CastLike" {
         req(node, ins, 1)?.dtype()
     } else {
-        let to = node.attr_i("to", 0)?;
+        let to = match node.attr("to") {
+            Some(crate::model::Attr::String(name)) => (0..32)
+                .find(|&c| crate::tensor::type_name(c) == name.to_ascii_uppercase())
+                .ok_or_else(|| Error::unsup(op, format!("target type {name}")))?
+                as i64,
+            _ => node.attr_i("to", 0)?,
+        };
         DataType::from_onnx(to as i32).ok_or_else(|| {
             Error::unsup(
                 op,
@@ -674,5 +681,28 @@ mod cast_tests {
             cast_tensor(&s, DataType::F16).data,
             Data::F16(vec![half::f32_to_f16(0.1)])
         );
+    }
+}
+
+#[cfg(test)]
+mod cast_v1_tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::model::Attr;
+
+    #[test]
+    fn cast_1_takes_the_type_name_as_a_string() {
+        let node = Node {
+            name: String::new(),
+            op_type: "Cast".into(),
+            domain: String::new(),
+            inputs: vec![],
+            outputs: vec![],
+            attrs: vec![("to".into(), Attr::String("float16".into()))],
+        };
+        let limits = Limits::default();
+        let x = Tensor::from_f32(vec![1], vec![0.5]).unwrap();
+        let y = cast(&Ctx::new(&limits, 1), &node, &[Some(&x)]).unwrap();
+        assert_eq!(y[0].data, Data::F16(vec![0x3800]));
     }
 }

@@ -7,6 +7,7 @@ pub mod grad;
 pub(crate) mod linalg;
 pub(crate) mod misc;
 pub(crate) mod nn;
+pub(crate) mod quant;
 pub(crate) mod reduce;
 pub(crate) mod sequence;
 pub(crate) mod shape;
@@ -100,6 +101,10 @@ pub fn kernel(op_type: &str) -> Option<OpFn> {
         "EyeLike" => shape::eye_like,
         "Range" => misc::range,
         "Cast" | "CastLike" => misc::cast,
+        "QuantizeLinear" => quant::quantize_linear,
+        "DequantizeLinear" => quant::dequantize_linear,
+        "DynamicQuantizeLinear" => quant::dynamic_quantize_linear,
+        "MatMulInteger" => quant::matmul_integer,
         "OneHot" => misc::one_hot,
         "TopK" => misc::topk,
         "CumSum" | "CumProd" => misc::cumsum,
@@ -239,10 +244,12 @@ fn half_inputs(node: &Node, ins: &[Option<&Tensor>]) -> Option<DataType> {
         .flatten()
         .map(|t| t.dtype())
         .find(|d| d.is_half())?;
-    let own = matches!(node.op_type.as_str(), "Cast" | "CastLike")
-        || ["to", "dtype", "output_datatype"]
-            .iter()
-            .any(|a| node.attr(a).is_some());
+    let own = matches!(
+        node.op_type.as_str(),
+        "Cast" | "CastLike" | "QuantizeLinear" | "DequantizeLinear" | "DynamicQuantizeLinear"
+    ) || ["to", "dtype", "output_datatype"]
+        .iter()
+        .any(|a| node.attr(a).is_some());
     (!own).then_some(half)
 }
 

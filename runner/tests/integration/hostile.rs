@@ -343,6 +343,44 @@ fn attr_tensor_in_constant_obeys_limits() {
 }
 
 #[test]
+fn quantized_tensor_with_zero_scale_is_an_error() {
+    use runner::onnx::data_type as dt;
+    let zp = runner::onnx::TensorProto {
+        name: "zp".into(),
+        data_type: dt::UINT8,
+        int32_data: vec![128],
+        ..Default::default()
+    };
+    let m = model(
+        vec![node("QuantizeLinear", &["x", "s", "zp"], &["y"], vec![])],
+        vec![f32_value("x", &[3])],
+        vec![value("y", dt::UINT8, &[3])],
+        vec![f32_tensor("s", &[], &[0.0]), zp],
+    );
+    let mut loaded = load(&m).unwrap();
+    loaded.optimize().unwrap();
+    let x = Tensor::from_f32(vec![3], vec![1.0, 0.0, -1.0]).unwrap();
+    let r = CpuBackend::new().run(&loaded, &[x]);
+    assert!(matches!(r, Err(Error::Op { .. })), "{r:?}");
+    // A per-axis scale whose length does not match the axis.
+    let m = model(
+        vec![node(
+            "DequantizeLinear",
+            &["q", "s"],
+            &["y"],
+            vec![attr_i("axis", 0)],
+        )],
+        vec![value("q", dt::INT8, &[2, 2])],
+        vec![f32_value("y", &[2, 2])],
+        vec![f32_tensor("s", &[3], &[0.0, 1.0, 2.0])],
+    );
+    let loaded = load(&m).unwrap();
+    let q = Tensor::new(vec![2, 2], runner::Data::I8(vec![1, 2, 3, 4])).unwrap();
+    let r = CpuBackend::new().run(&loaded, &[q]);
+    assert!(matches!(r, Err(Error::Op { .. })), "{r:?}");
+}
+
+#[test]
 fn float16_initializers_load_and_bad_lengths_are_invalid() {
     use runner::onnx::data_type as dt;
     let half = |raw: Vec<u8>, ints: Vec<i32>| runner::onnx::TensorProto {
