@@ -115,6 +115,17 @@ impl Granularity {
     }
 }
 
+/// Zero point and scale shapes must match; exporters also write a
+/// one-element 1-D zero point beside a scalar scale (or the reverse), which
+/// means the same per-tensor quantisation.
+fn same_granularity(zero_point: &[usize], scale: &[usize]) -> bool {
+    zero_point == scale
+        || (numel(zero_point) == 1
+            && numel(scale) == 1
+            && zero_point.len() <= 1
+            && scale.len() <= 1)
+}
+
 /// Float contents as f32: float32/float16/bfloat16 (exact) and, where
 /// `ints` allows it, int32.
 fn floats(op: &str, t: &Tensor, ints: bool) -> Result<Vec<f32>> {
@@ -203,7 +214,7 @@ pub fn quantize_linear(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Resul
     let (lo, hi) = range(OP, out_type)?;
     let zs = match zp {
         Some(z) => {
-            if z.shape != scale.shape {
+            if !same_granularity(&z.shape, &scale.shape) {
                 return Err(Error::op(
                     OP,
                     format!(
@@ -273,7 +284,7 @@ pub fn dequantize_linear(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Res
                     format!("x_zero_point is {:?}, x is {:?}", z.dtype(), x.dtype()),
                 ));
             }
-            if z.shape != scale.shape {
+            if !same_granularity(&z.shape, &scale.shape) {
                 return Err(Error::op(
                     OP,
                     format!(
@@ -508,6 +519,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(y[0].data, Data::U8(vec![0, 2, 2, 0, 0, 255, 0, 0]));
+        // A one-element 1-D zero point beside a scalar scale is per tensor.
+        let z1 = Tensor::new(vec![1], Data::I8(vec![1])).unwrap();
+        let y = run(
+            quantize_linear,
+            &node("QuantizeLinear", vec![]),
+            21,
+            &[Some(&x), Some(&s), Some(&z1)],
+        )
+        .unwrap();
+        assert_eq!(y[0].data, Data::I8(vec![1, 3, 3, 1, -1, 127, -128, 1]));
+        // A zero point of another shape is an error.
+        let z2 = Tensor::new(vec![2], Data::I8(vec![1, 1])).unwrap();
+        assert!(run(
+            quantize_linear,
+            &node("QuantizeLinear", vec![]),
+            21,
+            &[Some(&x), Some(&s), Some(&z2)]
+        )
+        .is_err());
     }
 
     #[test]
