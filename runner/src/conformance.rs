@@ -265,7 +265,7 @@ pub fn compare(actual: &Tensor, expected: &Tensor, rtol: f64, atol: f64) -> Resu
         ));
     }
     match (&actual.data, &expected.data) {
-        (Data::F32(_), _) | (Data::F64(_), _) => {
+        (Data::F32(_) | Data::F64(_) | Data::F16(_) | Data::BF16(_), _) => {
             let (a, e) = (actual.to_f64s(), expected.to_f64s());
             for (i, (&x, &y)) in a.iter().zip(&e).enumerate() {
                 let ok =

@@ -192,10 +192,13 @@ fn infer_node(
         | "Identity"
         | "Not" => same(first.dtype),
         "IsNaN" | "IsInf" => same(DataType::Bool),
-        "Cast" => match crate::tensor::DataType::from_onnx(node.attr_i("to", 0)? as i32) {
-            Some(d) => same(d),
-            None => Ok((vec![], vec![])),
-        },
+        // Cast-1 names the type as a string: left to run time.
+        "Cast" => {
+            match crate::tensor::DataType::from_onnx(node.attr_i("to", 0).unwrap_or(0) as i32) {
+                Some(d) => same(d),
+                None => Ok((vec![], vec![])),
+            }
+        }
         "CastLike" => same(known.get(1).map_or(first.dtype, |i| i.dtype)),
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Mod" | "Max" | "Min" | "Sum" | "Mean"
         | "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or"

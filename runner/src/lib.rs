@@ -11,6 +11,7 @@ pub mod cpu;
 pub mod error;
 #[cfg(feature = "wgpu")]
 pub mod gpu;
+pub mod half;
 pub mod infer;
 pub mod limits;
 pub mod model;

@@ -1,6 +1,7 @@
 //! Host tensors: a shape plus typed, contiguous row-major data.
 
 use crate::error::{Error, Result};
+use crate::half;
 use crate::limits::Limits;
 use crate::onnx::{data_type as dt, TensorProto};
 
@@ -13,6 +14,12 @@ pub enum DataType {
     I32,
     I8,
     U8,
+    I16,
+    U16,
+    /// IEEE binary16, stored as its bit pattern; computed as float32.
+    F16,
+    /// bfloat16, stored as its bit pattern; computed as float32.
+    BF16,
     Bool,
     /// UTF-8 strings (ONNX stores bytes; invalid UTF-8 is replaced).
     String,
@@ -28,6 +35,10 @@ impl DataType {
             dt::INT32 => DataType::I32,
             dt::INT8 => DataType::I8,
             dt::UINT8 => DataType::U8,
+            dt::INT16 => DataType::I16,
+            dt::UINT16 => DataType::U16,
+            dt::FLOAT16 => DataType::F16,
+            dt::BFLOAT16 => DataType::BF16,
             dt::BOOL => DataType::Bool,
             dt::STRING => DataType::String,
             _ => return None,
@@ -43,6 +54,10 @@ impl DataType {
             DataType::I32 => dt::INT32,
             DataType::I8 => dt::INT8,
             DataType::U8 => dt::UINT8,
+            DataType::I16 => dt::INT16,
+            DataType::U16 => dt::UINT16,
+            DataType::F16 => dt::FLOAT16,
+            DataType::BF16 => dt::BFLOAT16,
             DataType::Bool => dt::BOOL,
             DataType::String => dt::STRING,
         }
@@ -55,13 +70,59 @@ impl DataType {
             DataType::String => std::mem::size_of::<String>(),
             DataType::F64 | DataType::I64 => 8,
             DataType::F32 | DataType::I32 => 4,
+            DataType::I16 | DataType::U16 | DataType::F16 | DataType::BF16 => 2,
             DataType::I8 | DataType::U8 | DataType::Bool => 1,
         }
     }
 
     pub fn is_float(self) -> bool {
-        matches!(self, DataType::F32 | DataType::F64)
+        matches!(
+            self,
+            DataType::F32 | DataType::F64 | DataType::F16 | DataType::BF16
+        )
     }
+
+    /// float16 or bfloat16: stored in 16 bits, computed as float32.
+    pub fn is_half(self) -> bool {
+        matches!(self, DataType::F16 | DataType::BF16)
+    }
+}
+
+/// The onnx.proto name of an element type code (for error messages).
+pub fn type_name(code: i32) -> String {
+    const NAMES: [&str; 27] = [
+        "UNDEFINED",
+        "FLOAT",
+        "UINT8",
+        "INT8",
+        "UINT16",
+        "INT16",
+        "INT32",
+        "INT64",
+        "STRING",
+        "BOOL",
+        "FLOAT16",
+        "DOUBLE",
+        "UINT32",
+        "UINT64",
+        "COMPLEX64",
+        "COMPLEX128",
+        "BFLOAT16",
+        "FLOAT8E4M3FN",
+        "FLOAT8E4M3FNUZ",
+        "FLOAT8E5M2",
+        "FLOAT8E5M2FNUZ",
+        "UINT4",
+        "INT4",
+        "FLOAT4E2M1",
+        "FLOAT8E8M0",
+        "UINT2",
+        "INT2",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .map_or_else(|| format!("type {code}"), |n| n.to_string())
 }
 
 /// Typed element storage.
@@ -73,6 +134,12 @@ pub enum Data {
     I32(Vec<i32>),
     I8(Vec<i8>),
     U8(Vec<u8>),
+    I16(Vec<i16>),
+    U16(Vec<u16>),
+    /// float16 bit patterns.
+    F16(Vec<u16>),
+    /// bfloat16 bit patterns.
+    BF16(Vec<u16>),
     Bool(Vec<bool>),
     String(Vec<String>),
 }
@@ -90,6 +157,10 @@ macro_rules! map_data {
             $crate::tensor::Data::I32($v) => $crate::tensor::Data::I32($body),
             $crate::tensor::Data::I8($v) => $crate::tensor::Data::I8($body),
             $crate::tensor::Data::U8($v) => $crate::tensor::Data::U8($body),
+            $crate::tensor::Data::I16($v) => $crate::tensor::Data::I16($body),
+            $crate::tensor::Data::U16($v) => $crate::tensor::Data::U16($body),
+            $crate::tensor::Data::F16($v) => $crate::tensor::Data::F16($body),
+            $crate::tensor::Data::BF16($v) => $crate::tensor::Data::BF16($body),
             $crate::tensor::Data::Bool($v) => $crate::tensor::Data::Bool($body),
             $crate::tensor::Data::String($v) => $crate::tensor::Data::String($body),
         }
@@ -108,6 +179,10 @@ macro_rules! try_map_data {
             $crate::tensor::Data::I32($v) => $crate::tensor::Data::I32($body?),
             $crate::tensor::Data::I8($v) => $crate::tensor::Data::I8($body?),
             $crate::tensor::Data::U8($v) => $crate::tensor::Data::U8($body?),
+            $crate::tensor::Data::I16($v) => $crate::tensor::Data::I16($body?),
+            $crate::tensor::Data::U16($v) => $crate::tensor::Data::U16($body?),
+            $crate::tensor::Data::F16($v) => $crate::tensor::Data::F16($body?),
+            $crate::tensor::Data::BF16($v) => $crate::tensor::Data::BF16($body?),
             $crate::tensor::Data::Bool($v) => $crate::tensor::Data::Bool($body?),
             $crate::tensor::Data::String($v) => $crate::tensor::Data::String($body?),
         }
@@ -123,6 +198,10 @@ impl Data {
             Data::I32(_) => DataType::I32,
             Data::I8(_) => DataType::I8,
             Data::U8(_) => DataType::U8,
+            Data::I16(_) => DataType::I16,
+            Data::U16(_) => DataType::U16,
+            Data::F16(_) => DataType::F16,
+            Data::BF16(_) => DataType::BF16,
             Data::Bool(_) => DataType::Bool,
             Data::String(_) => DataType::String,
         }
@@ -136,6 +215,8 @@ impl Data {
             Data::I32(v) => v.len(),
             Data::I8(v) => v.len(),
             Data::U8(v) => v.len(),
+            Data::I16(v) => v.len(),
+            Data::U16(v) | Data::F16(v) | Data::BF16(v) => v.len(),
             Data::Bool(v) => v.len(),
             Data::String(v) => v.len(),
         }
@@ -154,6 +235,10 @@ impl Data {
             DataType::I32 => Data::I32(vec![0; n]),
             DataType::I8 => Data::I8(vec![0; n]),
             DataType::U8 => Data::U8(vec![0; n]),
+            DataType::I16 => Data::I16(vec![0; n]),
+            DataType::U16 => Data::U16(vec![0; n]),
+            DataType::F16 => Data::F16(vec![0; n]),
+            DataType::BF16 => Data::BF16(vec![0; n]),
             DataType::Bool => Data::Bool(vec![false; n]),
             DataType::String => Data::String(vec![String::new(); n]),
         }
@@ -239,6 +324,8 @@ impl Tensor {
             Data::I32(v) => v.iter().map(|&x| x as i64).collect(),
             Data::I8(v) => v.iter().map(|&x| x as i64).collect(),
             Data::U8(v) => v.iter().map(|&x| x as i64).collect(),
+            Data::I16(v) => v.iter().map(|&x| x as i64).collect(),
+            Data::U16(v) => v.iter().map(|&x| x as i64).collect(),
             d => {
                 return Err(Error::op(
                     op,
@@ -257,6 +344,10 @@ impl Tensor {
             Data::I32(v) => v.iter().map(|&x| x as f64).collect(),
             Data::I8(v) => v.iter().map(|&x| x as f64).collect(),
             Data::U8(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::I16(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::U16(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::F16(v) => v.iter().map(|&x| half::f16_to_f32(x) as f64).collect(),
+            Data::BF16(v) => v.iter().map(|&x| half::bf16_to_f32(x) as f64).collect(),
             Data::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
             Data::String(v) => v
                 .iter()
@@ -265,10 +356,46 @@ impl Tensor {
         }
     }
 
+    /// float16/bfloat16 data widened to float32 (exact); `None` for other
+    /// types.
+    pub fn widen_half(&self) -> Option<Tensor> {
+        let v: Vec<f32> = match &self.data {
+            Data::F16(v) => v.iter().map(|&h| half::f16_to_f32(h)).collect(),
+            Data::BF16(v) => v.iter().map(|&h| half::bf16_to_f32(h)).collect(),
+            _ => return None,
+        };
+        Some(Tensor {
+            shape: self.shape.clone(),
+            data: Data::F32(v),
+        })
+    }
+
+    /// float32 data rounded (to nearest even) to `half` (`F16` or `BF16`);
+    /// other tensors are returned unchanged.
+    pub fn narrow_to_half(self, half_type: DataType) -> Tensor {
+        let data = match (&self.data, half_type) {
+            (Data::F32(v), DataType::F16) => {
+                Data::F16(v.iter().map(|&x| half::f32_to_f16(x)).collect())
+            }
+            (Data::F32(v), DataType::BF16) => {
+                Data::BF16(v.iter().map(|&x| half::f32_to_bf16(x)).collect())
+            }
+            _ => return self,
+        };
+        Tensor {
+            shape: self.shape,
+            data,
+        }
+    }
+
     /// Decodes a `TensorProto`, enforcing `limits` before allocating.
     pub fn from_proto(p: &TensorProto, limits: &Limits) -> Result<Self> {
         let dtype = DataType::from_onnx(p.data_type).ok_or_else(|| {
-            Error::Unsupported(format!("tensor `{}` has data type {}", p.name, p.data_type))
+            Error::Unsupported(format!(
+                "tensor `{}` has data type {}",
+                p.name,
+                type_name(p.data_type)
+            ))
         })?;
         if p.data_location == 1 || !p.external_data.is_empty() {
             return Err(Error::Unsupported(format!(
@@ -317,6 +444,12 @@ impl Tensor {
                 DataType::I32 => Data::I32(p.int32_data.clone()),
                 DataType::I8 => Data::I8(p.int32_data.iter().map(|&x| x as i8).collect()),
                 DataType::U8 => Data::U8(p.int32_data.iter().map(|&x| x as u8).collect()),
+                DataType::I16 => Data::I16(p.int32_data.iter().map(|&x| x as i16).collect()),
+                // onnx.proto: 16-bit types keep their bit pattern in the low
+                // 16 bits of each int32_data entry.
+                DataType::U16 => Data::U16(p.int32_data.iter().map(|&x| x as u16).collect()),
+                DataType::F16 => Data::F16(p.int32_data.iter().map(|&x| x as u16).collect()),
+                DataType::BF16 => Data::BF16(p.int32_data.iter().map(|&x| x as u16).collect()),
                 DataType::Bool => Data::Bool(p.int32_data.iter().map(|&x| x != 0).collect()),
                 DataType::String => unreachable!("strings are decoded above"),
             };
@@ -350,6 +483,10 @@ impl Tensor {
             Data::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Data::I8(v) => v.iter().map(|&x| x as u8).collect(),
             Data::U8(v) => v.clone(),
+            Data::I16(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::U16(v) | Data::F16(v) | Data::BF16(v) => {
+                v.iter().flat_map(|x| x.to_le_bytes()).collect()
+            }
             Data::Bool(v) => v.iter().map(|&x| x as u8).collect(),
             Data::String(_) => unreachable!("strings are encoded above"),
         };
@@ -380,6 +517,10 @@ fn decode_raw(dtype: DataType, raw: &[u8]) -> Data {
         DataType::I32 => Data::I32(chunks(raw, i32::from_le_bytes)),
         DataType::I8 => Data::I8(raw.iter().map(|&b| b as i8).collect()),
         DataType::U8 => Data::U8(raw.to_vec()),
+        DataType::I16 => Data::I16(chunks(raw, i16::from_le_bytes)),
+        DataType::U16 => Data::U16(chunks(raw, u16::from_le_bytes)),
+        DataType::F16 => Data::F16(chunks(raw, u16::from_le_bytes)),
+        DataType::BF16 => Data::BF16(chunks(raw, u16::from_le_bytes)),
         DataType::Bool => Data::Bool(raw.iter().map(|&b| b != 0).collect()),
         DataType::String => unreachable!("strings never use raw_data"),
     }

@@ -231,7 +231,7 @@ macro_rules! negative_impl {
         })*
     };
 }
-negative_impl!(i64 => |v| v < 0, i32 => |v| v < 0, i8 => |v| v < 0, u8 => |_| false);
+negative_impl!(i64 => |v| v < 0, i32 => |v| v < 0, i16 => |v| v < 0, i8 => |v| v < 0, u16 => |_| false, u8 => |_| false);
 
 pub(crate) fn sigmoid(x: f32) -> f32 {
     if x >= 0.0 {
@@ -355,6 +355,16 @@ pub fn clip(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tenso
                 .map(|&x| (x as f64).max(lo).min(hi) as u8)
                 .collect(),
         ),
+        Data::I16(v) => Data::I16(
+            v.iter()
+                .map(|&x| (x as f64).max(lo).min(hi) as i16)
+                .collect(),
+        ),
+        Data::U16(v) => Data::U16(
+            v.iter()
+                .map(|&x| (x as f64).max(lo).min(hi) as u16)
+                .collect(),
+        ),
         d => {
             return Err(Error::unsup(
                 "Clip",
@@ -391,6 +401,8 @@ macro_rules! arith {
             (Data::I32(p), Data::I32(q)) => arith_arm!($name, l, a, b, p, q, I32, |$x, $y| $ie),
             (Data::I8(p), Data::I8(q)) => arith_arm!($name, l, a, b, p, q, I8, |$x, $y| $ie),
             (Data::U8(p), Data::U8(q)) => arith_arm!($name, l, a, b, p, q, U8, |$x, $y| $ie),
+            (Data::I16(p), Data::I16(q)) => arith_arm!($name, l, a, b, p, q, I16, |$x, $y| $ie),
+            (Data::U16(p), Data::U16(q)) => arith_arm!($name, l, a, b, p, q, U16, |$x, $y| $ie),
             (p, q) => {
                 return Err(Error::op(
                     $name,
@@ -545,6 +557,8 @@ pub fn compare(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
         (Data::I32(p), Data::I32(q)) => cmp!(p, q),
         (Data::I8(p), Data::I8(q)) => cmp!(p, q),
         (Data::U8(p), Data::U8(q)) => cmp!(p, q),
+        (Data::I16(p), Data::I16(q)) => cmp!(p, q),
+        (Data::U16(p), Data::U16(q)) => cmp!(p, q),
         (Data::Bool(p), Data::Bool(q)) => cmp!(p, q),
         (p, q) => {
             return Err(Error::op(
@@ -624,6 +638,8 @@ pub fn where_op(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<T
         (Data::I32(p), Data::I32(q)) => sel!(p, q, I32),
         (Data::I8(p), Data::I8(q)) => sel!(p, q, I8),
         (Data::U8(p), Data::U8(q)) => sel!(p, q, U8),
+        (Data::I16(p), Data::I16(q)) => sel!(p, q, I16),
+        (Data::U16(p), Data::U16(q)) => sel!(p, q, U16),
         (Data::Bool(p), Data::Bool(q)) => sel!(p, q, Bool),
         _ => return Err(Error::op("Where", "branches have different types")),
     };
@@ -640,6 +656,8 @@ pub fn bitwise(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
             Data::I32(v) => Data::I32(v.iter().map(|x| !x).collect()),
             Data::I8(v) => Data::I8(v.iter().map(|x| !x).collect()),
             Data::U8(v) => Data::U8(v.iter().map(|x| !x).collect()),
+            Data::I16(v) => Data::I16(v.iter().map(|x| !x).collect()),
+            Data::U16(v) => Data::U16(v.iter().map(|x| !x).collect()),
             d => {
                 return Err(Error::unsup(
                     op,
@@ -665,6 +683,8 @@ pub fn bitwise(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Te
         (Data::I32(p), Data::I32(q)) => bits!(p, q, I32),
         (Data::I8(p), Data::I8(q)) => bits!(p, q, I8),
         (Data::U8(p), Data::U8(q)) => bits!(p, q, U8),
+        (Data::I16(p), Data::I16(q)) => bits!(p, q, I16),
+        (Data::U16(p), Data::U16(q)) => bits!(p, q, U16),
         (p, q) => {
             return Err(Error::unsup(
                 op,

@@ -3,10 +3,16 @@
 use super::shape::norm_axis;
 use super::{opt, req, Ctx};
 use crate::error::{Error, Result};
+use crate::half;
 use crate::model::Node;
 use crate::tensor::{numel, Data, DataType, Tensor};
 
-/// Converts a tensor to `dtype` with C-like numeric casts.
+/// Converts a tensor to `dtype` with ONNX `Cast` semantics: float to
+/// integer truncates toward zero (out-of-range values, which ONNX leaves
+/// undefined, saturate; NaN becomes 0), anything to float16/bfloat16
+/// rounds to nearest even (overflow to infinity, NaN kept), to bool is
+/// `x != 0` (NaN is true). float16/bfloat16 sources widen exactly to
+/// float32 first.
 pub fn cast_tensor(x: &Tensor, dtype: DataType) -> Tensor {
     if x.dtype() == dtype {
         return x.clone();
@@ -20,6 +26,16 @@ pub fn cast_tensor(x: &Tensor, dtype: DataType) -> Tensor {
                 DataType::I32 => Data::I32($v.iter().map(|&a| a as i32).collect()),
                 DataType::I8 => Data::I8($v.iter().map(|&a| a as i8).collect()),
                 DataType::U8 => Data::U8($v.iter().map(|&a| a as u8).collect()),
+                DataType::I16 => Data::I16($v.iter().map(|&a| a as i16).collect()),
+                DataType::U16 => Data::U16($v.iter().map(|&a| a as u16).collect()),
+                // Every source type widens to float64 exactly (int64 beyond
+                // 2^53 aside), so this is a single rounding.
+                DataType::F16 => {
+                    Data::F16($v.iter().map(|&a| half::f64_to_f16(a as f64)).collect())
+                }
+                DataType::BF16 => {
+                    Data::BF16($v.iter().map(|&a| half::f64_to_bf16(a as f64)).collect())
+                }
                 DataType::Bool => Data::Bool($v.iter().map(|&a| a as f64 != 0.0).collect()),
                 DataType::String => Data::String($v.iter().map(|&a| Fmt(a).to_string()).collect()),
             }
@@ -32,6 +48,21 @@ pub fn cast_tensor(x: &Tensor, dtype: DataType) -> Tensor {
         Data::I32(v) => conv!(v),
         Data::I8(v) => conv!(v),
         Data::U8(v) => conv!(v),
+        Data::I16(v) => conv!(v),
+        Data::U16(v) => conv!(v),
+        Data::F16(_) | Data::BF16(_) if dtype == DataType::String => {
+            let bits = match &x.data {
+                Data::F16(v) | Data::BF16(v) => v,
+                _ => unreachable!(),
+            };
+            let bf = x.dtype() == DataType::BF16;
+            Data::String(bits.iter().map(|&h| half_to_string(h, bf)).collect())
+        }
+        Data::F16(_) | Data::BF16(_) => {
+            let w = x.widen_half().expect("half data widens");
+            let f = w.f32s("Cast").expect("widened to float32");
+            conv!(f)
+        }
         Data::Bool(v) => {
             let u: Vec<u8> = v.iter().map(|&b| b as u8).collect();
             conv!(u)
@@ -51,6 +82,27 @@ pub fn cast_tensor(x: &Tensor, dtype: DataType) -> Tensor {
         shape: x.shape.clone(),
         data,
     }
+}
+
+/// The shortest decimal that reads back as the same 16-bit float, in
+/// NumPy's spelling (`str(np.float16(0.1))` is `0.1`, not float32's digits).
+fn half_to_string(h: u16, bf: bool) -> String {
+    type Widen = fn(u16) -> f32;
+    type Narrow = fn(f32) -> u16;
+    let (to, from): (Widen, Narrow) = if bf {
+        (half::bf16_to_f32, half::f32_to_bf16)
+    } else {
+        (half::f16_to_f32, half::f32_to_f16)
+    };
+    let v = to(h);
+    if !v.is_finite() {
+        return Fmt(v).to_string();
+    }
+    let short = (0..9)
+        .filter_map(|p| format!("{v:.p$e}").parse::<f32>().ok())
+        .find(|&s| from(s) == h)
+        .unwrap_or(v);
+    Fmt(short).to_string()
 }
 
 fn parse_number(s: &str) -> f64 {
@@ -78,7 +130,7 @@ macro_rules! fmt_int {
         }
     )*};
 }
-fmt_int!(i64, i32, i8, u8);
+fmt_int!(i64, i32, i8, u8, i16, u16);
 
 macro_rules! fmt_float {
     ($($t:ty),*) => {$(
@@ -112,14 +164,29 @@ macro_rules! fmt_float {
 }
 fmt_float!(f32, f64);
 
+/// `Cast` (all versions: opset 1 names the target type as a string) and
+/// `CastLike`. `saturate` (opset 19+) and `round_mode` (opset 24+) only
+/// concern the float8/float4 targets, which are unsupported element types,
+/// so a valid model never needs them here.
 pub fn cast(_ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let op = node.op_type.as_str();
     let x = req(node, ins, 0)?;
-    let dtype = if node.op_type == "CastLike" {
+    let dtype = if op == "CastLike" {
         req(node, ins, 1)?.dtype()
     } else {
-        let to = node.attr_i("to", 0)?;
-        DataType::from_onnx(to as i32)
-            .ok_or_else(|| Error::Unsupported(format!("Cast to type {to}")))?
+        let to = match node.attr("to") {
+            Some(crate::model::Attr::String(name)) => (0..32)
+                .find(|&c| crate::tensor::type_name(c) == name.to_ascii_uppercase())
+                .ok_or_else(|| Error::unsup(op, format!("target type {name}")))?
+                as i64,
+            _ => node.attr_i("to", 0)?,
+        };
+        DataType::from_onnx(to as i32).ok_or_else(|| {
+            Error::unsup(
+                op,
+                format!("target type {}", crate::tensor::type_name(to as i32)),
+            )
+        })?
     };
     Ok(vec![cast_tensor(x, dtype)])
 }
@@ -553,4 +620,89 @@ pub fn resize(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
     }
     let t = Tensor::new(out, Data::F64(cur))?;
     Ok(vec![cast_tensor(&t, x.dtype())])
+}
+
+#[cfg(test)]
+mod cast_tests {
+    use super::*;
+
+    fn f32s(v: &[f32]) -> Tensor {
+        Tensor::from_f32(vec![v.len()], v.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn float_to_int_truncates_toward_zero() {
+        let y = cast_tensor(&f32s(&[2.7, -2.7, 0.5, -0.5, 127.9]), DataType::I8);
+        assert_eq!(y.data, Data::I8(vec![2, -2, 0, 0, 127]));
+        let y = cast_tensor(&f32s(&[3.99, -1.01]), DataType::I64);
+        assert_eq!(y.data, Data::I64(vec![3, -1]));
+    }
+
+    #[test]
+    fn to_float16_rounds_to_nearest_even_and_keeps_specials() {
+        let x = f32s(&[
+            1.0 + 2f32.powi(-11),
+            1.0 + 3.0 * 2f32.powi(-11),
+            70000.0,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            -0.0,
+        ]);
+        let Data::F16(h) = cast_tensor(&x, DataType::F16).data else {
+            panic!("float16 expected")
+        };
+        assert_eq!(&h[..4], &[0x3c00, 0x3c02, 0x7c00, 0xfc00]);
+        assert!(half::f16_to_f32(h[4]).is_nan());
+        assert_eq!(h[5], 0x8000);
+        // And back, exactly; bfloat16 too.
+        let back = cast_tensor(&cast_tensor(&x, DataType::F16), DataType::F32);
+        assert_eq!(back.f32s("t").unwrap()[1], 1.0 + 2f32.powi(-9));
+        let b = cast_tensor(&f32s(&[1.0 + 2f32.powi(-8)]), DataType::BF16);
+        assert_eq!(b.data, Data::BF16(vec![0x3f80]));
+    }
+
+    #[test]
+    fn half_to_int_and_string() {
+        let h = Tensor::new(
+            vec![3],
+            Data::F16(vec![half::f32_to_f16(-3.75), half::f32_to_f16(0.1), 0x7c00]),
+        )
+        .unwrap();
+        assert_eq!(
+            cast_tensor(&h, DataType::I32).data,
+            Data::I32(vec![-3, 0, i32::MAX])
+        );
+        assert_eq!(
+            cast_tensor(&h, DataType::String).data,
+            Data::String(vec!["-3.75".into(), "0.1".into(), "inf".into()])
+        );
+        let s = Tensor::new(vec![1], Data::String(vec!["0.1".into()])).unwrap();
+        assert_eq!(
+            cast_tensor(&s, DataType::F16).data,
+            Data::F16(vec![half::f32_to_f16(0.1)])
+        );
+    }
+}
+
+#[cfg(test)]
+mod cast_v1_tests {
+    use super::*;
+    use crate::limits::Limits;
+    use crate::model::Attr;
+
+    #[test]
+    fn cast_1_takes_the_type_name_as_a_string() {
+        let node = Node {
+            name: String::new(),
+            op_type: "Cast".into(),
+            domain: String::new(),
+            inputs: vec![],
+            outputs: vec![],
+            attrs: vec![("to".into(), Attr::String("float16".into()))],
+        };
+        let limits = Limits::default();
+        let x = Tensor::from_f32(vec![1], vec![0.5]).unwrap();
+        let y = cast(&Ctx::new(&limits, 1), &node, &[Some(&x)]).unwrap();
+        assert_eq!(y[0].data, Data::F16(vec![0x3800]));
+    }
 }

@@ -7,6 +7,7 @@ pub mod grad;
 pub(crate) mod linalg;
 pub(crate) mod misc;
 pub(crate) mod nn;
+pub(crate) mod quant;
 pub(crate) mod reduce;
 pub(crate) mod sequence;
 pub(crate) mod shape;
@@ -16,7 +17,7 @@ use crate::backend::{check_values, last_uses, tensors_only, Backend};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::{Model, Node, TRAINING_DOMAIN};
-use crate::tensor::Tensor;
+use crate::tensor::{DataType, Tensor};
 use crate::value::{Value, ValueRef};
 
 /// Per-run context handed to operator kernels.
@@ -100,6 +101,10 @@ pub fn kernel(op_type: &str) -> Option<OpFn> {
         "EyeLike" => shape::eye_like,
         "Range" => misc::range,
         "Cast" | "CastLike" => misc::cast,
+        "QuantizeLinear" => quant::quantize_linear,
+        "DequantizeLinear" => quant::dequantize_linear,
+        "DynamicQuantizeLinear" => quant::dynamic_quantize_linear,
+        "MatMulInteger" => quant::matmul_integer,
         "OneHot" => misc::one_hot,
         "TopK" => misc::topk,
         "CumSum" | "CumProd" => misc::cumsum,
@@ -219,11 +224,112 @@ pub fn run_node(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<T
             d => format!("operator {d}::{}", node.op_type),
         })
     })?;
-    let outs = k(ctx, node, ins)?;
+    let outs = match half_plan(node, ins) {
+        Some(narrow) => run_widened(ctx, node, ins, k, narrow)?,
+        None => k(ctx, node, ins)?,
+    };
     for t in &outs {
         ctx.limits.check_shape(&t.shape, t.dtype().size())?;
     }
     Ok(outs)
+}
+
+/// Whether a node's kernel should see float32 in place of its
+/// float16/bfloat16 inputs, and if so the type its float32 outputs are
+/// rounded back to: that of the first floating-point input (Where's `x`,
+/// Pow's base...), or none when that input is not a 16-bit float (e.g.
+/// `Pow(float32, float16)` stays float32). Kernels that handle the 16-bit
+/// types themselves (Cast, the quantisation operators) and nodes whose
+/// output type is an attribute are left alone.
+fn half_plan(node: &Node, ins: &[Option<&Tensor>]) -> Option<Option<DataType>> {
+    let mut floats = ins
+        .iter()
+        .flatten()
+        .map(|t| t.dtype())
+        .filter(|d| d.is_float());
+    let first = floats.next()?;
+    if !first.is_half() && !floats.any(DataType::is_half) {
+        return None;
+    }
+    let own = matches!(
+        node.op_type.as_str(),
+        "Cast" | "CastLike" | "QuantizeLinear" | "DequantizeLinear" | "DynamicQuantizeLinear"
+    ) || ["to", "dtype", "output_datatype"]
+        .iter()
+        .any(|a| node.attr(a).is_some());
+    (!own).then_some(first.is_half().then_some(first))
+}
+
+/// Runs `k` on float32 copies of the 16-bit float inputs and rounds its
+/// float32 outputs to `narrow` (nearest even): one rounding per operator,
+/// as the reference computes most 16-bit operators.
+fn run_widened(
+    ctx: &Ctx,
+    node: &Node,
+    ins: &[Option<&Tensor>],
+    k: OpFn,
+    narrow: Option<DataType>,
+) -> Result<Vec<Tensor>> {
+    let wide: Vec<Option<Tensor>> = ins.iter().map(|t| t.and_then(Tensor::widen_half)).collect();
+    let refs: Vec<Option<&Tensor>> = ins
+        .iter()
+        .zip(&wide)
+        .map(|(t, w)| w.as_ref().or(*t))
+        .collect();
+    let outs = k(ctx, node, &refs)?;
+    Ok(match narrow {
+        Some(half) => outs.into_iter().map(|t| t.narrow_to_half(half)).collect(),
+        None => outs,
+    })
+}
+
+#[cfg(test)]
+mod half_tests {
+    use super::*;
+    use crate::half::f32_to_f16;
+    use crate::tensor::Data;
+
+    fn node(op: &str) -> Node {
+        Node {
+            name: String::new(),
+            op_type: op.into(),
+            domain: String::new(),
+            inputs: vec![],
+            outputs: vec![],
+            attrs: vec![],
+        }
+    }
+
+    fn f16(v: &[f32]) -> Tensor {
+        Tensor::new(
+            vec![v.len()],
+            Data::F16(v.iter().map(|&x| f32_to_f16(x)).collect()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn outputs_take_the_first_float_inputs_type() {
+        let limits = Limits::default();
+        let ctx = Ctx::new(&limits, 18);
+        // float16 + float16 rounds once to float16: 2048 + 1 is a tie → 2048.
+        let y = run_node(
+            &ctx,
+            &node("Add"),
+            &[Some(&f16(&[2048.0])), Some(&f16(&[1.0]))],
+        )
+        .unwrap();
+        assert_eq!(y[0].data, Data::F16(vec![f32_to_f16(2048.0)]));
+        // Pow(float32, float16) stays float32.
+        let x = Tensor::from_f32(vec![1], vec![3.0]).unwrap();
+        let y = run_node(&ctx, &node("Pow"), &[Some(&x), Some(&f16(&[2.0]))]).unwrap();
+        assert_eq!(y[0].data, Data::F32(vec![9.0]));
+        // Where(bool, float16, float16) is float16.
+        let c = Tensor::new(vec![1], Data::Bool(vec![false])).unwrap();
+        let (a, b) = (f16(&[1.0]), f16(&[-0.5]));
+        let y = run_node(&ctx, &node("Where"), &[Some(&c), Some(&a), Some(&b)]).unwrap();
+        assert_eq!(y[0].data, Data::F16(vec![f32_to_f16(-0.5)]));
+    }
 }
 
 /// The CPU executor.

@@ -5,7 +5,7 @@ use super::shape::{for_each_multi, norm_axis, strides};
 use super::{opt, req, Ctx};
 use crate::error::{Error, Result};
 use crate::model::Node;
-use crate::tensor::{numel, Data, Tensor};
+use crate::tensor::{numel, Data, DataType, Tensor};
 
 /// Resolved spatial geometry of a convolution or pooling window.
 pub(crate) struct Geometry {
@@ -563,6 +563,14 @@ pub fn conv_transpose(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result
 pub fn pool(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let x = req(node, ins, 0)?;
     let op = node.op_type.as_str();
+    // MaxPool (opset 12+) also takes 8-bit integers: float32 holds them
+    // exactly and a maximum creates no new values, so compute there.
+    if op == "MaxPool" && matches!(x.dtype(), DataType::I8 | DataType::U8) {
+        let wide = super::misc::cast_tensor(x, DataType::F32);
+        let mut outs = pool(ctx, node, &[Some(&wide)])?;
+        outs[0] = super::misc::cast_tensor(&outs[0], x.dtype());
+        return Ok(outs);
+    }
     if x.rank() < 3 {
         return Err(Error::op(op, "expects N,C,spatial input"));
     }

@@ -300,6 +300,10 @@ pub fn concat(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
         DataType::I32 => cat!(I32),
         DataType::I8 => cat!(I8),
         DataType::U8 => cat!(U8),
+        DataType::I16 => cat!(I16),
+        DataType::U16 => cat!(U16),
+        DataType::F16 => cat!(F16),
+        DataType::BF16 => cat!(BF16),
         DataType::Bool => cat!(Bool),
         DataType::String => cat!(String),
     };
@@ -826,7 +830,7 @@ fn append(a: &Data, b: &Data) -> Data {
             }
         };
     }
-    cat!(F32, F64, I64, I32, I8, U8, Bool, String)
+    cat!(F32, F64, I64, I32, I8, U8, I16, U16, F16, BF16, Bool, String)
 }
 
 /// A one-element `Data` of `dtype` holding `v`.
@@ -838,6 +842,10 @@ pub(crate) fn cast_scalar(v: f64, dtype: DataType) -> Data {
         DataType::I32 => Data::I32(vec![v as i32]),
         DataType::I8 => Data::I8(vec![v as i8]),
         DataType::U8 => Data::U8(vec![v as u8]),
+        DataType::I16 => Data::I16(vec![v as i16]),
+        DataType::U16 => Data::U16(vec![v as u16]),
+        DataType::F16 => Data::F16(vec![crate::half::f64_to_f16(v)]),
+        DataType::BF16 => Data::BF16(vec![crate::half::f64_to_bf16(v)]),
         DataType::Bool => Data::Bool(vec![v != 0.0]),
         DataType::String => Data::String(vec![v.to_string()]),
     }

@@ -540,7 +540,8 @@ pub(super) fn run(
             let target = if op == "CastLike" {
                 some!(ins.get(1).and_then(|v| v.as_ref())).is_f32()
             } else {
-                DataType::from_onnx(node.attr_i("to", 0)? as i32) == Some(DataType::F32)
+                // (Cast-1's string `to` takes the CPU kernel.)
+                DataType::from_onnx(node.attr_i("to", 0).unwrap_or(0) as i32) == Some(DataType::F32)
             };
             if target {
                 Ok(Some(vec![x.clone()]))

@@ -341,3 +341,96 @@ fn attr_tensor_in_constant_obeys_limits() {
     );
     assert!(matches!(load(&m), Err(Error::Limit(_))));
 }
+
+#[test]
+fn quantized_tensor_with_zero_scale_is_an_error() {
+    use runner::onnx::data_type as dt;
+    let zp = runner::onnx::TensorProto {
+        name: "zp".into(),
+        data_type: dt::UINT8,
+        int32_data: vec![128],
+        ..Default::default()
+    };
+    let m = model(
+        vec![node("QuantizeLinear", &["x", "s", "zp"], &["y"], vec![])],
+        vec![f32_value("x", &[3])],
+        vec![value("y", dt::UINT8, &[3])],
+        vec![f32_tensor("s", &[], &[0.0]), zp],
+    );
+    let mut loaded = load(&m).unwrap();
+    loaded.optimize().unwrap();
+    let x = Tensor::from_f32(vec![3], vec![1.0, 0.0, -1.0]).unwrap();
+    let r = CpuBackend::new().run(&loaded, &[x]);
+    assert!(matches!(r, Err(Error::Op { .. })), "{r:?}");
+    // A per-axis scale whose length does not match the axis.
+    let m = model(
+        vec![node(
+            "DequantizeLinear",
+            &["q", "s"],
+            &["y"],
+            vec![attr_i("axis", 0)],
+        )],
+        vec![value("q", dt::INT8, &[2, 2])],
+        vec![f32_value("y", &[2, 2])],
+        vec![f32_tensor("s", &[3], &[0.0, 1.0, 2.0])],
+    );
+    let loaded = load(&m).unwrap();
+    let q = Tensor::new(vec![2, 2], runner::Data::I8(vec![1, 2, 3, 4])).unwrap();
+    let r = CpuBackend::new().run(&loaded, &[q]);
+    assert!(matches!(r, Err(Error::Op { .. })), "{r:?}");
+}
+
+#[test]
+fn float16_initializers_load_and_bad_lengths_are_invalid() {
+    use runner::onnx::data_type as dt;
+    let half = |raw: Vec<u8>, ints: Vec<i32>| runner::onnx::TensorProto {
+        name: "w".into(),
+        dims: vec![2],
+        data_type: dt::FLOAT16,
+        raw_data: raw,
+        int32_data: ints,
+        ..Default::default()
+    };
+    let m = |t| {
+        model(
+            vec![node("Relu", &["w"], &["y"], vec![])],
+            vec![],
+            vec![value("y", dt::FLOAT16, &[2])],
+            vec![t],
+        )
+    };
+    // 1.0 and -2.0 as float16, in raw_data (little-endian) and int32_data.
+    for t in [
+        half(vec![0x00, 0x3c, 0x00, 0xc0], vec![]),
+        half(vec![], vec![0x3c00, 0xc000]),
+    ] {
+        let loaded = load(&m(t)).unwrap();
+        let y = CpuBackend::new().run(&loaded, &[]).unwrap();
+        assert_eq!(y[0].data, runner::Data::F16(vec![0x3c00, 0]));
+    }
+    for t in [
+        half(vec![0x00, 0x3c, 0x00], vec![]),
+        half(vec![0; 5], vec![]),
+        half(vec![], vec![0x3c00]),
+    ] {
+        let r = load(&m(t));
+        assert!(matches!(r, Err(Error::Invalid(_))), "{r:?}");
+    }
+}
+
+#[test]
+fn cast_to_float8_is_unsupported() {
+    let m = model(
+        vec![node("Cast", &["x"], &["y"], vec![attr_i("to", 17)])],
+        vec![f32_value("x", &[1])],
+        vec![f32_value("y", &[1])],
+        vec![],
+    );
+    let loaded = load(&m).unwrap();
+    let x = Tensor::from_f32(vec![1], vec![1.0]).unwrap();
+    let r = CpuBackend::new().run(&loaded, &[x]);
+    assert!(
+        matches!(&r, Err(Error::Unsupported(m)) if m.contains("Cast") && m.contains("FLOAT8E4M3FN")),
+        "{r:?}"
+    );
+}
