@@ -164,21 +164,15 @@ async fn attach_owners_and_offers(
         .into_iter()
         .map(|u| (u.id, u))
         .collect();
-    let mut offers: HashMap<i64, license_offer::Model> = HashMap::new();
-    for offer in license_offer::Entity::find()
-        .filter(license_offer::Column::ModelId.is_in(model_ids))
-        .filter(license_offer::Column::IsActive.eq(true))
-        .order_by_asc(license_offer::Column::Id)
-        .all(db)
-        .await?
-    {
-        offers.entry(offer.model_id).or_insert(offer);
+    let mut offers: HashMap<i64, Vec<license_offer::Model>> = HashMap::new();
+    for offer in active_offers(db, model_ids).await? {
+        offers.entry(offer.model_id).or_default().push(offer);
     }
     Ok(models
         .into_iter()
         .filter_map(|model| {
             let owner = owners.get(&model.owner_id)?.clone();
-            let offer = offers.remove(&model.id);
+            let offer = offers.remove(&model.id).and_then(headline_offer);
             Some(Listing {
                 model,
                 owner,
@@ -186,6 +180,29 @@ async fn attach_owners_and_offers(
             })
         })
         .collect())
+}
+
+/// The active offers of `model_ids`, oldest first.
+pub(crate) async fn active_offers(
+    db: &impl ConnectionTrait,
+    model_ids: Vec<i64>,
+) -> DomainResult<Vec<license_offer::Model>> {
+    Ok(license_offer::Entity::find()
+        .filter(license_offer::Column::ModelId.is_in(model_ids))
+        .filter(license_offer::Column::IsActive.eq(true))
+        .order_by_asc(license_offer::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The offer a listing is shown and downloaded under, of its active ones: an open one when
+/// there is one (its files are free whatever else is sold), else the oldest. The catalog, the
+/// model page and `downloads` all ask this.
+pub fn headline_offer(offers: Vec<license_offer::Model>) -> Option<license_offer::Model> {
+    let open = offers
+        .iter()
+        .position(|o| LicenseKind::parse(&o.kind) == Some(LicenseKind::Open));
+    offers.into_iter().nth(open.unwrap_or(0))
 }
 
 pub async fn find_user(

@@ -4,7 +4,7 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::catalog::LicenseKind;
-use crate::entities::{file, license_offer, model, model_version, user};
+use crate::entities::{file, model, model_version, user};
 use crate::error::{DomainError, DomainResult};
 use crate::orgs::can_publish_as;
 use crate::state::AppState;
@@ -76,21 +76,11 @@ pub fn is_public(file: &file::Model, kind: Option<LicenseKind>) -> bool {
     file.is_demo || kind == Some(LicenseKind::Open)
 }
 
-/// How the listing is offered now, if it is; an open offer beside others wins.
+/// How the listing is offered now, if it is: the kind of its headline offer, the one the
+/// model page shows.
 async fn offered_kind(state: &AppState, model_id: i64) -> DomainResult<Option<LicenseKind>> {
-    let kinds: Vec<LicenseKind> = license_offer::Entity::find()
-        .filter(license_offer::Column::ModelId.eq(model_id))
-        .filter(license_offer::Column::IsActive.eq(true))
-        .all(&state.db)
-        .await?
-        .iter()
-        .filter_map(|offer| LicenseKind::parse(&offer.kind))
-        .collect();
-    Ok(kinds
-        .iter()
-        .copied()
-        .find(|k| *k == LicenseKind::Open)
-        .or(kinds.first().copied()))
+    let offers = crate::catalog::active_offers(&state.db, vec![model_id]).await?;
+    Ok(crate::catalog::headline_offer(offers).and_then(|offer| LicenseKind::parse(&offer.kind)))
 }
 
 /// Counts a download on the listing (a whole file, or the first part of a ranged one).

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 on_each_database!(
     anyone_downloads_open_files_whole_or_in_ranges,
     a_priced_or_gated_model_gives_away_only_its_demo_file,
+    the_page_and_the_download_route_agree_on_a_model_with_several_offers,
 );
 
 fn file_url(at: &str, path: &str) -> String {
@@ -177,4 +178,36 @@ async fn a_priced_or_gated_model_gives_away_only_its_demo_file(app: TestApp) {
         "{page}"
     );
     assert!(page.contains("/versions/1.0.0/files/model.onnx"));
+}
+
+/// With a paid offer and a later open one, the open one decides: the catalog shows it, the
+/// model page links every file, and the download route serves them, all by one rule.
+async fn the_page_and_the_download_route_agree_on_a_model_with_several_offers(app: TestApp) {
+    let listing = domain::entities::model::Entity::find()
+        .filter(domain::entities::model::Column::Slug.eq("diabetes-progression"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    domain::publishing::add_offer(
+        &app.state.db,
+        listing.id,
+        domain::catalog::LicenseKind::Open,
+        Some("mit"),
+        0,
+    )
+    .await
+    .unwrap();
+    let at = "tabular-works/diabetes-progression";
+    let (status, page) = app.get_text(&format!("/{at}")).await;
+    assert_eq!(status, 200);
+    let files = page.matches("data-testid=\"download\"").count();
+    assert!(
+        files > 1,
+        "every file is linked, not only the demo: {files}"
+    );
+    let config = app.get(&file_url(at, "config.json")).await;
+    assert_eq!(config.status(), 200, "the route serves what the page links");
+    let (_, catalog) = app.get_text("/?q=diabetes").await;
+    assert!(catalog.contains("Free"), "the card shows the open offer");
 }
