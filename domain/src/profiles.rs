@@ -207,6 +207,16 @@ pub async fn avatar(state: &AppState, url_key: &str) -> DomainResult<(Bytes, &'s
     Ok((bytes, kind))
 }
 
+/// The address of `person`'s picture, if they have one.
+pub fn picture_url(person: &user::Model) -> Option<String> {
+    person.avatar_key.as_deref().map(avatar_url)
+}
+
+/// `person`'s links, as [`update`] stored them (one per line).
+pub fn links(person: &user::Model) -> Vec<String> {
+    person.links.lines().map(str::to_owned).collect()
+}
+
 /// Where the page loads a picture from: the key in the path makes each picture's address
 /// unique, so it can be cached for good.
 pub fn avatar_url(key: &str) -> String {

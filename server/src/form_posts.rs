@@ -91,7 +91,12 @@ fn carries_kept_form(headers: &HeaderMap) -> bool {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains(&format!("{KEPT_FORM_COOKIE}=")))
+        .flat_map(|v| v.split(';'))
+        .any(|c| {
+            c.trim_start()
+                .strip_prefix(KEPT_FORM_COOKIE)
+                .is_some_and(|rest| rest.starts_with('='))
+        })
 }
 
 /// The posted fields, passwords left out, with the function they went to, as one

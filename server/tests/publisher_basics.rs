@@ -65,6 +65,15 @@ async fn draft_files(app: &TestApp, cookie: &str, at: &str) -> Vec<String> {
         .collect()
 }
 
+/// The deleted listings `cookie`'s holder may restore, as the page gets them.
+async fn deleted_listings(app: &TestApp, cookie: &str) -> serde_json::Value {
+    app.post_form("/api/my_deleted_listings", "", Some(cookie))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn a_file_is_removed_from_a_draft_and_its_bytes_with_it(app: TestApp) {
     let cookie = publisher_with_draft(&app, "ada").await;
     let key_of = |path: &'static str| {
@@ -152,12 +161,7 @@ async fn deleted_models_are_restored_until_purged_by_typed_name(app: TestApp) {
     assert!(landing.contains("grace/tiny is deleted"), "{landing:.2000}");
     assert!(landing.contains(r#"data-model="grace/tiny""#));
 
-    let listed: serde_json::Value = app
-        .post_form("/api/my_deleted_listings", "", Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = deleted_listings(&app, &cookie).await;
     let id = listed[0]["id"].as_i64().unwrap();
     assert_eq!(listed[0]["files"], 2);
 
@@ -173,12 +177,7 @@ async fn deleted_models_are_restored_until_purged_by_typed_name(app: TestApp) {
         let refused = app.post_form(path, &body, Some(&stranger)).await;
         assert_eq!(refused.status(), 404, "{path}");
     }
-    let stranger_list: serde_json::Value = app
-        .post_form("/api/my_deleted_listings", "", Some(&stranger))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stranger_list = deleted_listings(&app, &stranger).await;
     assert_eq!(stranger_list, serde_json::json!([]));
 
     let restored = app
@@ -216,12 +215,7 @@ async fn deleted_models_are_restored_until_purged_by_typed_name(app: TestApp) {
     assert_eq!(wrong.status(), 422);
     let error: serde_json::Value = wrong.json().await.unwrap();
     assert_eq!(error["Invalid"]["field"], "confirm", "{error}");
-    let still: serde_json::Value = app
-        .post_form("/api/my_deleted_listings", "", Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let still = deleted_listings(&app, &cookie).await;
     assert_eq!(still[0]["id"], id);
 
     let purged = app

@@ -152,12 +152,8 @@ mod to_wire {
 
     pub fn publisher(publisher: domain::catalog::Publisher) -> PublisherProfile {
         PublisherProfile {
-            avatar_url: publisher
-                .user
-                .avatar_key
-                .as_deref()
-                .map(domain::profiles::avatar_url),
-            links: publisher.user.links.lines().map(str::to_owned).collect(),
+            avatar_url: domain::profiles::picture_url(&publisher.user),
+            links: domain::profiles::links(&publisher.user),
             username: publisher.user.username,
             display_name: publisher.user.display_name,
             bio: publisher.user.bio,

@@ -16,8 +16,8 @@ pub async fn get_account() -> Result<AccountOverview, AppError> {
     let user = signed_in()?.user;
     let choices = respond(domain::account_deletion::choices(&state.db, &user).await)?;
     Ok(AccountOverview {
-        avatar_url: user.avatar_key.as_deref().map(domain::profiles::avatar_url),
-        links: user.links.lines().map(str::to_owned).collect(),
+        avatar_url: domain::profiles::picture_url(&user),
+        links: domain::profiles::links(&user),
         display_name: user.display_name,
         bio: user.bio,
         username: user.username,

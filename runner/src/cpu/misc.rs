@@ -50,11 +50,7 @@ pub fn cast_tensor(x: &Tensor, dtype: DataType) -> Tensor {
         Data::U8(v) => conv!(v),
         Data::I16(v) => conv!(v),
         Data::U16(v) => conv!(v),
-        Data::F16(_) | Data::BF16(_) if dtype == DataType::String => {
-            let bits = match &x.data {
-                Data::F16(v) | Data::BF16(v) => v,
-                _ => unreachable!(),
-            };
+        Data::F16(bits) | Data::BF16(bits) if dtype == DataType::String => {
             let bf = x.dtype() == DataType::BF16;
             Data::String(bits.iter().map(|&h| half_to_string(h, bf)).collect())
         }

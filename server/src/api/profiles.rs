@@ -44,12 +44,7 @@ pub async fn upload(
         let ip = client.map_or_else(String::new, |Extension(ip)| ip.0.to_string());
         let bytes = picture_bytes(request).await?;
         let saved = domain::profiles::set_avatar(&state, &caller.user, bytes, &ip).await?;
-        Ok::<_, ApiError>(
-            saved
-                .avatar_key
-                .as_deref()
-                .map(domain::profiles::avatar_url),
-        )
+        Ok::<_, ApiError>(domain::profiles::picture_url(&saved))
     }
     .await;
     // The account page words the outcome itself: no text from the address reaches the page.
