@@ -15,6 +15,7 @@ pub mod mail;
 pub mod names;
 pub mod orgs;
 pub mod passwords;
+pub mod payments;
 pub mod profiles;
 pub mod publishing;
 pub mod rate_limit;

@@ -1,0 +1,6 @@
+//! Taking money: the provider interface, webhook signatures, and (in submodules) orders,
+//! events and fulfilment.
+pub mod provider;
+pub mod signature;
+
+pub use provider::{PaymentProvider, ProviderError, ProviderResult};
