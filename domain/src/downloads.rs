@@ -1,13 +1,197 @@
-//! Who may download which file: the one place that decides it. Today anyone may fetch a
-//! version's public demo file and every file of an openly licensed listing, and publishers
-//! their own files, drafts included; licences bought or granted will be checked here too.
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+//! Who may see a listing and download which of its files: the one place that decides it, for
+//! the model page's buttons, the download route, the REST API, `bazaar pull` and any download
+//! route added later. A version's demo file and every file of an openly licensed listing are
+//! free; the rest needs an active licence of the caller or of one of their organizations
+//! that covers the version; publishers always reach their own files, drafts included.
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::catalog::LicenseKind;
-use crate::entities::{file, model, model_version, user};
+use crate::entities::{file, license, license_offer, model, model_version, user};
 use crate::error::{DomainError, DomainResult};
+use crate::licensing::{self, LicenseStatus};
 use crate::orgs::can_publish_as;
 use crate::state::AppState;
+
+/// Who may find a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// In the catalog and search.
+    Public,
+    /// Reachable by its address, absent from the catalog.
+    Unlisted,
+    /// Its owner's organization (or the owner) only.
+    Private,
+}
+
+impl Visibility {
+    pub const ALL: [Visibility; 3] = [Self::Public, Self::Unlisted, Self::Private];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Unlisted => "unlisted",
+            Self::Private => "private",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == raw)
+    }
+}
+
+/// What one caller may do with one listing, worked out once per request.
+#[derive(Debug, Clone)]
+pub struct Rights {
+    pub is_publisher: bool,
+    /// The listing has an active open offer: every published file is free.
+    pub open: bool,
+    /// Kinds of the listing's active offers, to say what would unlock a file.
+    offered: Vec<LicenseKind>,
+    /// The caller's licences for this listing, their organizations' included, usable now.
+    licenses: Vec<license::Model>,
+}
+
+/// Whether a file may be downloaded, and why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileAccess {
+    /// Anyone may fetch it (shared caches may keep it).
+    Free,
+    /// The caller's licence or publisher rights cover it.
+    Entitled,
+    /// Not for this caller, with what would change that.
+    Refused(String),
+}
+
+impl FileAccess {
+    pub fn allowed(&self) -> bool {
+        !matches!(self, Self::Refused(_))
+    }
+}
+
+impl Rights {
+    /// What `user` (None: anonymous) may do with `listing` owned by `owner`; "not found"
+    /// when they may not even see it.
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        user: Option<&user::Model>,
+        owner: &user::Model,
+        listing: &model::Model,
+    ) -> DomainResult<Rights> {
+        let is_publisher = match user {
+            Some(user) => can_publish_as(db, user, owner).await?,
+            None => false,
+        };
+        if !is_publisher && !may_see(db, user, owner, listing).await? {
+            return Err(DomainError::NotFound("model"));
+        }
+        let offers: Vec<license_offer::Model> =
+            crate::catalog::active_offers(db, vec![listing.id]).await?;
+        let offered: Vec<LicenseKind> = offers
+            .iter()
+            .filter_map(|o| LicenseKind::parse(&o.kind))
+            .collect();
+        let licenses = match user {
+            Some(user) if !is_publisher => usable_licenses(db, user, listing.id).await?,
+            _ => Vec::new(),
+        };
+        Ok(Rights {
+            is_publisher,
+            open: offered.contains(&LicenseKind::Open),
+            offered,
+            licenses,
+        })
+    }
+
+    /// Whether `file` of `version` may be downloaded.
+    pub fn file(
+        &self,
+        listing: &model::Model,
+        version: &model_version::Model,
+        file: &file::Model,
+    ) -> FileAccess {
+        let published = listing.is_published && version.published_at.is_some();
+        if published && (file.is_demo || self.open) {
+            return FileAccess::Free;
+        }
+        if self.is_publisher || (published && self.covers(version)) {
+            return FileAccess::Entitled;
+        }
+        FileAccess::Refused(self.refusal())
+    }
+
+    /// Whether one of the caller's licences covers `version`.
+    pub fn covers(&self, version: &model_version::Model) -> bool {
+        self.licenses
+            .iter()
+            .any(|licence| licensing::covers(licence, version))
+    }
+
+    /// The caller's usable licences for this listing.
+    pub fn licenses(&self) -> &[license::Model] {
+        &self.licenses
+    }
+
+    fn refusal(&self) -> String {
+        let priced = self.offered.iter().any(|k| k.is_priced());
+        let gated = self.offered.contains(&LicenseKind::Gated);
+        match (priced, gated, self.licenses.is_empty()) {
+            (_, _, false) => "your licence does not cover this version; its demo file is free".into(),
+            (true, _, true) => "buy a license for this model to download it; its demo file is free".into(),
+            (false, true, true) => {
+                "this model is gated: request access from its publisher to download it".into()
+            }
+            (false, false, true) => "this model is not offered for download yet".into(),
+        }
+    }
+}
+
+/// Whether `user` may find `listing` at all (publishers are checked by the caller).
+async fn may_see(
+    db: &impl ConnectionTrait,
+    user: Option<&user::Model>,
+    owner: &user::Model,
+    listing: &model::Model,
+) -> DomainResult<bool> {
+    if !listing.is_published || listing.deleted_at.is_some() {
+        return Ok(false);
+    }
+    Ok(match Visibility::parse(&listing.visibility) {
+        Some(Visibility::Public | Visibility::Unlisted) => true,
+        Some(Visibility::Private) | None => match user {
+            Some(user) if user.id == owner.id || user.is_admin => true,
+            Some(user) if owner.is_org() => {
+                crate::orgs::role_of(db, owner.id, user.id).await?.is_some()
+            }
+            _ => false,
+        },
+    })
+}
+
+/// `user`'s licences for `model_id`, their organizations' included, active and unexpired now.
+async fn usable_licenses(
+    db: &impl ConnectionTrait,
+    user: &user::Model,
+    model_id: i64,
+) -> DomainResult<Vec<license::Model>> {
+    let mut licensees = vec![user.id];
+    licensees.extend(
+        crate::orgs::orgs_of(db, user.id)
+            .await?
+            .into_iter()
+            .map(|(org, _)| org.id),
+    );
+    let now = Utc::now();
+    Ok(license::Entity::find()
+        .filter(license::Column::ModelId.eq(model_id))
+        .filter(license::Column::LicenseeId.is_in(licensees))
+        .filter(license::Column::Status.eq(LicenseStatus::Active.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|l| l.expires_at.is_none_or(|end: DateTime<Utc>| end > now))
+        .collect())
+}
 
 /// A file the caller may download.
 #[derive(Debug, Clone)]
@@ -30,19 +214,13 @@ pub async fn authorize(
     path: &str,
 ) -> DomainResult<Download> {
     let (owner, listing) = crate::listings::find_listing(state, owner, slug).await?;
-    let is_publisher = match user {
-        Some(user) => can_publish_as(&state.db, user, &owner).await?,
-        None => false,
-    };
-    if !listing.is_published && !is_publisher {
-        return Err(DomainError::NotFound("model"));
-    }
+    let rights = Rights::load(&state.db, user, &owner, &listing).await?;
     let version = model_version::Entity::find()
         .filter(model_version::Column::ModelId.eq(listing.id))
         .filter(model_version::Column::Version.eq(version))
         .one(&state.db)
         .await?
-        .filter(|v| v.published_at.is_some() || is_publisher)
+        .filter(|v| v.published_at.is_some() || rights.is_publisher)
         .ok_or(DomainError::NotFound("version"))?;
     let file = file::Entity::find()
         .filter(file::Column::VersionId.eq(version.id))
@@ -50,37 +228,14 @@ pub async fn authorize(
         .one(&state.db)
         .await?
         .ok_or(DomainError::NotFound("file"))?;
-    let kind = offered_kind(state, listing.id).await?;
-    let public = listing.is_published && version.published_at.is_some() && is_public(&file, kind);
-    if !public && !is_publisher {
-        return Err(DomainError::Forbidden(match kind {
-            Some(LicenseKind::Gated) => {
-                "this model is gated: request access from its publisher to download it".into()
-            }
-            Some(LicenseKind::Paid | LicenseKind::Subscription) => {
-                "buy a license for this model to download it; its demo file is free".into()
-            }
-            _ => "this model is not offered for download yet".into(),
-        }));
+    match rights.file(&listing, &version, &file) {
+        FileAccess::Refused(reason) => Err(DomainError::Forbidden(reason)),
+        access => Ok(Download {
+            public: access == FileAccess::Free,
+            file,
+            listing,
+        }),
     }
-    Ok(Download {
-        file,
-        listing,
-        public,
-    })
-}
-
-/// Whether anyone may fetch `file` of a published version of a published listing offered
-/// as `kind`: its demo file always, every file when the licence is open.
-pub fn is_public(file: &file::Model, kind: Option<LicenseKind>) -> bool {
-    file.is_demo || kind == Some(LicenseKind::Open)
-}
-
-/// How the listing is offered now, if it is: the kind of its headline offer, the one the
-/// model page shows.
-async fn offered_kind(state: &AppState, model_id: i64) -> DomainResult<Option<LicenseKind>> {
-    let offers = crate::catalog::active_offers(&state.db, vec![model_id]).await?;
-    Ok(crate::catalog::headline_offer(offers).and_then(|offer| LicenseKind::parse(&offer.kind)))
 }
 
 /// Counts a download on the listing (a whole file, or the first part of a ranged one).

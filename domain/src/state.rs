@@ -3,6 +3,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use crate::accounts::SessionPolicy;
 use crate::mail::Mailer;
 use crate::passwords::PasswordHasher;
+use crate::payments::Payments;
 use crate::rate_limit::RateLimits;
 use crate::storage::Storage;
 use crate::uploads::{UploadPolicy, Uploads};
@@ -25,6 +26,8 @@ pub struct AppState {
     /// This process's uploads in progress, and the rules for new ones.
     pub uploads: Uploads,
     pub upload_policy: UploadPolicy,
+    /// The payment provider (if any) and how webhook events are checked.
+    pub payments: Payments,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             mail_links_in_page: false,
             uploads: Uploads::default(),
             upload_policy: UploadPolicy::default(),
+            payments: Payments::not_configured(),
         })
     }
 

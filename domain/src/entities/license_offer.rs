@@ -13,6 +13,14 @@ pub struct Model {
     pub currency: String,
     pub terms: String,
     pub is_active: bool,
+    /// `individual` or `organization`.
+    pub seat: String,
+    /// One-time offers: `published` or `major`.
+    pub covers: Option<String>,
+    /// Subscriptions: `month` or `year`.
+    pub billing_interval: Option<String>,
+    /// Gated offers: `instant` or `manual`.
+    pub approval: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

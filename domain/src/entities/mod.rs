@@ -1,16 +1,24 @@
 //! sea-orm entities: the stored shape of the catalog. Nothing outside `domain` sees them.
+pub mod access_request;
 pub mod api_token;
 pub mod audit_entry;
 pub mod file;
+pub mod job_lease;
+pub mod license;
 pub mod license_offer;
 pub mod login_device;
 pub mod mail_token;
 pub mod membership;
 pub mod model;
 pub mod model_version;
+pub mod order;
 pub mod org_invitation;
 pub mod outbox;
+pub mod payment_customer;
+pub mod payout_account;
 pub mod rate_limit;
 pub mod session;
+pub mod test_payment_object;
 pub mod upload;
 pub mod user;
+pub mod webhook_event;

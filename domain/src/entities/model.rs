@@ -16,6 +16,8 @@ pub struct Model {
     /// The model card: markdown with YAML front matter.
     pub card: String,
     pub is_published: bool,
+    /// `public`, `unlisted` or `private`; see [`crate::licensing::access::Visibility`].
+    pub visibility: String,
     pub downloads: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
