@@ -21,6 +21,7 @@ use pages::account::{
 };
 use pages::admin::{AuditPage, DeletedListingsPage, OutboxPage};
 use pages::deleted_models::MyDeletedModelsPage;
+use pages::licenses::LicensesPage;
 use pages::listing_settings::ListingSettingsPage;
 use pages::orgs::{OrgPage, OrgsPage};
 use pages::publish::{NewModelPage, UploadPage};
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!("new") view=NewModelPage ssr=SsrMode::Async />
+                    <Route path=path!("licenses") view=LicensesPage ssr=SsrMode::Async />
                     <Route path=path!("admin/deleted") view=DeletedListingsPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/upload") view=UploadPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/settings") view=ListingSettingsPage ssr=SsrMode::Async />

@@ -115,6 +115,7 @@ pub async fn list(db: &impl ConnectionTrait, query: &CatalogQuery) -> DomainResu
     }
     let mut select = model::Entity::find()
         .filter(model::Column::IsPublished.eq(true))
+        .filter(model::Column::Visibility.eq(crate::downloads::Visibility::Public.as_str()))
         .filter(model::Column::DeletedAt.is_null());
     if let Some(text) = query
         .text
@@ -271,6 +272,7 @@ pub async fn publisher(
     let models = model::Entity::find()
         .filter(model::Column::OwnerId.eq(user.id))
         .filter(model::Column::IsPublished.eq(true))
+        .filter(model::Column::Visibility.eq(crate::downloads::Visibility::Public.as_str()))
         .filter(model::Column::DeletedAt.is_null())
         .order_by_asc(model::Column::Name)
         .all(db)

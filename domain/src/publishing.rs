@@ -9,8 +9,7 @@ use sea_orm::{
 };
 
 use crate::card;
-use crate::catalog::LicenseKind;
-use crate::entities::{file, license_offer, model, model_version, user};
+use crate::entities::{file, model, model_version, user};
 use crate::error::{DomainError, DomainResult};
 use crate::formats::Inspector;
 use crate::names::{
@@ -242,42 +241,6 @@ pub async fn publish_version(
         .ok_or(DomainError::NotFound("version"))
 }
 
-pub async fn add_offer(
-    db: &impl ConnectionTrait,
-    model_id: i64,
-    kind: LicenseKind,
-    spdx: Option<&str>,
-    price_cents: i64,
-) -> DomainResult<license_offer::Model> {
-    match (kind.is_priced(), price_cents) {
-        (true, p) if !(50..=100_000_000).contains(&p) => {
-            return Err(DomainError::invalid(
-                "price_cents",
-                "a price must be between 50 and 100,000,000 cents",
-            ))
-        }
-        (false, p) if p != 0 => {
-            return Err(DomainError::invalid(
-                "price_cents",
-                "open and gated licenses are free",
-            ))
-        }
-        _ => {}
-    }
-    let row = license_offer::ActiveModel {
-        model_id: Set(model_id),
-        kind: Set(kind.as_str().to_owned()),
-        spdx: Set(spdx.map(str::to_owned)),
-        price_cents: Set(price_cents),
-        currency: Set("usd".to_owned()),
-        terms: Set(String::new()),
-        is_active: Set(true),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    };
-    Ok(row.insert(db).await?)
-}
-
 pub async fn find_model(db: &impl ConnectionTrait, id: i64) -> DomainResult<model::Model> {
     model::Entity::find_by_id(id)
         .one(db)
@@ -482,15 +445,6 @@ mod tests {
                 other => panic!("expected {field} to be rejected, got {other:?}"),
             }
         }
-        let model = create_model(db, new_model(t.owner_id, "ok")).await.unwrap();
-        let err = add_offer(db, model.id, LicenseKind::Paid, None, 0)
-            .await
-            .unwrap_err();
-        assert!(err.to_string().starts_with("price_cents:"), "{err}");
-        let err = add_offer(db, model.id, LicenseKind::Open, Some("mit"), 100)
-            .await
-            .unwrap_err();
-        assert!(err.to_string().starts_with("price_cents:"), "{err}");
     }
 
     #[tokio::test]

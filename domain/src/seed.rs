@@ -5,7 +5,8 @@ use include_dir::Dir;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::Deserialize;
 
-use crate::catalog::{self, LicenseKind};
+use crate::catalog;
+use crate::licensing::offers;
 use crate::entities::model;
 use crate::error::{DomainError, DomainResult};
 use crate::publishing::{self, NewModel, NewPublisher};
@@ -40,6 +41,9 @@ pub struct SeedModel {
     pub license: String,
     pub spdx: Option<String>,
     pub price_cents: i64,
+    /// The terms a gated or priced licence is granted under.
+    #[serde(default)]
+    pub terms: String,
     pub version: String,
     pub changelog: String,
     pub files: Vec<String>,
@@ -121,10 +125,17 @@ async fn seed_model(
     };
     let card = std::str::from_utf8(read("README.md")?)
         .map_err(|_| DomainError::invalid("card", "README.md is not UTF-8"))?;
-    let kind = LicenseKind::parse(&m.license).ok_or(DomainError::invalid(
-        "license",
-        format!("unknown license kind '{}'", m.license),
-    ))?;
+    // The seed's offers pass the same checks as a publisher's.
+    let offer = offers::check(
+        &offers::OfferInput {
+            kind: &m.license,
+            spdx: m.spdx.as_deref(),
+            price_minor: (m.price_cents > 0).then_some(m.price_cents),
+            terms: &m.terms,
+            ..Default::default()
+        },
+        semver::Version::parse(&m.version).is_ok(),
+    )?;
 
     let model = publishing::create_model(
         db,
@@ -149,7 +160,7 @@ async fn seed_model(
         publishing::add_file(db, &state.storage, &version, name, body, is_demo).await?;
     }
     publishing::publish_version(db, version).await?;
-    publishing::add_offer(db, model.id, kind, m.spdx.as_deref(), m.price_cents).await?;
+    offers::add(db, model.id, &offer, &m.terms).await?;
     publishing::publish_model(db, model).await?;
     txn.commit().await?;
     Ok(())

@@ -50,6 +50,17 @@ pub struct Config {
     /// Bytes each owner may store (files plus unfinished uploads' declared sizes), 50 GiB by
     /// default; `users.storage_quota_bytes` overrides it for one owner.
     pub storage_quota_bytes: u64,
+    /// `auto` (Stripe when a key is set; else the built-in test mode, but only on an install
+    /// that listens on loopback alone), `stripe`, `test`, or `off`.
+    pub payments: PaymentsMode,
+    /// Stripe's secret API key; a secret, so set it as `BAZAAR_STRIPE_SECRET_KEY`.
+    pub stripe_secret_key: Option<String>,
+    /// The signing secret of the Stripe webhook endpoint (`BAZAAR_STRIPE_WEBHOOK_SECRET`).
+    pub stripe_webhook_secret: Option<String>,
+    /// Stripe's API address; tests and staging proxies set another.
+    pub stripe_api_base: Option<String>,
+    /// The platform's share of each sale paid out to a publisher, in basis points.
+    pub platform_fee_bps: u32,
     /// Memory this instance may hold for all uploads together (512 MiB by default); past it,
     /// uploads are answered 503 with Retry-After instead of growing the process.
     pub upload_memory_bytes: u64,
@@ -108,6 +119,15 @@ impl RateLimitConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+pub enum PaymentsMode {
+    Auto,
+    Stripe,
+    Test,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Pretty,
     Json,
@@ -135,6 +155,11 @@ impl Default for Config {
             max_unfinished_uploads_per_owner: uploads.max_unfinished_per_owner,
             storage_quota_bytes: uploads.default_quota_bytes,
             upload_memory_bytes: uploads.memory_budget_bytes,
+            payments: PaymentsMode::Auto,
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: None,
+            platform_fee_bps: 1000,
         }
     }
 }
@@ -188,6 +213,23 @@ impl Config {
     /// site (it listens on loopback, its public address is loopback, no proxy forwards to
     /// it); they can read the link in the server's log anyway.
     pub fn mail_links_in_page(&self) -> bool {
+        self.smtp_url.is_none() && self.local_only()
+    }
+
+    /// How this install takes payments: `auto` picks Stripe when a key is set, else the test
+    /// mode only where nobody else can reach the site (a public install that forgot its key
+    /// must not hand out licences for pretend money).
+    pub fn payments_mode(&self) -> PaymentsMode {
+        match self.payments {
+            PaymentsMode::Auto if self.stripe_secret_key.is_some() => PaymentsMode::Stripe,
+            PaymentsMode::Auto if self.local_only() => PaymentsMode::Test,
+            PaymentsMode::Auto => PaymentsMode::Off,
+            chosen => chosen,
+        }
+    }
+
+    /// Whether the install listens on loopback only and is reached by a loopback address.
+    fn local_only(&self) -> bool {
         let public = self.public_url();
         let host = public
             .split_once("://")
@@ -203,10 +245,7 @@ impl Config {
             || host
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback());
-        self.smtp_url.is_none()
-            && self.addr.ip().is_loopback()
-            && self.trusted_proxies.is_empty()
-            && loopback_host
+        self.addr.ip().is_loopback() && self.trusted_proxies.is_empty() && loopback_host
     }
 
     pub fn upload_policy(&self) -> domain::uploads::UploadPolicy {

@@ -40,6 +40,14 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
     }
     .map_err(anyhow::Error::msg)?;
     state.mail_links_in_page = config.mail_links_in_page();
+    let (payments, test_events) = crate::payments::configure(config, &state)?;
+    state.payments = payments;
+    if let Some(events) = test_events {
+        tokio::spawn(domain::payments::test_mode::deliver_events(
+            state.clone(),
+            events,
+        ));
+    }
     Ok(state)
 }
 
@@ -134,6 +142,8 @@ pub fn router(config: &Config, state: AppState) -> Router {
     // Pages, server functions and the API know their caller; assets and probes need not.
     let authenticated = pages
         .merge(crate::api::router().with_state(state.clone()))
+        .merge(crate::payments::routes().with_state(state.clone()))
+        .merge(crate::test_checkout::routes().with_state(state.clone()))
         .layer(from_fn_with_state(state.clone(), authenticate));
 
     let proxies = Arc::new(security::ProxyPolicy {

@@ -189,15 +189,15 @@ async fn the_page_and_the_download_route_agree_on_a_model_with_several_offers(ap
         .await
         .unwrap()
         .unwrap();
-    domain::publishing::add_offer(
-        &app.state.db,
-        listing.id,
-        domain::catalog::LicenseKind::Open,
-        Some("mit"),
-        0,
-    )
-    .await
-    .unwrap();
+    let open = domain::licensing::offers::OfferInput {
+        kind: "open",
+        spdx: Some("MIT"),
+        ..Default::default()
+    };
+    let terms = domain::licensing::offers::check(&open, true).unwrap();
+    domain::licensing::offers::add(&app.state.db, listing.id, &terms, "")
+        .await
+        .unwrap();
     let at = "tabular-works/diabetes-progression";
     let (status, page) = app.get_text(&format!("/{at}")).await;
     assert_eq!(status, 200);

@@ -24,13 +24,24 @@ pub async fn get_model(owner: String, slug: String) -> Result<Option<ModelDetail
     else {
         return Ok(None);
     };
-    let can_edit = match super::request::caller() {
-        Some(caller) => respond(
-            domain::orgs::can_publish_as(&state.db, &caller.user, &detail.listing.owner).await,
-        )?,
-        None => false,
+    let viewer = super::request::caller().map(|caller| caller.user);
+    let listing = &detail.listing;
+    let rights = match domain::downloads::Rights::load(
+        &state.db,
+        viewer.as_ref(),
+        &listing.owner,
+        &listing.model,
+    )
+    .await
+    {
+        Err(domain::DomainError::NotFound(_)) => return Ok(None),
+        rights => respond(rights)?,
     };
-    Ok(Some(to_wire::detail(detail, can_edit)))
+    let offers = respond(
+        domain::licensing::choices::for_viewer(&state, viewer.as_ref(), &listing.model, &rights)
+            .await,
+    )?;
+    Ok(Some(to_wire::detail(detail, &rights, offers)))
 }
 
 #[server(endpoint = "get_publisher")]
@@ -90,15 +101,15 @@ mod to_wire {
         }
     }
 
-    pub fn detail(detail: domain::catalog::ModelDetail, can_edit: bool) -> ModelDetail {
+    pub fn detail(
+        detail: domain::catalog::ModelDetail,
+        rights: &domain::downloads::Rights,
+        offers: Vec<domain::licensing::choices::ViewerOffer>,
+    ) -> ModelDetail {
         let card = detail.listing.model.card.clone();
         let owner = detail.listing.owner.username.clone();
         let slug = detail.listing.model.slug.clone();
-        let kind = detail
-            .listing
-            .offer
-            .as_ref()
-            .and_then(|offer| LicenseKind::parse(&offer.kind));
+        let listing = detail.listing.model.clone();
         let (facts, card_html) = match domain::card::parse(&card) {
             Ok(parsed) => {
                 let fm = parsed.front_matter;
@@ -116,7 +127,8 @@ mod to_wire {
         };
         ModelDetail {
             summary: summary(detail.listing),
-            can_edit,
+            can_edit: rights.is_publisher,
+            offers: offers.into_iter().map(offer).collect(),
             card_html,
             facts,
             versions: detail
@@ -127,8 +139,10 @@ mod to_wire {
                         .files
                         .into_iter()
                         .map(|f| FileEntry {
-                            // Publishers download their own files whatever the license.
-                            download_url: (can_edit || domain::downloads::is_public(&f, kind))
+                            // The download route asks the same question.
+                            download_url: rights
+                                .file(&listing, &v.version, &f)
+                                .allowed()
                                 .then(|| download_url(&owner, &slug, &v.version.version, &f.path)),
                             path: f.path,
                             size: f.size,
@@ -147,6 +161,27 @@ mod to_wire {
                         .unwrap_or_default(),
                 })
                 .collect(),
+        }
+    }
+
+    fn offer(offer: domain::licensing::choices::ViewerOffer) -> OfferEntry {
+        use domain::licensing::choices::ViewerAction as A;
+        OfferEntry {
+            id: offer.offer.id,
+            kind: offer.offer.kind.clone(),
+            description: offer.description,
+            terms: offer.offer.terms,
+            action: match offer.action {
+                A::Free => OfferAction::Free,
+                A::Buy { label } => OfferAction::Buy { label },
+                A::RequestAccess => OfferAction::RequestAccess,
+                A::Requested => OfferAction::Requested,
+                A::Held => OfferAction::Held,
+                A::SignIn => OfferAction::SignIn,
+                A::Publisher => OfferAction::Publisher,
+                A::NotConfigured => OfferAction::NotConfigured,
+            },
+            orgs: offer.orgs,
         }
     }
 

@@ -2,6 +2,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod catalog;
+pub mod licensing;
 pub mod listings;
 pub mod orgs;
 pub mod profile;
@@ -13,6 +14,7 @@ pub mod settings;
 pub use accounts::*;
 pub use admin::*;
 pub use catalog::*;
+pub use licensing::*;
 pub use listings::*;
 pub use orgs::*;
 pub use profile::*;

@@ -5,3 +5,4 @@ pub mod forms;
 pub mod layout;
 pub mod license_badge;
 pub mod model_card;
+pub mod offers;

@@ -2,6 +2,7 @@ pub mod account;
 pub mod admin;
 pub mod deleted_models;
 pub mod home;
+pub mod licenses;
 pub mod listing_settings;
 pub mod model;
 pub mod not_found;

@@ -4,6 +4,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::get_model;
 use crate::components::copy::CopyButton;
+use crate::components::offers::OfferList;
 use crate::components::license_badge::{LicenseTag, PriceTag};
 use crate::pages::not_found::NotFound;
 use crate::wire::{format_size, CardFacts, FileEntry, ModelDetail, VersionEntry};
@@ -40,6 +41,7 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
         facts,
         versions,
         can_edit,
+        offers,
     } = detail;
     let owner_href = format!("/{}", model.owner);
     let edit_links = can_edit.then(|| {
@@ -88,10 +90,10 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
                 <article class="card-body prose" inner_html=card_html></article>
             </div>
             <aside class="model-side">
-                <section class="panel license-panel">
+                <section class="panel license-panel" data-testid="license-panel">
                     <h2>"License"</h2>
                     <p class="price-big"><PriceTag license=model.license.clone() /></p>
-                    <p><LicenseTag license=model.license.clone() /></p>
+                    <OfferList offers />
                 </section>
                 <Facts facts />
                 <section class="panel">

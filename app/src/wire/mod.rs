@@ -182,6 +182,8 @@ pub struct ModelDetail {
     pub versions: Vec<VersionEntry>,
     /// The viewer publishes this listing: the page links to its upload and settings pages.
     pub can_edit: bool,
+    /// The active offers, open ones first.
+    pub offers: Vec<OfferEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,5 +240,7 @@ mod tests {
 }
 
 mod account;
+mod licensing;
+pub use licensing::*;
 pub mod user_agent;
 pub use account::*;

@@ -1,6 +1,8 @@
 //! Licences: what a listing offers (`offers`), the entitlements granted under an offer, and
 //! which versions each covers.
+pub mod choices;
 pub mod grants;
+pub mod held;
 pub mod offers;
 
 use crate::entities::{license, model_version};

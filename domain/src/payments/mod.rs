@@ -2,7 +2,9 @@
 //! providers send, and the one idempotent fulfilment every path goes through.
 pub mod orders;
 pub mod provider;
+pub mod shapes;
 pub mod signature;
+pub mod test_mode;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -18,6 +20,9 @@ pub struct Payments {
     pub webhook_secret: String,
     /// The platform's share of each sale, in basis points (1000 = 10 %).
     pub platform_fee_bps: u32,
+    /// The same provider when it is the built-in test mode, for its checkout and billing
+    /// pages.
+    pub test_mode: Option<Arc<test_mode::TestMode>>,
 }
 
 impl Payments {
@@ -26,6 +31,7 @@ impl Payments {
             provider: None,
             webhook_secret: String::new(),
             platform_fee_bps: 0,
+            test_mode: None,
         }
     }
 

@@ -251,14 +251,9 @@ async fn customer_of(state: &AppState, account: &user::Model) -> DomainResult<St
 
 /// The buyer's return from the provider's payment page: re-reads the session and fulfils it
 /// at once, so the licence shows before the webhook arrives. Returns the order.
-pub async fn confirm_checkout(
-    state: &AppState,
-    buyer: &user::Model,
-    session_id: &str,
-) -> DomainResult<order::Model> {
+pub async fn confirm_checkout(state: &AppState, session_id: &str) -> DomainResult<order::Model> {
     let order = order::Entity::find()
         .filter(order::Column::CheckoutSessionId.eq(session_id))
-        .filter(order::Column::BuyerId.eq(buyer.id))
         .one(&state.db)
         .await?
         .ok_or(DomainError::NotFound("order"))?;

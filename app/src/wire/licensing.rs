@@ -1,0 +1,62 @@
+//! What the browser is told about offers and licences.
+use serde::{Deserialize, Serialize};
+
+/// One way to obtain a model, as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferEntry {
+    pub id: i64,
+    /// `open`, `gated`, `paid` or `subscription`.
+    pub kind: String,
+    /// e.g. "9.00 USD once, for the versions published so far".
+    pub description: String,
+    /// Shown before anyone accepts or pays.
+    pub terms: String,
+    pub action: OfferAction,
+    /// Organizations the viewer may buy an organization licence for.
+    pub orgs: Vec<String>,
+}
+
+/// What the viewer can do with an offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OfferAction {
+    /// Free to download: nothing to do.
+    Free,
+    /// Pay once or subscribe; `label` is the button's text.
+    Buy { label: String },
+    /// Accept the terms (and wait for approval, if the publisher reviews requests).
+    RequestAccess,
+    /// A request waits for the publisher.
+    Requested,
+    /// The viewer (or one of their organizations) holds it.
+    Held,
+    /// Log in first.
+    SignIn,
+    /// The viewer publishes the model.
+    Publisher,
+    /// This site takes no payments yet.
+    NotConfigured,
+}
+
+/// A licence as "My licences" lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseEntry {
+    pub id: i64,
+    /// `owner/slug`.
+    pub model: String,
+    pub model_href: String,
+    /// Whose it is: the viewer's own name, or an organization's.
+    pub licensee: String,
+    pub description: String,
+    /// `active`, `suspended`, `revoked` or `lapsed`.
+    pub status: String,
+    /// e.g. "every version", "versions published until 2026-12-07", "versions below 2.0.0".
+    pub covers: String,
+    /// `YYYY-MM-DD`.
+    pub issued_on: String,
+    /// `YYYY-MM-DD`; empty when it never expires.
+    pub expires_on: String,
+    pub license_key: String,
+    /// The receipt: amount paid in words, when it was bought.
+    pub paid: Option<String>,
+    pub is_subscription: bool,
+}
