@@ -35,8 +35,12 @@ pub fn configure(
             tracing::info!("payments: built-in test mode (no real money moves)");
             let payments = Payments {
                 provider: Some(mode.clone()),
-                // Only this process signs and checks test-mode events.
-                webhook_secret: domain::secrets::new_secret("whsec_test_")?,
+                // Test-mode events are signed by this process; a fixed secret lets a script
+                // or test deliver its own.
+                webhook_secret: match &config.stripe_webhook_secret {
+                    Some(secret) => secret.clone(),
+                    None => domain::secrets::new_secret("whsec_test_")?,
+                },
                 platform_fee_bps: fee,
                 test_mode: Some(mode),
             };

@@ -108,6 +108,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Config)) -> Option<
         site_root: site_root.clone(),
         seed_demo: true,
         log_format: LogFormat::Pretty,
+        stripe_webhook_secret: Some(WEBHOOK_SECRET.into()),
         ..Config::default()
     };
     adjust(&mut config);
@@ -325,6 +326,9 @@ impl TestApp {
             .expect("request failed")
     }
 }
+
+/// What the test server's payment provider signs webhook events with.
+pub const WEBHOOK_SECRET: &str = "whsec_bazaar_tests";
 
 pub const PASSWORD: &str = "correct horse battery staple";
 

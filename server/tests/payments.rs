@@ -1,0 +1,219 @@
+//! Buying a licence end to end through the built-in test-mode provider, and the webhook
+//! endpoint as Stripe reaches it: signed events only, each applied once.
+mod common;
+
+use common::{Auth, TestApp};
+use domain::entities::{file, license, license_offer, model, model_version, order};
+use domain::payments::shapes;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use common::WEBHOOK_SECRET as SECRET;
+
+on_each_database!(
+    a_bought_licence_opens_the_files_until_a_refund,
+    only_genuine_events_change_anything,
+);
+
+/// The path of an absolute URL (the test server's public address says port 0).
+fn path_of(url: &str) -> String {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    after_scheme[after_scheme.find('/').unwrap_or(after_scheme.len())..].to_owned()
+}
+
+async fn listing(app: &TestApp, slug: &str) -> model::Model {
+    model::Entity::find()
+        .filter(model::Column::Slug.eq(slug))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The download address of a file the licence is needed for.
+async fn licensed_file(app: &TestApp, slug: &str) -> String {
+    let listing = listing(app, slug).await;
+    let version = model_version::Entity::find()
+        .filter(model_version::Column::ModelId.eq(listing.id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let file = file::Entity::find()
+        .filter(file::Column::VersionId.eq(version.id))
+        .filter(file::Column::IsDemo.eq(false))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    format!(
+        "/api/v1/models/tabular-works/{slug}/versions/{}/files/{}",
+        version.version, file.path
+    )
+}
+
+async fn offer_of(app: &TestApp, slug: &str) -> license_offer::Model {
+    let listing = listing(app, slug).await;
+    license_offer::Entity::find()
+        .filter(license_offer::Column::ModelId.eq(listing.id))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Buys `offer` as the holder of `cookie` through the test checkout; returns the order.
+async fn buy(app: &TestApp, cookie: &str, offer: i64) -> order::Model {
+    let started = app
+        .post_form("/api/buy_license", &format!("offer_id={offer}"), Some(cookie))
+        .await;
+    let checkout = path_of(started.headers()["location"].to_str().unwrap());
+    assert!(checkout.starts_with("/test-checkout/cs_test_"), "{checkout}");
+    let page = app.get_text(&checkout).await;
+    assert_eq!(page.0, 200);
+    assert!(page.1.contains("9.00 USD"), "the price is shown: {}", page.1);
+    let paid = app
+        .post_form(&checkout, "outcome=succeed", Some(cookie))
+        .await;
+    assert!(paid.status().is_redirection());
+    let success = path_of(paid.headers()["location"].to_str().unwrap());
+    assert!(success.starts_with("/checkout/success?session_id=cs_test_"), "{success}");
+    let back = app.api_get(&success, Auth::Cookie(cookie)).await;
+    let to = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/licenses?order="), "{to}");
+    let id: i64 = to.trim_start_matches("/licenses?order=").parse().unwrap();
+    order::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Delivers `event` to the webhook endpoint, signed with `secret` at `timestamp`.
+async fn deliver(app: &TestApp, event: &serde_json::Value, secret: &str, timestamp: i64) -> u16 {
+    let body = event.to_string();
+    let header = domain::payments::signature::sign(secret, timestamp, body.as_bytes());
+    app.client
+        .post(app.url("/webhooks/stripe"))
+        .header("stripe-signature", header)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn refund_event(payment_intent: &str, amount: i64) -> serde_json::Value {
+    let charge = shapes::charge(&shapes::ChargeParts {
+        id: &payment_intent.replacen("pi_", "ch_", 1),
+        payment_intent,
+        customer: None,
+        amount,
+        amount_refunded: amount,
+        currency: "usd",
+        disputed: false,
+        created: chrono::Utc::now().timestamp(),
+        transfer_destination: None,
+        application_fee_amount: None,
+    });
+    shapes::event(&shapes::EventParts {
+        id: &shapes::new_id("evt_"),
+        event_type: "charge.refunded",
+        created: chrono::Utc::now().timestamp(),
+        object: charge,
+        previous_attributes: None,
+        request: None,
+        account: None,
+    })
+}
+
+async fn licences_of(app: &TestApp, order: &order::Model) -> Vec<license::Model> {
+    license::Entity::find()
+        .filter(license::Column::OrderId.eq(order.id))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+}
+
+async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
+    let file = licensed_file(&app, "diabetes-progression").await;
+    let buyer = app.sign_up("buyer").await;
+    let stranger = app.sign_up("stranger").await;
+    assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
+
+    let model_page = app.api_get("/tabular-works/diabetes-progression", Auth::Cookie(&buyer)).await;
+    let page = model_page.text().await.unwrap();
+    assert!(page.contains("Buy for 9.00 USD"), "the page offers the licence");
+    assert!(page.contains("perpetual licence"), "and shows its terms before paying");
+
+    let offer = offer_of(&app, "diabetes-progression").await;
+    let order = buy(&app, &buyer, offer.id).await;
+    assert_eq!(order.status, "paid");
+    let licences = licences_of(&app, &order).await;
+    assert_eq!(licences.len(), 1, "one licence");
+    assert_eq!(licences[0].status, "active");
+
+    assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 200);
+    assert_eq!(app.api_get(&file, Auth::Cookie(&stranger)).await.status(), 403);
+    let page = app.api_get("/licenses", Auth::Cookie(&buyer)).await.text().await.unwrap();
+    assert!(page.contains("tabular-works/diabetes-progression"), "My licences lists it");
+    assert!(page.contains("9.00 USD on"), "with its receipt");
+
+    // Buying the same licence again is refused: it is already held.
+    let again = app
+        .post_form("/api/buy_license", &format!("offer_id={}", offer.id), Some(&buyer))
+        .await;
+    assert_eq!(again.status(), 409);
+
+    // The checkout's own event arrives as well: still one licence.
+    assert_eq!(licences_of(&app, &order).await.len(), 1);
+
+    let intent = order.payment_intent.clone().expect("a paid order has its payment");
+    let refund = refund_event(&intent, order.amount_minor);
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(deliver(&app, &refund, SECRET, now).await, 200);
+    assert_eq!(deliver(&app, &refund, SECRET, now).await, 200, "a redelivery is fine");
+    assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
+    let licences = licences_of(&app, &order).await;
+    assert_eq!(licences[0].status, "revoked");
+    let order = order::Entity::find_by_id(order.id).one(&app.state.db).await.unwrap().unwrap();
+    assert_eq!(order.status, "refunded");
+}
+
+async fn only_genuine_events_change_anything(app: TestApp) {
+    let buyer = app.sign_up("buyer").await;
+    let offer = offer_of(&app, "diabetes-progression").await;
+    let order = buy(&app, &buyer, offer.id).await;
+    let intent = order.payment_intent.clone().unwrap();
+    let refund = refund_event(&intent, order.amount_minor);
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(deliver(&app, &refund, "whsec_someone_else", now).await, 400, "wrong key");
+    assert_eq!(deliver(&app, &refund, SECRET, now - 301).await, 400, "stale");
+    let forged = app
+        .client
+        .post(app.url("/webhooks/stripe"))
+        .header("stripe-signature", format!("t={now},v1={}", "ab".repeat(32)))
+        .body(refund.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400, "forged");
+    let unsigned = app
+        .client
+        .post(app.url("/webhooks/stripe"))
+        .body(refund.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 400, "unsigned");
+    assert_eq!(licences_of(&app, &order).await[0].status, "active");
+    let stored = domain::entities::webhook_event::Entity::find()
+        .filter(domain::entities::webhook_event::Column::EventType.eq("charge.refunded"))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing refused was stored");
+    assert_eq!(deliver(&app, &refund, SECRET, now).await, 200);
+    assert_eq!(licences_of(&app, &order).await[0].status, "revoked");
+}
