@@ -9,6 +9,7 @@ pub mod digest;
 pub mod downloads;
 pub mod entities;
 pub mod error;
+pub mod licensing;
 pub mod listings;
 mod locks;
 pub mod mail;

@@ -13,6 +13,7 @@ mod m0008_upload_quotas_and_frozen_versions;
 mod m0009_recovery_and_actors;
 mod m0010_profiles;
 mod m0011_org_invitations;
+mod m0013_license_signing_keys;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_recovery_and_actors::Migration),
             Box::new(m0010_profiles::Migration),
             Box::new(m0011_org_invitations::Migration),
+            Box::new(m0013_license_signing_keys::Migration),
         ]
     }
 }

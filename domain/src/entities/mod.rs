@@ -3,6 +3,7 @@ pub mod api_token;
 pub mod audit_entry;
 pub mod file;
 pub mod license_offer;
+pub mod license_signing_key;
 pub mod login_device;
 pub mod mail_token;
 pub mod membership;
