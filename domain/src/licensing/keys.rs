@@ -147,35 +147,27 @@ pub fn verify(
     public_keys: &KeySet,
     now: DateTime<Utc>,
 ) -> Result<LicenseClaims, VerifyError> {
-    let key = key.trim();
-    let signed_len = key.rfind('.').unwrap_or(0);
-    let mut parts = key.split('.');
-    if parts.next() != Some(PREFIX) {
-        return Err(VerifyError::Malformed("it does not start with bzr1."));
-    }
-    let (Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(VerifyError::Malformed(
-            "it is not three parts joined by dots (bzr1.<claims>.<signature>)",
-        ));
-    };
-    let (Ok(payload), Ok(signature)) = (
-        URL_SAFE_NO_PAD.decode(payload),
-        URL_SAFE_NO_PAD.decode(signature),
-    ) else {
-        return Err(VerifyError::Malformed("its parts are not base64url"));
-    };
-    let signed = &key.as_bytes()[..signed_len];
+    let Parts {
+        signed,
+        payload,
+        signature,
+    } = split(key)?;
     let claims = serde_json::from_slice::<LicenseClaims>(&payload);
-    // Every key of the set is tried (sets are small), so that an altered key id reads as an
-    // altered key, not as another key's signature.
+    // Every key of the set is tried (sets are small), so that a genuine key whose claims
+    // this version cannot read is told apart from an altered one.
     let signer = public_keys
         .ed25519()
         .find(|(_, public)| public.verify(signed, &signature).is_ok());
     let claims = match (signer, claims) {
         (Some((kid, _)), Ok(claims)) if claims.kid == kid => claims,
-        (Some(_), _) => {
+        (Some(_), Ok(_)) => {
             return Err(VerifyError::Malformed(
-                "its signature is good but its contents are not claims this version reads",
+                "its key id is not that of the key that signed it",
+            ))
+        }
+        (Some(_), Err(_)) => {
+            return Err(VerifyError::Malformed(
+                "its signature is good but its claims are not ones this version reads",
             ))
         }
         (None, Ok(claims)) if !public_keys.has(&claims.kid) => {
@@ -189,6 +181,43 @@ pub fn verify(
         }
         _ => Ok(claims),
     }
+}
+
+/// Whether `key` is shaped as a licence key at all, which needs no public key to tell.
+pub fn check_shape(key: &str) -> Result<(), VerifyError> {
+    split(key).map(drop)
+}
+
+struct Parts<'a> {
+    /// `bzr1.<payload>`, as signed.
+    signed: &'a [u8],
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+fn split(key: &str) -> Result<Parts<'_>, VerifyError> {
+    let key = key.trim();
+    let mut parts = key.split('.');
+    if parts.next() != Some(PREFIX) {
+        return Err(VerifyError::Malformed("it does not start with bzr1."));
+    }
+    let (Some(payload_b64), Some(signature), None) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed(
+            "it is not three parts joined by dots (bzr1.<claims>.<signature>)",
+        ));
+    };
+    let (Ok(payload), Ok(signature)) = (
+        URL_SAFE_NO_PAD.decode(payload_b64),
+        URL_SAFE_NO_PAD.decode(signature),
+    ) else {
+        return Err(VerifyError::Malformed("its parts are not base64url"));
+    };
+    Ok(Parts {
+        signed: &key.as_bytes()[..PREFIX.len() + 1 + payload_b64.len()],
+        payload,
+        signature,
+    })
 }
 
 /// Signs the claims into a key; [`SigningKeys::issue`] fills in which key.

@@ -161,6 +161,46 @@ fn what_is_not_a_key_says_so() {
 }
 
 #[test]
+fn a_genuine_key_this_version_cannot_read_is_not_called_altered() {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let set = KeySet {
+        keys: vec![jwk_of(&pair)],
+    };
+    let signed = |json: &str| {
+        let signed = format!("bzr1.{}", URL_SAFE_NO_PAD.encode(json));
+        let signature = URL_SAFE_NO_PAD.encode(pair.sign(signed.as_bytes()));
+        format!("{signed}.{signature}")
+    };
+    let future = signed(&format!(r#"{{"kid":"{}","seats":3}}"#, set.keys[0].kid));
+    let refused = verify(&future, &set, Utc::now()).unwrap_err();
+    assert!(
+        refused.to_string().contains("not ones this version reads"),
+        "{refused}"
+    );
+
+    let mut claims = LicenseClaims {
+        kid: "someone-else".into(),
+        grant: grant(None),
+    };
+    let mislabelled = signed(&serde_json::to_string(&claims).unwrap());
+    let refused = verify(&mislabelled, &set, Utc::now()).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("not that of the key that signed it"),
+        "{refused}"
+    );
+    claims.kid = set.keys[0].kid.clone();
+    verify(
+        &signed(&serde_json::to_string(&claims).unwrap()),
+        &set,
+        Utc::now(),
+    )
+    .unwrap();
+}
+
+#[test]
 fn the_key_set_is_a_jwk_set_and_other_keys_in_it_are_skipped() {
     let keys = SigningKeys::ephemeral().unwrap();
     let json = serde_json::to_value(keys.key_set()).unwrap();
