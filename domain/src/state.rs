@@ -1,6 +1,9 @@
+use std::sync::Arc;
+
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
 use crate::accounts::SessionPolicy;
+use crate::licensing::keys::SigningKeys;
 use crate::mail::Mailer;
 use crate::passwords::PasswordHasher;
 use crate::payments::Payments;
@@ -28,6 +31,9 @@ pub struct AppState {
     pub upload_policy: UploadPolicy,
     /// The payment provider (if any) and how webhook events are checked.
     pub payments: Payments,
+    /// The key licences are signed with. A key of this process alone until start-up loads the
+    /// stored ones (`SigningKeys::load_or_create`), which needs the migrated schema.
+    pub license_keys: Arc<SigningKeys>,
 }
 
 impl AppState {
@@ -43,6 +49,8 @@ impl AppState {
         // instead of taking the CPU that renders pages.
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let hashers = cores.saturating_sub(1).max(1);
+        let license_keys =
+            SigningKeys::ephemeral().map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
         Ok(Self {
             db,
             storage,
@@ -55,6 +63,7 @@ impl AppState {
             uploads: Uploads::default(),
             upload_policy: UploadPolicy::default(),
             payments: Payments::not_configured(),
+            license_keys: Arc::new(license_keys),
         })
     }
 

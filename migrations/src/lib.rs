@@ -14,6 +14,7 @@ mod m0009_recovery_and_actors;
 mod m0010_profiles;
 mod m0011_org_invitations;
 mod m0012_licensing;
+mod m0013_license_signing_keys;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_profiles::Migration),
             Box::new(m0011_org_invitations::Migration),
             Box::new(m0012_licensing::Migration),
+            Box::new(m0013_license_signing_keys::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use domain::licensing::keys::EncryptionSecret;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,10 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of e-mail.
     pub mail_from: String,
+    /// Encrypts the licence signing keys in the database. A secret: read only from
+    /// `BAZAAR_LICENSE_KEY_SECRET`, never from files, and never printed.
+    #[serde(skip)]
+    pub license_key_secret: Option<EncryptionSecret>,
     /// A test's capture of sent e-mail, in place of SMTP or the log; never read from files
     /// or the environment (a server that kept its mail in memory would lose it).
     #[serde(skip)]
@@ -148,6 +153,7 @@ impl Default for Config {
             public_url: None,
             smtp_url: None,
             mail_from: "Bazaar <bazaar@localhost>".to_owned(),
+            license_key_secret: None,
             mail_capture: None,
             trusted_proxies: Vec::new(),
             max_upload_bytes: uploads.max_file_bytes,
@@ -183,12 +189,28 @@ impl Config {
         for file in toml_files(config_dir) {
             figment = figment.merge(Toml::file(file));
         }
-        figment
+        if figment.contains(LICENSE_KEY_SECRET_KEY) {
+            return Err(Box::new(figment::Error::from(format!(
+                "{LICENSE_KEY_SECRET_KEY} is a secret: set it as {LICENSE_KEY_SECRET_VAR} in the \
+                 environment, not in a configuration file"
+            ))));
+        }
+        let mut config: Config = figment
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .merge(Env::prefixed("BAZAAR_").split("__"))
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(Box::new)
+            .map_err(Box::new)?;
+        if let Some(secret) = std::env::var_os(LICENSE_KEY_SECRET_VAR) {
+            let secret = secret.to_str().and_then(|s| EncryptionSecret::new(s).ok());
+            config.license_key_secret = Some(secret.ok_or_else(|| {
+                figment::Error::from(format!(
+                    "{LICENSE_KEY_SECRET_VAR} must be text of at least {} characters",
+                    EncryptionSecret::MIN_LEN
+                ))
+            })?);
+        }
+        Ok(config)
     }
 
     pub fn database_url(&self) -> String {
@@ -264,6 +286,9 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("objects").display().to_string())
     }
 }
+
+const LICENSE_KEY_SECRET_KEY: &str = "license_key_secret";
+pub const LICENSE_KEY_SECRET_VAR: &str = "BAZAAR_LICENSE_KEY_SECRET";
 
 fn toml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -357,6 +382,33 @@ mod tests {
             assert_eq!(config.addr.port(), 3000);
             assert_eq!(config.database_url(), "sqlite://data/bazaar.db?mode=rwc");
             assert_eq!(config.storage_url(), "data/objects");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_licence_key_secret_comes_only_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let config = Config::load(Path::new("config"), &Overrides::default()).unwrap();
+            assert!(config.license_key_secret.is_none());
+
+            jail.set_env(LICENSE_KEY_SECRET_VAR, "an operator's long secret");
+            let config = Config::load(Path::new("config"), &Overrides::default()).unwrap();
+            assert!(config.license_key_secret.is_some());
+            assert!(!format!("{config:?}").contains("operator's long secret"));
+
+            jail.set_env(LICENSE_KEY_SECRET_VAR, "short");
+            let err = Config::load(Path::new("config"), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("at least 16 characters"), "{err}");
+
+            jail.create_dir("config")?;
+            jail.create_file("config/10-base.toml", "license_key_secret = \"in a file\"")?;
+            let err = Config::load(Path::new("config"), &Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().contains("not in a configuration file"),
+                "{err}"
+            );
             Ok(())
         });
     }

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod authenticate;
 pub mod config;
 pub mod form_posts;
+pub mod license_verify;
 pub mod payments;
 pub mod push;
 pub mod routes;

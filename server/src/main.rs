@@ -49,6 +49,22 @@ enum Command {
     /// Operator tasks on accounts; safe to run while a server uses the same database.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Licence keys.
+    #[command(subcommand)]
+    License(LicenseCommand),
+}
+
+#[derive(Subcommand)]
+enum LicenseCommand {
+    /// Check a licence key offline: its signature against the marketplace's public keys, and
+    /// its expiry. Prints what it licenses; exits non-zero, saying why, when it is refused.
+    Verify {
+        /// The key (bzr1.…), or - to read it from stdin.
+        key: String,
+        /// The marketplace's public keys: a saved key set (JSON file) or its URL.
+        #[arg(long, value_name = "FILE|URL", default_value = server::license_verify::DEFAULT_KEY_SET)]
+        public_key: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -73,6 +89,12 @@ enum AdminCommand {
     Publisher {
         #[arg(long)]
         username: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Make a new licence signing key; the old ones stay published, so the licences they
+    /// signed still verify. Running servers switch to the new key within a minute.
+    RotateLicenseKey {
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -170,6 +192,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Admin(command) => admin(command).await?,
+        Command::License(LicenseCommand::Verify { key, public_key }) => {
+            let key = if key == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                key
+            };
+            let now = chrono::Utc::now();
+            println!(
+                "{}",
+                server::license_verify::run(&key, &public_key, now).await?
+            );
+        }
         Command::Push {
             dir,
             model,
@@ -237,6 +271,16 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             let state = startup::connect(&config).await?;
             let user = domain::accounts::enable_publishing_by_operator(&state, &username).await?;
             println!("{} can publish", user.username);
+        }
+        AdminCommand::RotateLicenseKey { common } => {
+            let config = common.load(None)?;
+            telemetry::init(config.log_format);
+            // The current key need not be readable: rotating is how one whose secret is lost
+            // is replaced.
+            let state = startup::connect_without_license_keys(&config).await?;
+            let secret = config.license_key_secret.as_ref();
+            let keys = domain::licensing::keys::SigningKeys::rotate(&state.db, secret).await?;
+            println!("licences are now signed with key {}", keys.kid());
         }
         AdminCommand::Token {
             username,

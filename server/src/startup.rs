@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
+use domain::licensing::keys::{SigningKeyError, SigningKeys};
 use domain::{AppState, Storage};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
@@ -17,10 +18,36 @@ use tower_http::{
 };
 
 use crate::authenticate::authenticate;
-use crate::{assets, config::Config, security, seed_data};
+use crate::config::{Config, LICENSE_KEY_SECRET_VAR};
+use crate::{assets, security, seed_data};
 
-/// Connects to the database and object store named by the configuration and migrates the schema.
+/// Connects to the database and object store named by the configuration, migrates the schema
+/// and loads the licence signing keys (making the first one on a new database).
 pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
+    let mut state = connect_without_license_keys(config).await?;
+    let keys = SigningKeys::load_or_create(&state.db, config.license_key_secret.as_ref())
+        .await
+        .map_err(|e| {
+            let hint = match e {
+                SigningKeyError::SecretMissing { .. } | SigningKeyError::WrongSecret { .. } => {
+                    format!(
+                        " (set {LICENSE_KEY_SECRET_VAR} to the secret the key was stored with, \
+                         or replace the key with `bazaar admin rotate-license-key`: licences it \
+                         signed stay valid)"
+                    )
+                }
+                _ => String::new(),
+            };
+            anyhow::anyhow!("loading the licence signing keys: {e}{hint}")
+        })?;
+    tracing::info!(kid = %keys.kid(), "loaded the licence signing keys");
+    state.license_keys = Arc::new(keys);
+    Ok(state)
+}
+
+/// [`connect`] without reading the licence signing keys: for replacing a key that cannot be
+/// read.
+pub async fn connect_without_license_keys(config: &Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let storage = Storage::from_url(&config.storage_url()).context("opening object storage")?;
@@ -67,6 +94,7 @@ impl Application {
             tracing::info!(models = report.models_added, "seeded the demo catalog");
         }
         tokio::spawn(expire_idle_uploads(state.clone()));
+        tokio::spawn(refresh_license_keys(state.clone()));
         let router = router(config, state);
         let listener = TcpListener::bind(config.addr)
             .await
@@ -151,6 +179,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         public_https: config.public_url().starts_with("https://"),
     });
     Router::new()
+        .merge(crate::api::license_keys::routes().with_state(state.clone()))
         .merge(crate::routes::health().with_state(state))
         .merge(assets::routes(&config.site_root, &pkg_dir))
         .merge(authenticated)
@@ -197,6 +226,22 @@ async fn expire_idle_uploads(state: AppState) {
             Err(e) => tracing::warn!(error = ?e, "expiring idle uploads"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Switches to a signing key that another process (`bazaar admin rotate-license-key`, another
+/// instance) has made, so that every instance signs with the newest key.
+async fn refresh_license_keys(state: AppState) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        match state.license_keys.refresh(&state.db).await {
+            Ok(false) => {}
+            Ok(true) => tracing::info!(
+                kid = state.license_keys.kid(),
+                "licence signing key rotated"
+            ),
+            Err(e) => tracing::warn!(error = %e, "refreshing the licence signing keys"),
+        }
     }
 }
 

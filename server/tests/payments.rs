@@ -153,6 +153,7 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
     let licences = licences_of(&app, &order).await;
     assert_eq!(licences.len(), 1, "one licence");
     assert_eq!(licences[0].status, "active");
+    assert!(licences[0].license_key.starts_with("bzr1."), "a signed key");
 
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 200);
     assert_eq!(app.api_get(&file, Auth::Cookie(&stranger)).await.status(), 403);

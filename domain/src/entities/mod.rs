@@ -6,6 +6,7 @@ pub mod file;
 pub mod job_lease;
 pub mod license;
 pub mod license_offer;
+pub mod license_signing_key;
 pub mod login_device;
 pub mod mail_token;
 pub mod membership;

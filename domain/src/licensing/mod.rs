@@ -1,8 +1,9 @@
-//! Licences: what a listing offers (`offers`), the entitlements granted under an offer, and
-//! which versions each covers.
+//! Licences: what a listing offers (`offers`), the entitlements granted under an offer, the
+//! signed key that proves one offline (`keys`), and which versions each covers.
 pub mod choices;
 pub mod grants;
 pub mod held;
+pub mod keys;
 pub mod offers;
 
 use crate::entities::{license, model_version};
@@ -56,11 +57,46 @@ pub fn covers(licence: &license::Model, version: &model_version::Model) -> bool 
     published_in_time && below_bound
 }
 
-/// The signed key handed to the licensee of `licence`.
+/// The signed key handed to the licensee of `licence`: who holds it, for which model and
+/// offer, which versions (those published now, for a licence limited to them), and until when.
 pub(crate) async fn license_key(
-    _state: &crate::state::AppState,
-    _db: &impl sea_orm::ConnectionTrait,
-    _licence: &license::Model,
+    state: &crate::state::AppState,
+    db: &impl sea_orm::ConnectionTrait,
+    licence: &license::Model,
 ) -> crate::error::DomainResult<String> {
-    Ok(String::new()) // PENDING: signed with the install's licence keys
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    use crate::entities::{model, user};
+    use crate::error::DomainError;
+    use keys::{LicenseGrant, LicensedModel, LicensedOffer, Licensee, VersionsCovered};
+
+    let missing = || DomainError::Internal(format!("licence {} refers to a missing row", licence.id));
+    let licensee = user::Entity::find_by_id(licence.licensee_id).one(db).await?.ok_or_else(missing)?;
+    let listing = model::Entity::find_by_id(licence.model_id).one(db).await?.ok_or_else(missing)?;
+    let owner = user::Entity::find_by_id(listing.owner_id).one(db).await?.ok_or_else(missing)?;
+    let versions = if licence.covers_published_until.is_none() && licence.covers_below.is_none() {
+        VersionsCovered::All
+    } else {
+        let published = model_version::Entity::find()
+            .filter(model_version::Column::ModelId.eq(listing.id))
+            .filter(model_version::Column::PublishedAt.is_not_null())
+            .all(db)
+            .await?;
+        VersionsCovered::Only(
+            published
+                .into_iter()
+                .filter(|v| covers(licence, v))
+                .map(|v| v.version)
+                .collect(),
+        )
+    };
+    Ok(state.license_keys.issue(&LicenseGrant {
+        license_id: licence.id,
+        licensee: Licensee { id: licensee.id, name: licensee.username },
+        model: LicensedModel { id: listing.id, name: format!("{}/{}", owner.username, listing.slug) },
+        offer: LicensedOffer { id: licence.offer_id, kind: licence.kind.clone() },
+        versions,
+        issued_at: licence.issued_at.timestamp(),
+        expires_at: licence.expires_at.map(|t| t.timestamp()),
+    }))
 }

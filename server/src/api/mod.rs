@@ -3,6 +3,7 @@
 //! `{"error": …, "field": …}` with the status the web pages use.
 mod accounts;
 mod downloads;
+pub mod license_keys;
 mod models;
 mod profiles;
 mod uploads;

@@ -1,0 +1,256 @@
+//! Licence keys from the outside: the key set at `/.well-known/bazaar-license-key`, `bazaar
+//! license verify` against a saved key set (a real key, one with a flipped byte, one signed by
+//! another key, an expired one), rotation, and the licence key secret at start-up.
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use chrono::{TimeZone, Utc};
+use common::TestApp;
+use domain::licensing::keys::{
+    self, EncryptionSecret, KeySet, LicenseGrant, LicensedModel, LicensedOffer, Licensee,
+    SigningKeys, VersionsCovered,
+};
+use server::config::LICENSE_KEY_SECRET_VAR;
+
+on_each_database!(
+    the_served_key_set_verifies_the_servers_keys,
+    the_cli_accepts_a_real_key_and_refuses_altered_foreign_and_expired_ones,
+    a_rotated_key_stays_verifiable,
+    an_encrypted_key_needs_its_secret_to_start,
+);
+
+const WELL_KNOWN: &str = "/.well-known/bazaar-license-key";
+
+fn grant(expires_at: Option<i64>) -> LicenseGrant {
+    LicenseGrant {
+        license_id: 42,
+        licensee: Licensee {
+            id: 7,
+            name: "alice".into(),
+        },
+        model: LicensedModel {
+            id: 3,
+            name: "acme/sentiment".into(),
+        },
+        offer: LicensedOffer {
+            id: 5,
+            kind: "paid".into(),
+        },
+        versions: VersionsCovered::Only(vec!["1.0.0".into(), "1.1.0".into()]),
+        issued_at: Utc::now().timestamp(),
+        expires_at,
+    }
+}
+
+/// The served key set, saved to `dir` as a buyer would keep it.
+async fn save_key_set(app: &TestApp, dir: &Path) -> String {
+    let (status, body) = app.get_text(WELL_KNOWN).await;
+    assert_eq!(status, 200, "{body}");
+    let path = dir.join("bazaar-license-key.json");
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+fn license_verify(key: &str, public_key: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        .args(["license", "verify", key, "--public-key", public_key])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap()
+}
+
+fn accepted(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Asserts the command failed and said `message` once.
+fn refused_with(output: &Output, message: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "accepted: {stderr}");
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+}
+
+/// `key` with one character of its claims (the middle one) changed, as a bad copy would.
+fn flip_a_byte(key: &str) -> String {
+    let claims_end = key.rfind('.').unwrap();
+    let middle = (key.find('.').unwrap() + claims_end) / 2;
+    let mut bytes = key.as_bytes().to_vec();
+    bytes[middle] = if bytes[middle] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+async fn the_served_key_set_verifies_the_servers_keys(app: TestApp) {
+    let response = app.get(WELL_KNOWN).await;
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(header("cache-control"), "public, max-age=300");
+    assert!(header("content-type").starts_with("application/json"));
+    let json: serde_json::Value = response.json().await.unwrap();
+    let jwk = &json["keys"][0];
+    assert_eq!(json["keys"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(
+        (&jwk["kty"], &jwk["crv"]),
+        (&"OKP".into(), &"Ed25519".into())
+    );
+    assert_eq!((&jwk["alg"], &jwk["use"]), (&"EdDSA".into(), &"sig".into()));
+    assert_eq!(jwk["kid"], app.state.license_keys.kid());
+
+    let set: KeySet = serde_json::from_value(json).unwrap();
+    let key = app.state.license_keys.issue(&grant(None));
+    let claims = keys::verify(&key, &set, Utc::now()).unwrap();
+    assert_eq!(claims.grant.model.name, "acme/sentiment");
+}
+
+async fn the_cli_accepts_a_real_key_and_refuses_altered_foreign_and_expired_ones(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let key_set = save_key_set(&app, dir.path()).await;
+    let real = app.state.license_keys.issue(&grant(None));
+
+    let said = accepted(&license_verify(&real, &key_set));
+    for line in [
+        "valid licence key, signed by key ",
+        "licence:  42\n",
+        "licensee: alice (account 7)\n",
+        "model:    acme/sentiment (model 3)\n",
+        "offer:    paid (offer 5)\n",
+        "versions: 1.0.0, 1.1.0\n",
+        "expires:  never (perpetual)",
+    ] {
+        assert!(said.contains(line), "{line:?} in {said}");
+    }
+    // Straight from the server too.
+    accepted(&license_verify(&real, &app.url(WELL_KNOWN)));
+
+    refused_with(
+        &license_verify(&flip_a_byte(&real), &key_set),
+        "licence key refused: the licence key has been altered: its signature does not match \
+         its contents",
+    );
+    let other_marketplace = SigningKeys::ephemeral().unwrap();
+    let foreign = other_marketplace.issue(&grant(None));
+    refused_with(
+        &license_verify(&foreign, &key_set),
+        &format!(
+            "licence key refused: signed by another key: key id {} is not among",
+            other_marketplace.kid()
+        ),
+    );
+    let new_year = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    let expired = app
+        .state
+        .license_keys
+        .issue(&grant(Some(new_year.timestamp())));
+    refused_with(
+        &license_verify(&expired, &key_set),
+        "licence key refused: the licence expired on 1 January 2024, 00:00 UTC",
+    );
+    // Told without fetching any key.
+    refused_with(
+        &license_verify("hello", "http://127.0.0.1:9/.well-known/bazaar-license-key"),
+        "not a Bazaar licence key: it does not start with bzr1.",
+    );
+    refused_with(
+        &license_verify(
+            &real,
+            &dir.path().join("missing.json").display().to_string(),
+        ),
+        "reading the public keys from",
+    );
+}
+
+async fn a_rotated_key_stays_verifiable(app: TestApp) {
+    let old_kid = app.state.license_keys.kid();
+    let old_key = app.state.license_keys.issue(&grant(None));
+    let rotated = app.cli(&["admin", "rotate-license-key"], "");
+    let said = accepted(&rotated);
+    assert!(said.contains("licences are now signed with key "), "{said}");
+    assert!(!said.contains(&old_kid), "{said}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let key_set = save_key_set(&app, dir.path()).await;
+    let set: KeySet = serde_json::from_str(&std::fs::read_to_string(&key_set).unwrap()).unwrap();
+    let kids: Vec<&str> = set.keys.iter().map(|k| k.kid.as_str()).collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    assert_eq!(
+        kids[1], old_kid,
+        "the old key is still published, after the new one"
+    );
+    let said = accepted(&license_verify(&old_key, &key_set));
+    assert!(said.contains(&format!("signed by key {old_kid}")), "{said}");
+
+    // A running server picks the new key up.
+    assert!(app.state.license_keys.refresh(&app.state.db).await.unwrap());
+    assert_eq!(app.state.license_keys.kid(), kids[0]);
+    let new_key = app.state.license_keys.issue(&grant(None));
+    let said = accepted(&license_verify(&new_key, &key_set));
+    assert!(
+        said.contains(&format!("signed by key {}", kids[0])),
+        "{said}"
+    );
+}
+
+/// Runs `bazaar <args>` on the app's data with the licence key secret set to `secret`.
+fn cli_with_secret(app: &TestApp, args: &[&str], secret: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bazaar"));
+    command
+        .args(args)
+        .args(["--database-url", &app.database_url, "--data-dir"])
+        .arg(&app.data_dir)
+        .env_remove(LICENSE_KEY_SECRET_VAR);
+    if let Some(secret) = secret {
+        command.env(LICENSE_KEY_SECRET_VAR, secret);
+    }
+    command.output().unwrap()
+}
+
+async fn an_encrypted_key_needs_its_secret_to_start(app: TestApp) {
+    const SECRET: &str = "the operator's first secret";
+    // The server started without a secret; starting with one encrypts its key.
+    let kid = app.state.license_keys.kid();
+    accepted(&cli_with_secret(&app, &["migrate"], Some(SECRET)));
+    let missing = cli_with_secret(&app, &["migrate"], None);
+    refused_with(
+        &missing,
+        &format!("licence signing key {kid} is stored encrypted, and no licence key secret"),
+    );
+    refused_with(&missing, LICENSE_KEY_SECRET_VAR);
+    let wrong = cli_with_secret(&app, &["migrate"], Some("a secret of somebody else"));
+    refused_with(
+        &wrong,
+        &format!("the licence key secret does not decrypt licence signing key {kid}"),
+    );
+    accepted(&cli_with_secret(&app, &["migrate"], Some(SECRET)));
+    let state = server::startup::connect_without_license_keys(&server::config::Config {
+        database_url: Some(app.database_url.clone()),
+        data_dir: app.data_dir.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let secret = EncryptionSecret::new(SECRET).unwrap();
+    let loaded = SigningKeys::load_or_create(&state.db, Some(&secret))
+        .await
+        .unwrap();
+    assert_eq!(loaded.kid(), kid);
+
+    // The secret lost: a new key, under a new secret, replaces the one nobody can read.
+    let new_secret = "the operator's second secret";
+    accepted(&cli_with_secret(
+        &app,
+        &["admin", "rotate-license-key"],
+        Some(new_secret),
+    ));
+    accepted(&cli_with_secret(&app, &["migrate"], Some(new_secret)));
+}
