@@ -136,8 +136,12 @@ impl Rights {
         let priced = self.offered.iter().any(|k| k.is_priced());
         let gated = self.offered.contains(&LicenseKind::Gated);
         match (priced, gated, self.licenses.is_empty()) {
-            (_, _, false) => "your licence does not cover this version; its demo file is free".into(),
-            (true, _, true) => "buy a license for this model to download it; its demo file is free".into(),
+            (_, _, false) => {
+                "your licence does not cover this version; its demo file is free".into()
+            }
+            (true, _, true) => {
+                "buy a license for this model to download it; its demo file is free".into()
+            }
             (false, true, true) => {
                 "this model is gated: request access from its publisher to download it".into()
             }

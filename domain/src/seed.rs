@@ -6,9 +6,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use serde::Deserialize;
 
 use crate::catalog;
-use crate::licensing::offers;
 use crate::entities::model;
 use crate::error::{DomainError, DomainResult};
+use crate::licensing::offers;
 use crate::publishing::{self, NewModel, NewPublisher};
 use crate::state::AppState;
 

@@ -112,7 +112,9 @@ impl MigrationTrait for Migration {
                     .col(string_len(Licenses::Status, 16))
                     // Versions covered: those published up to this time, and/or those below
                     // this SemVer bound; neither means every version.
-                    .col(timestamp_with_time_zone_null(Licenses::CoversPublishedUntil))
+                    .col(timestamp_with_time_zone_null(
+                        Licenses::CoversPublishedUntil,
+                    ))
                     .col(string_len_null(Licenses::CoversBelow, 64))
                     .col(char_len(Licenses::TermsSha256, 64))
                     .col(big_integer(Licenses::GrantedTo))
@@ -164,8 +166,14 @@ impl MigrationTrait for Migration {
                         AccessRequests::Table,
                         AccessRequests::LicenseeId,
                     ))
-                    .foreign_key(&mut to_model(AccessRequests::Table, AccessRequests::ModelId))
-                    .foreign_key(&mut to_offer(AccessRequests::Table, AccessRequests::OfferId))
+                    .foreign_key(&mut to_model(
+                        AccessRequests::Table,
+                        AccessRequests::ModelId,
+                    ))
+                    .foreign_key(&mut to_offer(
+                        AccessRequests::Table,
+                        AccessRequests::OfferId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -330,7 +338,10 @@ async fn index<T: IntoIden + Copy, C: IntoIden + Copy>(
 }
 
 /// Orders, licences and requests outlive nothing they refer to: an account's go with it.
-fn to_user<T: IntoIden + Copy, C: IntoIden + Copy>(table: T, column: C) -> ForeignKeyCreateStatement {
+fn to_user<T: IntoIden + Copy, C: IntoIden + Copy>(
+    table: T,
+    column: C,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .from(table, column)
         .to(Users::Table, Users::Id)

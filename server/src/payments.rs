@@ -46,7 +46,9 @@ pub fn configure(
             };
             (payments, Some(events))
         }
-        PaymentsMode::Stripe => anyhow::bail!("the Stripe provider is not built into this binary yet"),
+        PaymentsMode::Stripe => {
+            anyhow::bail!("the Stripe provider is not built into this binary yet")
+        }
     })
 }
 
@@ -74,7 +76,11 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         }
         Err(WebhookError::Failed(err)) => {
             tracing::error!(error = %err, "webhook event not applied; the sender will retry");
-            (StatusCode::SERVICE_UNAVAILABLE, "not applied; send it again").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not applied; send it again",
+            )
+                .into_response()
         }
     }
 }

@@ -15,8 +15,14 @@ use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/test-checkout/{session}", get(checkout_page).post(checkout_action))
-        .route("/test-billing/{customer}", get(billing_page).post(billing_action))
+        .route(
+            "/test-checkout/{session}",
+            get(checkout_page).post(checkout_action),
+        )
+        .route(
+            "/test-billing/{customer}",
+            get(billing_page).post(billing_action),
+        )
 }
 
 fn test_mode(state: &AppState) -> Result<&TestMode, Response> {
@@ -88,9 +94,19 @@ async fn checkout_page(
                 ""
             },
             button("succeed", "Pay", ""),
-            button("pending", "Pay by bank debit (settles later)", "button-secondary"),
+            button(
+                "pending",
+                "Pay by bank debit (settles later)",
+                "button-secondary"
+            ),
             button("decline", "Use a card that is declined", "button-secondary"),
-            escape(&mode.return_urls(&session_id).await.map(|u| u.1).unwrap_or_default()),
+            escape(
+                &mode
+                    .return_urls(&session_id)
+                    .await
+                    .map(|u| u.1)
+                    .unwrap_or_default()
+            ),
         ),
         (SessionStatus::Complete, PaymentStatus::Unpaid) => format!(
             "<p class=\"lede\">{}</p><p>The payment of {} is on its way.</p>\
@@ -100,9 +116,9 @@ async fn checkout_page(
             button("settle", "The payment arrives", ""),
             button("fail", "The payment fails", "button-secondary"),
         ),
-        _ => format!(
-            "<p>This checkout is finished.</p><p><a href=\"/licenses\">My licences</a></p>"
-        ),
+        _ => {
+            format!("<p>This checkout is finished.</p><p><a href=\"/licenses\">My licences</a></p>")
+        }
     };
     page("Checkout", body)
 }
@@ -122,13 +138,25 @@ async fn checkout_action(
         Err(response) => return response,
     };
     let done = match form.outcome.as_str() {
-        "succeed" => mode.pay(&session_id, TestOutcome::Succeed).await.map(|_| true),
-        "pending" => mode.pay(&session_id, TestOutcome::Pending).await.map(|_| true),
-        "decline" => mode.pay(&session_id, TestOutcome::Decline).await.map(|_| false),
+        "succeed" => mode
+            .pay(&session_id, TestOutcome::Succeed)
+            .await
+            .map(|_| true),
+        "pending" => mode
+            .pay(&session_id, TestOutcome::Pending)
+            .await
+            .map(|_| true),
+        "decline" => mode
+            .pay(&session_id, TestOutcome::Decline)
+            .await
+            .map(|_| false),
         "settle" => mode.settle(&session_id, true).await.map(|_| true),
         "fail" => mode.settle(&session_id, false).await.map(|_| true),
         other => {
-            return (StatusCode::BAD_REQUEST, format!("unknown outcome '{}'", escape(other)))
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unknown outcome '{}'", escape(other)),
+            )
                 .into_response()
         }
     };
@@ -137,7 +165,9 @@ async fn checkout_action(
             Ok((success, _)) => Redirect::to(&success).into_response(),
             Err(err) => (StatusCode::NOT_FOUND, err.to_string()).into_response(),
         },
-        Ok(false) => Redirect::to(&format!("/test-checkout/{session_id}?declined=1")).into_response(),
+        Ok(false) => {
+            Redirect::to(&format!("/test-checkout/{session_id}?declined=1")).into_response()
+        }
         Err(err) => (StatusCode::CONFLICT, err.to_string()).into_response(),
     }
 }
@@ -148,7 +178,12 @@ struct ReturnTo {
 }
 
 /// Only the customer's own account (or a member of its organization) manages it.
-async fn may_manage(state: &AppState, mode: &TestMode, caller: Option<&Caller>, customer: &str) -> bool {
+async fn may_manage(
+    state: &AppState,
+    mode: &TestMode,
+    caller: Option<&Caller>,
+    customer: &str,
+) -> bool {
     let (Some(caller), Ok(Some(account))) = (caller, mode.customer_account(customer).await) else {
         return false;
     };
@@ -253,7 +288,10 @@ async fn billing_action(
         "cancel" => mode.cancel_subscription(&form.subscription).await,
         "advance" => mode.advance_to_period_end(&form.subscription).await,
         other => {
-            return (StatusCode::BAD_REQUEST, format!("unknown action '{}'", escape(other)))
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("unknown action '{}'", escape(other)),
+            )
                 .into_response()
         }
     };

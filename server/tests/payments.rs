@@ -64,19 +64,33 @@ async fn offer_of(app: &TestApp, slug: &str) -> license_offer::Model {
 /// Buys `offer` as the holder of `cookie` through the test checkout; returns the order.
 async fn buy(app: &TestApp, cookie: &str, offer: i64) -> order::Model {
     let started = app
-        .post_form("/api/buy_license", &format!("offer_id={offer}"), Some(cookie))
+        .post_form(
+            "/api/buy_license",
+            &format!("offer_id={offer}"),
+            Some(cookie),
+        )
         .await;
     let checkout = path_of(started.headers()["location"].to_str().unwrap());
-    assert!(checkout.starts_with("/test-checkout/cs_test_"), "{checkout}");
+    assert!(
+        checkout.starts_with("/test-checkout/cs_test_"),
+        "{checkout}"
+    );
     let page = app.get_text(&checkout).await;
     assert_eq!(page.0, 200);
-    assert!(page.1.contains("9.00 USD"), "the price is shown: {}", page.1);
+    assert!(
+        page.1.contains("9.00 USD"),
+        "the price is shown: {}",
+        page.1
+    );
     let paid = app
         .post_form(&checkout, "outcome=succeed", Some(cookie))
         .await;
     assert!(paid.status().is_redirection());
     let success = path_of(paid.headers()["location"].to_str().unwrap());
-    assert!(success.starts_with("/checkout/success?session_id=cs_test_"), "{success}");
+    assert!(
+        success.starts_with("/checkout/success?session_id=cs_test_"),
+        "{success}"
+    );
     let back = app.api_get(&success, Auth::Cookie(cookie)).await;
     let to = back.headers()["location"].to_str().unwrap().to_owned();
     assert!(to.starts_with("/licenses?order="), "{to}");
@@ -142,10 +156,18 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
     let stranger = app.sign_up("stranger").await;
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
 
-    let model_page = app.api_get("/tabular-works/diabetes-progression", Auth::Cookie(&buyer)).await;
+    let model_page = app
+        .api_get("/tabular-works/diabetes-progression", Auth::Cookie(&buyer))
+        .await;
     let page = model_page.text().await.unwrap();
-    assert!(page.contains("Buy for 9.00 USD"), "the page offers the licence");
-    assert!(page.contains("perpetual licence"), "and shows its terms before paying");
+    assert!(
+        page.contains("Buy for 9.00 USD"),
+        "the page offers the licence"
+    );
+    assert!(
+        page.contains("perpetual licence"),
+        "and shows its terms before paying"
+    );
 
     let offer = offer_of(&app, "diabetes-progression").await;
     let order = buy(&app, &buyer, offer.id).await;
@@ -156,29 +178,55 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
     assert!(licences[0].license_key.starts_with("bzr1."), "a signed key");
 
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 200);
-    assert_eq!(app.api_get(&file, Auth::Cookie(&stranger)).await.status(), 403);
-    let page = app.api_get("/licenses", Auth::Cookie(&buyer)).await.text().await.unwrap();
-    assert!(page.contains("tabular-works/diabetes-progression"), "My licences lists it");
+    assert_eq!(
+        app.api_get(&file, Auth::Cookie(&stranger)).await.status(),
+        403
+    );
+    let page = app
+        .api_get("/licenses", Auth::Cookie(&buyer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("tabular-works/diabetes-progression"),
+        "My licences lists it"
+    );
     assert!(page.contains("9.00 USD on"), "with its receipt");
 
     // Buying the same licence again is refused: it is already held.
     let again = app
-        .post_form("/api/buy_license", &format!("offer_id={}", offer.id), Some(&buyer))
+        .post_form(
+            "/api/buy_license",
+            &format!("offer_id={}", offer.id),
+            Some(&buyer),
+        )
         .await;
     assert_eq!(again.status(), 409);
 
     // The checkout's own event arrives as well: still one licence.
     assert_eq!(licences_of(&app, &order).await.len(), 1);
 
-    let intent = order.payment_intent.clone().expect("a paid order has its payment");
+    let intent = order
+        .payment_intent
+        .clone()
+        .expect("a paid order has its payment");
     let refund = refund_event(&intent, order.amount_minor);
     let now = chrono::Utc::now().timestamp();
     assert_eq!(deliver(&app, &refund, SECRET, now).await, 200);
-    assert_eq!(deliver(&app, &refund, SECRET, now).await, 200, "a redelivery is fine");
+    assert_eq!(
+        deliver(&app, &refund, SECRET, now).await,
+        200,
+        "a redelivery is fine"
+    );
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
     let licences = licences_of(&app, &order).await;
     assert_eq!(licences[0].status, "revoked");
-    let order = order::Entity::find_by_id(order.id).one(&app.state.db).await.unwrap().unwrap();
+    let order = order::Entity::find_by_id(order.id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(order.status, "refunded");
 }
 
@@ -189,12 +237,23 @@ async fn only_genuine_events_change_anything(app: TestApp) {
     let intent = order.payment_intent.clone().unwrap();
     let refund = refund_event(&intent, order.amount_minor);
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(deliver(&app, &refund, "whsec_someone_else", now).await, 400, "wrong key");
-    assert_eq!(deliver(&app, &refund, SECRET, now - 301).await, 400, "stale");
+    assert_eq!(
+        deliver(&app, &refund, "whsec_someone_else", now).await,
+        400,
+        "wrong key"
+    );
+    assert_eq!(
+        deliver(&app, &refund, SECRET, now - 301).await,
+        400,
+        "stale"
+    );
     let forged = app
         .client
         .post(app.url("/webhooks/stripe"))
-        .header("stripe-signature", format!("t={now},v1={}", "ab".repeat(32)))
+        .header(
+            "stripe-signature",
+            format!("t={now},v1={}", "ab".repeat(32)),
+        )
         .body(refund.to_string())
         .send()
         .await

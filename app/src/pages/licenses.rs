@@ -46,10 +46,17 @@ pub fn LicensesPage() -> impl IntoView {
 fn License(row: LicenseEntry, manage: ServerAction<ManageSubscription>) -> impl IntoView {
     let status_class = format!("badge license-status status-{}", row.status);
     let expires = (!row.expires_on.is_empty()).then(|| {
-        let label = if row.status == "active" { "Renews or ends" } else { "Ended" };
+        let label = if row.status == "active" {
+            "Renews or ends"
+        } else {
+            "Ended"
+        };
         view! { <dt>{label}</dt><dd>{row.expires_on.clone()}</dd> }
     });
-    let paid = row.paid.clone().map(|paid| view! { <dt>"Paid"</dt><dd>{paid}</dd> });
+    let paid = row
+        .paid
+        .clone()
+        .map(|paid| view! { <dt>"Paid"</dt><dd>{paid}</dd> });
     let manage_form = row.is_subscription.then(|| {
         view! {
             <ActionForm action=manage attr:class="inline-form">

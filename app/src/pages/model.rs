@@ -4,8 +4,8 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::get_model;
 use crate::components::copy::CopyButton;
-use crate::components::offers::OfferList;
 use crate::components::license_badge::{LicenseTag, PriceTag};
+use crate::components::offers::OfferList;
 use crate::pages::not_found::NotFound;
 use crate::wire::{format_size, CardFacts, FileEntry, ModelDetail, VersionEntry};
 

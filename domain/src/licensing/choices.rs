@@ -80,7 +80,12 @@ pub async fn for_viewer(
             (OfferTerms::OneTime { price, .. }, Some(_)) => ViewerAction::Buy {
                 label: format!("Buy for {}", price.in_words()),
             },
-            (OfferTerms::Subscription { price, interval, .. }, Some(_)) => ViewerAction::Buy {
+            (
+                OfferTerms::Subscription {
+                    price, interval, ..
+                },
+                Some(_),
+            ) => ViewerAction::Buy {
                 label: format!("Subscribe for {} a {}", price.in_words(), interval.as_str()),
             },
         };

@@ -35,10 +35,14 @@ pub async fn grant(
     new: NewGrant<'_>,
 ) -> DomainResult<license::Model> {
     let (covers_published_until, covers_below) = match OfferTerms::of(new.offer) {
-        Some(OfferTerms::OneTime { covers: Covers::Published, .. }) => (Some(new.now), None),
-        Some(OfferTerms::OneTime { covers: Covers::UntilNextMajor, .. }) => {
-            (None, Some(next_major(db, new.offer.model_id).await?))
-        }
+        Some(OfferTerms::OneTime {
+            covers: Covers::Published,
+            ..
+        }) => (Some(new.now), None),
+        Some(OfferTerms::OneTime {
+            covers: Covers::UntilNextMajor,
+            ..
+        }) => (None, Some(next_major(db, new.offer.model_id).await?)),
         _ => (None, None),
     };
     let row = license::ActiveModel {

@@ -33,7 +33,10 @@ pub async fn of(state: &AppState, user: &user::Model) -> DomainResult<Vec<HeldLi
         .await?;
     let mut held = Vec::with_capacity(licences.len());
     for licence in licences {
-        let Some(listing) = model::Entity::find_by_id(licence.model_id).one(&state.db).await? else {
+        let Some(listing) = model::Entity::find_by_id(licence.model_id)
+            .one(&state.db)
+            .await?
+        else {
             continue;
         };
         let owner = user::Entity::find_by_id(listing.owner_id)
@@ -44,13 +47,16 @@ pub async fn of(state: &AppState, user: &user::Model) -> DomainResult<Vec<HeldLi
             .one(&state.db)
             .await?;
         let paid = match licence.order_id {
-            Some(id) => order::Entity::find_by_id(id).one(&state.db).await?.and_then(|o| {
-                Some(format!(
-                    "{} on {}",
-                    Currency::parse(&o.currency)?.format(o.amount_minor),
-                    o.created_at.format("%Y-%m-%d")
-                ))
-            }),
+            Some(id) => order::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+                .and_then(|o| {
+                    Some(format!(
+                        "{} on {}",
+                        Currency::parse(&o.currency)?.format(o.amount_minor),
+                        o.created_at.format("%Y-%m-%d")
+                    ))
+                }),
             None => None,
         };
         held.push(HeldLicense {
@@ -90,5 +96,7 @@ pub async fn manage_subscription(
         .await?
         .ok_or(DomainError::NotFound("subscription"))?;
     let back = format!("{}/licenses", state.public_url);
-    Ok(provider.billing_portal(&customer.customer_id, &back).await?)
+    Ok(provider
+        .billing_portal(&customer.customer_id, &back)
+        .await?)
 }

@@ -70,10 +70,20 @@ pub(crate) async fn license_key(
     use crate::error::DomainError;
     use keys::{LicenseGrant, LicensedModel, LicensedOffer, Licensee, VersionsCovered};
 
-    let missing = || DomainError::Internal(format!("licence {} refers to a missing row", licence.id));
-    let licensee = user::Entity::find_by_id(licence.licensee_id).one(db).await?.ok_or_else(missing)?;
-    let listing = model::Entity::find_by_id(licence.model_id).one(db).await?.ok_or_else(missing)?;
-    let owner = user::Entity::find_by_id(listing.owner_id).one(db).await?.ok_or_else(missing)?;
+    let missing =
+        || DomainError::Internal(format!("licence {} refers to a missing row", licence.id));
+    let licensee = user::Entity::find_by_id(licence.licensee_id)
+        .one(db)
+        .await?
+        .ok_or_else(missing)?;
+    let listing = model::Entity::find_by_id(licence.model_id)
+        .one(db)
+        .await?
+        .ok_or_else(missing)?;
+    let owner = user::Entity::find_by_id(listing.owner_id)
+        .one(db)
+        .await?
+        .ok_or_else(missing)?;
     let versions = if licence.covers_published_until.is_none() && licence.covers_below.is_none() {
         VersionsCovered::All
     } else {
@@ -92,9 +102,18 @@ pub(crate) async fn license_key(
     };
     Ok(state.license_keys.issue(&LicenseGrant {
         license_id: licence.id,
-        licensee: Licensee { id: licensee.id, name: licensee.username },
-        model: LicensedModel { id: listing.id, name: format!("{}/{}", owner.username, listing.slug) },
-        offer: LicensedOffer { id: licence.offer_id, kind: licence.kind.clone() },
+        licensee: Licensee {
+            id: licensee.id,
+            name: licensee.username,
+        },
+        model: LicensedModel {
+            id: listing.id,
+            name: format!("{}/{}", owner.username, listing.slug),
+        },
+        offer: LicensedOffer {
+            id: licence.offer_id,
+            kind: licence.kind.clone(),
+        },
         versions,
         issued_at: licence.issued_at.timestamp(),
         expires_at: licence.expires_at.map(|t| t.timestamp()),

@@ -22,8 +22,14 @@ pub const OPEN_LICENSES: &[(&str, &str)] = &[
     ("AGPL-3.0-only", "GNU Affero General Public License v3.0"),
     ("CC0-1.0", "Creative Commons Zero v1.0"),
     ("CC-BY-4.0", "Creative Commons Attribution 4.0"),
-    ("CC-BY-SA-4.0", "Creative Commons Attribution Share Alike 4.0"),
-    ("CC-BY-NC-4.0", "Creative Commons Attribution Non Commercial 4.0"),
+    (
+        "CC-BY-SA-4.0",
+        "Creative Commons Attribution Share Alike 4.0",
+    ),
+    (
+        "CC-BY-NC-4.0",
+        "Creative Commons Attribution Non Commercial 4.0",
+    ),
     ("OpenRAIL", "Open Responsible AI License"),
     ("OpenRAIL-M", "Open RAIL for models"),
     ("Unlicense", "The Unlicense"),
@@ -38,20 +44,62 @@ pub struct Currency {
 }
 
 pub const CURRENCIES: &[Currency] = &[
-    Currency { code: "usd", exponent: 2 },
-    Currency { code: "eur", exponent: 2 },
-    Currency { code: "gbp", exponent: 2 },
-    Currency { code: "chf", exponent: 2 },
-    Currency { code: "cad", exponent: 2 },
-    Currency { code: "aud", exponent: 2 },
-    Currency { code: "sek", exponent: 2 },
-    Currency { code: "nok", exponent: 2 },
-    Currency { code: "dkk", exponent: 2 },
-    Currency { code: "pln", exponent: 2 },
-    Currency { code: "inr", exponent: 2 },
-    Currency { code: "brl", exponent: 2 },
-    Currency { code: "jpy", exponent: 0 },
-    Currency { code: "krw", exponent: 0 },
+    Currency {
+        code: "usd",
+        exponent: 2,
+    },
+    Currency {
+        code: "eur",
+        exponent: 2,
+    },
+    Currency {
+        code: "gbp",
+        exponent: 2,
+    },
+    Currency {
+        code: "chf",
+        exponent: 2,
+    },
+    Currency {
+        code: "cad",
+        exponent: 2,
+    },
+    Currency {
+        code: "aud",
+        exponent: 2,
+    },
+    Currency {
+        code: "sek",
+        exponent: 2,
+    },
+    Currency {
+        code: "nok",
+        exponent: 2,
+    },
+    Currency {
+        code: "dkk",
+        exponent: 2,
+    },
+    Currency {
+        code: "pln",
+        exponent: 2,
+    },
+    Currency {
+        code: "inr",
+        exponent: 2,
+    },
+    Currency {
+        code: "brl",
+        exponent: 2,
+    },
+    Currency {
+        code: "jpy",
+        exponent: 0,
+    },
+    Currency {
+        code: "krw",
+        exponent: 0,
+    },
 ];
 
 impl Currency {
@@ -76,7 +124,11 @@ impl Currency {
 
     /// A price typed by a person ("9", "9.5", "1,200.00") in minor units. Never a float.
     pub fn parse_amount(self, raw: &str) -> Result<i64, String> {
-        let raw: String = raw.trim().chars().filter(|c| *c != ',' && *c != '_').collect();
+        let raw: String = raw
+            .trim()
+            .chars()
+            .filter(|c| *c != ',' && *c != '_')
+            .collect();
         let (whole, fraction) = raw.split_once('.').unwrap_or((&raw, ""));
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         if !digits(whole) || (!fraction.is_empty() && !digits(fraction)) || raw.ends_with('.') {
@@ -84,7 +136,10 @@ impl Currency {
         }
         if fraction.len() > self.exponent as usize {
             return Err(match self.exponent {
-                0 => format!("{} has no minor unit: write a whole number", self.code.to_ascii_uppercase()),
+                0 => format!(
+                    "{} has no minor unit: write a whole number",
+                    self.code.to_ascii_uppercase()
+                ),
                 n => format!("at most {n} digits after the point"),
             });
         }
@@ -204,10 +259,22 @@ impl Price {
 /// An offer's terms, each kind with exactly the fields it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OfferTerms {
-    Open { spdx: &'static str },
-    Gated { approval: Approval },
-    OneTime { price: Price, seat: Seat, covers: Covers },
-    Subscription { price: Price, seat: Seat, interval: BillingInterval },
+    Open {
+        spdx: &'static str,
+    },
+    Gated {
+        approval: Approval,
+    },
+    OneTime {
+        price: Price,
+        seat: Seat,
+        covers: Covers,
+    },
+    Subscription {
+        price: Price,
+        seat: Seat,
+        interval: BillingInterval,
+    },
 }
 
 impl OfferTerms {
@@ -283,11 +350,17 @@ impl OfferTerms {
         };
         match self {
             Self::Open { spdx } => format!("Free under {spdx}"),
-            Self::Gated { approval: Approval::Instant } => "Free after accepting the terms".into(),
-            Self::Gated { approval: Approval::Manual } => {
-                "Free after the publisher approves your request".into()
-            }
-            Self::OneTime { price, seat: s, covers } => format!(
+            Self::Gated {
+                approval: Approval::Instant,
+            } => "Free after accepting the terms".into(),
+            Self::Gated {
+                approval: Approval::Manual,
+            } => "Free after the publisher approves your request".into(),
+            Self::OneTime {
+                price,
+                seat: s,
+                covers,
+            } => format!(
                 "{} once{}, {}",
                 price.in_words(),
                 seat(*s),
@@ -296,12 +369,11 @@ impl OfferTerms {
                     Covers::UntilNextMajor => "for every version up to the next major",
                 }
             ),
-            Self::Subscription { price, seat: s, interval } => format!(
-                "{} a {}{}",
-                price.in_words(),
-                interval.as_str(),
-                seat(*s)
-            ),
+            Self::Subscription {
+                price,
+                seat: s,
+                interval,
+            } => format!("{} a {}{}", price.in_words(), interval.as_str(), seat(*s)),
         }
     }
 }
@@ -340,7 +412,10 @@ fn present(value: Option<&str>) -> Option<&str> {
 /// version of the listing is SemVer (needed to sell "every version up to the next major").
 pub fn check(input: &OfferInput<'_>, semver_listing: bool) -> DomainResult<OfferTerms> {
     let kind = LicenseKind::parse(input.kind.trim()).ok_or_else(|| {
-        DomainError::invalid("kind", "choose open, gated, paid (one-time) or subscription")
+        DomainError::invalid(
+            "kind",
+            "choose open, gated, paid (one-time) or subscription",
+        )
     })?;
     if input.terms.chars().count() > MAX_TERMS_CHARS {
         return Err(DomainError::invalid(
@@ -380,7 +455,10 @@ pub fn check(input: &OfferInput<'_>, semver_listing: bool) -> DomainResult<Offer
                 ),
             ));
         }
-        Ok(Price { amount_minor, currency })
+        Ok(Price {
+            amount_minor,
+            currency,
+        })
     };
     let seat = || -> DomainResult<Seat> {
         match present(input.seat) {
@@ -433,9 +511,8 @@ pub fn check(input: &OfferInput<'_>, semver_listing: bool) -> DomainResult<Offer
         LicenseKind::Paid => {
             let covers = match present(input.covers) {
                 None => Covers::Published,
-                Some(raw) => Covers::parse(raw).ok_or_else(|| {
-                    DomainError::invalid("covers", "choose published or major")
-                })?,
+                Some(raw) => Covers::parse(raw)
+                    .ok_or_else(|| DomainError::invalid("covers", "choose published or major"))?,
             };
             if covers == Covers::UntilNextMajor && !semver_listing {
                 return Err(DomainError::invalid(
@@ -443,16 +520,23 @@ pub fn check(input: &OfferInput<'_>, semver_listing: bool) -> DomainResult<Offer
                     "\"every version up to the next major\" needs versions numbered in SemVer (like 1.2.0)",
                 ));
             }
-            OfferTerms::OneTime { price: price()?, seat: seat()?, covers }
+            OfferTerms::OneTime {
+                price: price()?,
+                seat: seat()?,
+                covers,
+            }
         }
         LicenseKind::Subscription => {
             let interval = match present(input.interval) {
                 None => BillingInterval::Month,
-                Some(raw) => BillingInterval::parse(raw).ok_or_else(|| {
-                    DomainError::invalid("interval", "choose month or year")
-                })?,
+                Some(raw) => BillingInterval::parse(raw)
+                    .ok_or_else(|| DomainError::invalid("interval", "choose month or year"))?,
             };
-            OfferTerms::Subscription { price: price()?, seat: seat()?, interval }
+            OfferTerms::Subscription {
+                price: price()?,
+                seat: seat()?,
+                interval,
+            }
         }
     })
 }
@@ -532,7 +616,10 @@ mod tests {
     use super::*;
 
     fn input<'a>(kind: &'a str) -> OfferInput<'a> {
-        OfferInput { kind, ..Default::default() }
+        OfferInput {
+            kind,
+            ..Default::default()
+        }
     }
 
     fn field_of(err: DomainError) -> &'static str {
@@ -554,7 +641,10 @@ mod tests {
         }
         let jpy = Currency::parse("jpy").unwrap();
         assert_eq!(jpy.parse_amount("1200"), Ok(1200));
-        assert!(jpy.parse_amount("12.5").unwrap_err().contains("whole number"));
+        assert!(jpy
+            .parse_amount("12.5")
+            .unwrap_err()
+            .contains("whole number"));
         assert_eq!(jpy.format(1200), "1,200 JPY");
         assert_eq!(usd.format(120_005), "1,200.05 USD");
         assert_eq!(usd.format(5), "0.05 USD");
@@ -562,34 +652,85 @@ mod tests {
 
     #[test]
     fn each_kind_takes_exactly_its_fields() {
-        let open = check(&OfferInput { spdx: Some("apache-2.0"), ..input("open") }, false);
+        let open = check(
+            &OfferInput {
+                spdx: Some("apache-2.0"),
+                ..input("open")
+            },
+            false,
+        );
         assert_eq!(open.unwrap(), OfferTerms::Open { spdx: "Apache-2.0" });
-        let priced_open = OfferInput { spdx: Some("MIT"), price: Some("9"), ..input("open") };
+        let priced_open = OfferInput {
+            spdx: Some("MIT"),
+            price: Some("9"),
+            ..input("open")
+        };
         assert_eq!(field_of(check(&priced_open, false).unwrap_err()), "price");
         assert_eq!(field_of(check(&input("open"), false).unwrap_err()), "spdx");
-        let unknown = OfferInput { spdx: Some("WTFPL-9"), ..input("open") };
+        let unknown = OfferInput {
+            spdx: Some("WTFPL-9"),
+            ..input("open")
+        };
         assert_eq!(field_of(check(&unknown, false).unwrap_err()), "spdx");
 
-        assert_eq!(field_of(check(&input("gated"), false).unwrap_err()), "terms");
-        let gated = OfferInput { terms: "Research only.", ..input("gated") };
-        assert_eq!(check(&gated, false).unwrap(), OfferTerms::Gated { approval: Approval::Manual });
+        assert_eq!(
+            field_of(check(&input("gated"), false).unwrap_err()),
+            "terms"
+        );
+        let gated = OfferInput {
+            terms: "Research only.",
+            ..input("gated")
+        };
+        assert_eq!(
+            check(&gated, false).unwrap(),
+            OfferTerms::Gated {
+                approval: Approval::Manual
+            }
+        );
 
         assert_eq!(field_of(check(&input("paid"), false).unwrap_err()), "price");
-        let paid = OfferInput { price: Some("9"), currency: Some("EUR"), ..input("paid") };
+        let paid = OfferInput {
+            price: Some("9"),
+            currency: Some("EUR"),
+            ..input("paid")
+        };
         let terms = check(&paid, false).unwrap();
         assert_eq!(terms.price().unwrap().in_words(), "9.00 EUR");
-        let cheap = OfferInput { price: Some("0.10"), ..input("paid") };
+        let cheap = OfferInput {
+            price: Some("0.10"),
+            ..input("paid")
+        };
         assert_eq!(field_of(check(&cheap, false).unwrap_err()), "price");
-        let odd = OfferInput { price: Some("9"), currency: Some("xyz"), ..input("paid") };
+        let odd = OfferInput {
+            price: Some("9"),
+            currency: Some("xyz"),
+            ..input("paid")
+        };
         assert_eq!(field_of(check(&odd, false).unwrap_err()), "currency");
 
-        let major = OfferInput { price: Some("9"), covers: Some("major"), ..input("paid") };
+        let major = OfferInput {
+            price: Some("9"),
+            covers: Some("major"),
+            ..input("paid")
+        };
         assert_eq!(field_of(check(&major, false).unwrap_err()), "covers");
         assert!(check(&major, true).is_ok());
 
-        let yearly = OfferInput { price: Some("90"), interval: Some("year"), seat: Some("organization"), ..input("subscription") };
-        assert_eq!(check(&yearly, false).unwrap().in_words(), "90.00 USD a year, for an organization");
-        let weekly = OfferInput { price: Some("9"), interval: Some("week"), ..input("subscription") };
+        let yearly = OfferInput {
+            price: Some("90"),
+            interval: Some("year"),
+            seat: Some("organization"),
+            ..input("subscription")
+        };
+        assert_eq!(
+            check(&yearly, false).unwrap().in_words(),
+            "90.00 USD a year, for an organization"
+        );
+        let weekly = OfferInput {
+            price: Some("9"),
+            interval: Some("week"),
+            ..input("subscription")
+        };
         assert_eq!(field_of(check(&weekly, false).unwrap_err()), "interval");
         assert_eq!(field_of(check(&input("lease"), false).unwrap_err()), "kind");
     }

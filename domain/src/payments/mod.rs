@@ -36,12 +36,12 @@ impl Payments {
     }
 
     pub fn provider(&self) -> crate::error::DomainResult<&Arc<dyn PaymentProvider>> {
-        self.provider.as_ref().ok_or_else(|| {
-            crate::error::DomainError::Unavailable {
+        self.provider
+            .as_ref()
+            .ok_or_else(|| crate::error::DomainError::Unavailable {
                 message: "payments are not configured on this site yet".into(),
                 retry_after_seconds: 3600,
-            }
-        })
+            })
     }
 
     /// The platform's fee on `amount_minor`, rounded down.

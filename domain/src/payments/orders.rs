@@ -3,8 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use crate::catalog::LicenseKind;
@@ -87,7 +86,9 @@ pub async fn start_checkout(
         .ok_or_else(|| DomainError::Internal(format!("offer {} is malformed", offer.id)))?;
     let (mode, price) = match &terms {
         OfferTerms::OneTime { price, .. } => (CheckoutMode::Payment, *price),
-        OfferTerms::Subscription { price, interval, .. } => (
+        OfferTerms::Subscription {
+            price, interval, ..
+        } => (
             CheckoutMode::Subscription {
                 interval: *interval,
             },
@@ -139,12 +140,7 @@ pub async fn start_checkout(
     }
     .insert(&state.db)
     .await?;
-    let product_name = format!(
-        "{}/{} — {}",
-        owner.username,
-        listing.slug,
-        terms.in_words()
-    );
+    let product_name = format!("{}/{} — {}", owner.username, listing.slug, terms.in_words());
     let success_url = format!(
         "{}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}",
         state.public_url
@@ -257,7 +253,11 @@ pub async fn confirm_checkout(state: &AppState, session_id: &str) -> DomainResul
         .one(&state.db)
         .await?
         .ok_or(DomainError::NotFound("order"))?;
-    let session = state.payments.provider()?.checkout_session(session_id).await?;
+    let session = state
+        .payments
+        .provider()?
+        .checkout_session(session_id)
+        .await?;
     fulfil_checkout(state, &session).await?;
     Ok(order::Entity::find_by_id(order.id)
         .one(&state.db)
@@ -290,8 +290,13 @@ pub async fn fulfil_checkout(
     ) && session.status == crate::payments::provider::SessionStatus::Complete;
     if !paid {
         if session.status == crate::payments::provider::SessionStatus::Complete {
-            set_order_status(&state.db, order.id, OrderStatus::Pending, &[OrderStatus::Open])
-                .await?;
+            set_order_status(
+                &state.db,
+                order.id,
+                OrderStatus::Pending,
+                &[OrderStatus::Open],
+            )
+            .await?;
         }
         return Ok(Fulfilment::Waiting);
     }
@@ -315,8 +320,14 @@ pub async fn fulfil_checkout(
         row.status = Set(OrderStatus::Paid.as_str().to_owned());
     }
     row.checkout_session_id = Set(Some(session.id.clone()));
-    row.payment_intent = Set(session.payment_intent.clone().or(order.payment_intent.clone()));
-    row.subscription_id = Set(session.subscription.clone().or(order.subscription_id.clone()));
+    row.payment_intent = Set(session
+        .payment_intent
+        .clone()
+        .or(order.payment_intent.clone()));
+    row.subscription_id = Set(session
+        .subscription
+        .clone()
+        .or(order.subscription_id.clone()));
     row.updated_at = Set(Utc::now());
     row.update(&txn).await?;
     let licence = grants::grant(

@@ -711,4 +711,3 @@ fn payment_status(status: PaymentStatus) -> &'static str {
         PaymentStatus::NoPaymentRequired => "no_payment_required",
     }
 }
-

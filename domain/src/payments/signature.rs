@@ -21,7 +21,10 @@ pub enum SignatureError {
 /// The header Stripe would send with `body` at `timestamp`.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    format!("t={timestamp},v1={}", hex::encode(mac(&key, timestamp, body).as_ref()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac(&key, timestamp, body).as_ref())
+    )
 }
 
 /// Accepts `header` for `body` when its timestamp is within the tolerance of `now` and any of
@@ -100,10 +103,19 @@ mod tests {
     #[test]
     fn old_future_missing_and_malformed_headers_are_refused() {
         let header = sign(SECRET, 1_000, BODY);
-        assert_eq!(verify(SECRET, Some(&header), BODY, 1_301), Err(SignatureError::Stale));
-        assert_eq!(verify(SECRET, Some(&header), BODY, 699), Err(SignatureError::Stale));
+        assert_eq!(
+            verify(SECRET, Some(&header), BODY, 1_301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(SECRET, Some(&header), BODY, 699),
+            Err(SignatureError::Stale)
+        );
         assert_eq!(verify(SECRET, Some(&header), BODY, 1_300), Ok(()));
-        assert_eq!(verify(SECRET, None, BODY, 1_000), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(SECRET, None, BODY, 1_000),
+            Err(SignatureError::Missing)
+        );
         for bad in ["", "t=1000", "v1=00", "t=x,v1=00", "t=1000,v1=zz"] {
             assert_eq!(
                 verify(SECRET, Some(bad), BODY, 1_000),

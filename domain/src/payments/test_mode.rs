@@ -40,7 +40,10 @@ const REQUEST: &str = "bazaar.checkout_request";
 impl TestMode {
     /// The provider and the stream of event bodies it sends; hand the receiver to
     /// [`deliver_events`].
-    pub fn new(db: DatabaseConnection, public_url: &str) -> (Self, mpsc::UnboundedReceiver<String>) {
+    pub fn new(
+        db: DatabaseConnection,
+        public_url: &str,
+    ) -> (Self, mpsc::UnboundedReceiver<String>) {
         let (events, receiver) = mpsc::unbounded_channel();
         let mode = TestMode {
             db,
@@ -104,7 +107,10 @@ impl TestMode {
     pub async fn describe(&self, session_id: &str) -> ProviderResult<(CheckoutSession, String)> {
         let request = self.load(&format!("{session_id}:request")).await?;
         let session = self.checkout_session(session_id).await?;
-        Ok((session, request["product"].as_str().unwrap_or_default().to_owned()))
+        Ok((
+            session,
+            request["product"].as_str().unwrap_or_default().to_owned(),
+        ))
     }
 
     /// Where the buyer goes after paying, and after giving up.
@@ -123,11 +129,18 @@ impl TestMode {
     }
 
     /// The buyer's choice on the test checkout page.
-    pub async fn pay(&self, session_id: &str, outcome: TestOutcome) -> ProviderResult<CheckoutSession> {
+    pub async fn pay(
+        &self,
+        session_id: &str,
+        outcome: TestOutcome,
+    ) -> ProviderResult<CheckoutSession> {
         let mut session = self.load(session_id).await?;
-        let current = checkout_session(&session).map_err(|e| ProviderError::Refused(e.to_string()))?;
+        let current =
+            checkout_session(&session).map_err(|e| ProviderError::Refused(e.to_string()))?;
         if current.status != SessionStatus::Open {
-            return Err(ProviderError::Refused("this checkout session is no longer open".into()));
+            return Err(ProviderError::Refused(
+                "this checkout session is no longer open".into(),
+            ));
         }
         if outcome == TestOutcome::Decline {
             return Ok(current);
@@ -166,7 +179,8 @@ impl TestMode {
             });
             self.store(&subscription, true).await?;
             session["subscription"] = json!(id);
-            self.emit("customer.subscription.created", subscription).await?;
+            self.emit("customer.subscription.created", subscription)
+                .await?;
         } else {
             let suffix = new_id("");
             let (intent, charge_id) = (format!("pi_test_{suffix}"), format!("ch_test_{suffix}"));
@@ -186,7 +200,8 @@ impl TestMode {
             session["payment_intent"] = json!(intent);
         }
         self.store(&session, true).await?;
-        self.emit("checkout.session.completed", session.clone()).await?;
+        self.emit("checkout.session.completed", session.clone())
+            .await?;
         checkout_session(&session).map_err(|e| ProviderError::Refused(e.to_string()))
     }
 
@@ -194,7 +209,9 @@ impl TestMode {
     pub async fn settle(&self, session_id: &str, succeeded: bool) -> ProviderResult<()> {
         let mut session = self.load(session_id).await?;
         if session["status"] != "complete" || session["payment_status"] != "unpaid" {
-            return Err(ProviderError::Refused("no payment of this session is pending".into()));
+            return Err(ProviderError::Refused(
+                "no payment of this session is pending".into(),
+            ));
         }
         if succeeded {
             session["payment_status"] = json!("paid");
@@ -214,7 +231,8 @@ impl TestMode {
         subscription["cancel_at_period_end"] = json!(true);
         subscription["canceled_at"] = json!(Utc::now().timestamp());
         self.store(&subscription, true).await?;
-        self.emit("customer.subscription.updated", subscription).await
+        self.emit("customer.subscription.updated", subscription)
+            .await
     }
 
     /// Moves the clock to the end of the subscription's period: a cancelled one ends, any
@@ -228,7 +246,9 @@ impl TestMode {
             subscription["status"] = json!("canceled");
             subscription["ended_at"] = json!(end);
             self.store(&subscription, true).await?;
-            return self.emit("customer.subscription.deleted", subscription).await;
+            return self
+                .emit("customer.subscription.deleted", subscription)
+                .await;
         }
         let item = &mut subscription["items"]["data"][0];
         let interval = BillingInterval::parse(item["plan"]["interval"].as_str().unwrap_or("month"))
@@ -236,7 +256,8 @@ impl TestMode {
         item["current_period_start"] = json!(end);
         item["current_period_end"] = json!(period_end(end, interval));
         self.store(&subscription, true).await?;
-        self.emit("customer.subscription.updated", subscription).await
+        self.emit("customer.subscription.updated", subscription)
+            .await
     }
 
     /// The customer's subscriptions, for the test billing page.
@@ -301,7 +322,9 @@ impl PaymentProvider for TestMode {
         // The idempotency key names the session made for it: the same order, the same session.
         let key = format!("idempotency:checkout-{}", checkout.order_id);
         if let Ok(earlier) = self.load(&key).await {
-            return self.checkout_session(earlier["session"].as_str().unwrap_or_default()).await;
+            return self
+                .checkout_session(earlier["session"].as_str().unwrap_or_default())
+                .await;
         }
         let id = new_id("cs_test_");
         let url = format!("{}/test-checkout/{id}", self.public_url);
@@ -337,10 +360,14 @@ impl PaymentProvider for TestMode {
         });
         self.store(&request, false).await?;
         self.store(&session, false).await?;
-        self.store(&json!({ "id": key, "object": "idempotency_key", "session": id }), false)
-            .await?;
+        self.store(
+            &json!({ "id": key, "object": "idempotency_key", "session": id }),
+            false,
+        )
+        .await?;
         let winner = self.load(&key).await?; // a concurrent retry may have stored first
-        self.checkout_session(winner["session"].as_str().unwrap_or_default()).await
+        self.checkout_session(winner["session"].as_str().unwrap_or_default())
+            .await
     }
 
     async fn checkout_session(&self, id: &str) -> ProviderResult<CheckoutSession> {
@@ -354,7 +381,10 @@ impl PaymentProvider for TestMode {
 
     async fn billing_portal(&self, customer_id: &str, return_url: &str) -> ProviderResult<String> {
         let back: String = url::form_urlencoded::byte_serialize(return_url.as_bytes()).collect();
-        Ok(format!("{}/test-billing/{customer_id}?return_url={back}", self.public_url))
+        Ok(format!(
+            "{}/test-billing/{customer_id}?return_url={back}",
+            self.public_url
+        ))
     }
 
     async fn refund(&self, payment_intent: &str, _idempotency_key: &str) -> ProviderResult<()> {
@@ -379,7 +409,10 @@ impl PaymentProvider for TestMode {
             .map_err(unavailable)?;
         Ok(rows
             .into_iter()
-            .map(|row| RawEvent { id: row.id, body: row.body })
+            .map(|row| RawEvent {
+                id: row.id,
+                body: row.body,
+            })
             .collect())
     }
 
@@ -389,8 +422,11 @@ impl PaymentProvider for TestMode {
         _idempotency_key: &str,
     ) -> ProviderResult<String> {
         let id = new_id("acct_test_");
-        self.store(&shapes::account(&id, email, false, false, Utc::now().timestamp()), false)
-            .await?;
+        self.store(
+            &shapes::account(&id, email, false, false, Utc::now().timestamp()),
+            false,
+        )
+        .await?;
         Ok(id)
     }
 
@@ -431,7 +467,9 @@ pub async fn deliver_events(state: AppState, mut events: mpsc::UnboundedReceiver
                     Utc::now().timestamp(),
                     body.as_bytes(),
                 );
-                match crate::payments::webhooks::receive(&state, Some(&header), body.as_bytes()).await {
+                match crate::payments::webhooks::receive(&state, Some(&header), body.as_bytes())
+                    .await
+                {
                     Ok(_) => return,
                     Err(err) => {
                         tracing::warn!(attempt, error = %err, "test-mode event not accepted yet");

@@ -66,8 +66,8 @@ pub async fn receive(
         body,
         Utc::now().timestamp(),
     )?;
-    let text = std::str::from_utf8(body)
-        .map_err(|_| WebhookError::Malformed("not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| WebhookError::Malformed("not UTF-8".into()))?;
     accept(state, text).await
 }
 
@@ -131,7 +131,10 @@ async fn mark(state: &AppState, id: &str, error: Option<String>) -> DomainResult
     update = match error {
         None => update
             .col_expr(webhook_event::Column::ProcessedAt, Some(Utc::now()).into())
-            .col_expr(webhook_event::Column::LastError, Option::<String>::None.into()),
+            .col_expr(
+                webhook_event::Column::LastError,
+                Option::<String>::None.into(),
+            ),
         Some(error) => update.col_expr(webhook_event::Column::LastError, Some(error).into()),
     };
     update
@@ -287,7 +290,9 @@ pub async fn reconcile(state: &AppState, since: i64) -> DomainResult<usize> {
             if !known {
                 match accept(state, &event.body).await {
                     Ok(_) => applied += 1,
-                    Err(err) => tracing::warn!(event = %event.id, error = %err, "reconciliation could not apply an event"),
+                    Err(err) => {
+                        tracing::warn!(event = %event.id, error = %err, "reconciliation could not apply an event")
+                    }
                 }
             }
         }
