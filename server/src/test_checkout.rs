@@ -25,12 +25,12 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-fn test_mode(state: &AppState) -> Result<&TestMode, Response> {
+fn test_mode(state: &AppState) -> Result<&TestMode, Box<Response>> {
     state
         .payments
         .test_mode
         .as_deref()
-        .ok_or_else(|| (StatusCode::NOT_FOUND, "not found").into_response())
+        .ok_or_else(|| Box::new((StatusCode::NOT_FOUND, "not found").into_response()))
 }
 
 fn page(title: &str, body: String) -> Response {
@@ -64,7 +64,7 @@ async fn checkout_page(
 ) -> Response {
     let mode = match test_mode(&state) {
         Ok(mode) => mode,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Ok((session, product)) = mode.describe(&session_id).await else {
         return (StatusCode::NOT_FOUND, "no such checkout session").into_response();
@@ -117,7 +117,7 @@ async fn checkout_page(
             button("fail", "The payment fails", "button-secondary"),
         ),
         _ => {
-            format!("<p>This checkout is finished.</p><p><a href=\"/licenses\">My licences</a></p>")
+            "<p>This checkout is finished.</p><p><a href=\"/licenses\">My licences</a></p>".to_owned()
         }
     };
     page("Checkout", body)
@@ -135,7 +135,7 @@ async fn checkout_action(
 ) -> Response {
     let mode = match test_mode(&state) {
         Ok(mode) => mode,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let done = match form.outcome.as_str() {
         "succeed" => mode
@@ -201,7 +201,7 @@ async fn billing_page(
 ) -> Response {
     let mode = match test_mode(&state) {
         Ok(mode) => mode,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if !may_manage(&state, mode, caller.as_ref().map(|c| &c.0), &customer).await {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -223,12 +223,16 @@ async fn billing_page(
             } else {
                 format!("active: renews {end}")
             };
-            let cancel = (s.status.grants_access() && !s.cancel_at_period_end).then(|| format!(
+            let cancel = if s.status.grants_access() && !s.cancel_at_period_end {
                 "<button type=\"submit\" name=\"action\" value=\"cancel\" class=\"button button-secondary button-small\" data-testid=\"cancel-subscription\">Cancel</button>"
-            )).unwrap_or_default();
-            let advance = s.status.grants_access().then(|| format!(
+            } else {
+                ""
+            };
+            let advance = if s.status.grants_access() {
                 "<button type=\"submit\" name=\"action\" value=\"advance\" class=\"button button-secondary button-small\" data-testid=\"advance-period\">Move to the period end</button>"
-            )).unwrap_or_default();
+            } else {
+                ""
+            };
             format!(
                 "<li class=\"panel\" data-testid=\"test-subscription\"><p><code>{}</code> <span data-testid=\"subscription-state\">{}</span></p>\
                  <form method=\"post\" action=\"{action}\" class=\"test-pay-actions\">\
@@ -270,7 +274,7 @@ async fn billing_action(
 ) -> Response {
     let mode = match test_mode(&state) {
         Ok(mode) => mode,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if !may_manage(&state, mode, caller.as_ref().map(|c| &c.0), &customer).await {
         return (StatusCode::NOT_FOUND, "not found").into_response();

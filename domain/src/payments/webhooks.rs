@@ -166,12 +166,10 @@ async fn apply(state: &AppState, envelope: &Envelope) -> DomainResult<()> {
                 .await?;
             }
         }
-        "charge.refunded" => {
-            // A partial refund leaves the licence; a full one ends it.
-            if object["refunded"].as_bool() == Some(true) {
-                let payment = text(object, "payment_intent")?;
-                payment_event(state, envelope, payment, OrderStatus::Refunded).await?;
-            }
+        // A partial refund leaves the licence; a full one ends it.
+        "charge.refunded" if object["refunded"].as_bool() == Some(true) => {
+            let payment = text(object, "payment_intent")?;
+            payment_event(state, envelope, payment, OrderStatus::Refunded).await?;
         }
         "charge.dispute.created" => {
             let payment = text(object, "payment_intent")?;
