@@ -116,9 +116,8 @@ async fn checkout_page(
             button("settle", "The payment arrives", ""),
             button("fail", "The payment fails", "button-secondary"),
         ),
-        _ => {
-            "<p>This checkout is finished.</p><p><a href=\"/licenses\">My licences</a></p>".to_owned()
-        }
+        _ => "<p>This checkout is finished.</p><p><a href=\"/licenses\">My licences</a></p>"
+            .to_owned(),
     };
     page("Checkout", body)
 }

@@ -78,6 +78,16 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         [Unauthenticated, Ok, Ok, Ok, Ok],
     ),
     ("POST /api/my_tokens", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    ("POST /api/my_licenses", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    // An offer and a licence nobody has: signed-in callers are told so.
+    (
+        "POST /api/buy_license",
+        [Unauthenticated, NotFound, NotFound, NotFound, NotFound],
+    ),
+    (
+        "POST /api/manage_subscription",
+        [Unauthenticated, NotFound, NotFound, NotFound, NotFound],
+    ),
     ("POST /api/create_token", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("POST /api/my_orgs", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("POST /api/create_org", [Unauthenticated, Ok, Ok, Ok, Ok]),
@@ -585,6 +595,8 @@ async fn prepare(
             let member = fx.org_member(app).await;
             format!("org=acme&username={member}")
         }
+        "/api/buy_license" => "offer_id=999999".to_owned(),
+        "/api/manage_subscription" => "license_id=999999".to_owned(),
         _ => String::new(),
     };
     (path, body, None)
