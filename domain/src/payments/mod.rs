@@ -1,6 +1,7 @@
 //! Taking money: the provider interface, webhook signatures, and (in submodules) orders,
 //! events and fulfilment.
 pub mod provider;
+pub mod shapes;
 pub mod signature;
 
 pub use provider::{PaymentProvider, ProviderError, ProviderResult};
