@@ -3,5 +3,6 @@
 pub mod provider;
 pub mod shapes;
 pub mod signature;
+pub mod stripe;
 
 pub use provider::{PaymentProvider, ProviderError, ProviderResult};
