@@ -52,6 +52,10 @@ impl StripeProvider {
         } else {
             format!("{api_base}/")
         };
+        // async-stripe's connector asks rustls for the process's default backend, which
+        // rustls cannot choose while both ring and aws-lc-rs are compiled in. Ring, as for
+        // the rest of the server; a default installed before stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = ClientBuilder::new(secret_key)
             .url(base)
             .timeout(TIMEOUT)
