@@ -564,3 +564,64 @@ async fn the_fakes_events_are_signed_for_the_webhook_endpoint() {
     assert_eq!(events[1].json()["data"]["object"]["status"], "lost");
     assert_eq!(events[2].json()["data"]["object"]["refunded"], true);
 }
+
+#[tokio::test]
+async fn a_delayed_payment_completes_unpaid_then_settles_or_fails_and_an_unpaid_session_expires() {
+    let fake = FakeStripe::start().await;
+    let provider = fake.provider();
+    let customer = customer(&provider, 1).await;
+
+    let settled = provider
+        .create_checkout(&checkout(1, CheckoutMode::Payment, &customer, None))
+        .await
+        .unwrap();
+    let events = fake.complete_checkout_pending(&settled.id);
+    assert_eq!(events[0].event_type, "checkout.session.completed");
+    assert_eq!(
+        events[0].json()["data"]["object"]["payment_status"],
+        "unpaid"
+    );
+    let pending = provider.checkout_session(&settled.id).await.unwrap();
+    assert_eq!(pending.status, SessionStatus::Complete);
+    assert_eq!(pending.payment_status, PaymentStatus::Unpaid);
+    let events = fake.settle_payment(&settled.id, true);
+    assert_eq!(
+        events[0].event_type,
+        "checkout.session.async_payment_succeeded"
+    );
+    let paid = provider.checkout_session(&settled.id).await.unwrap();
+    assert_eq!(paid.payment_status, PaymentStatus::Paid);
+
+    let failed = provider
+        .create_checkout(&checkout(2, YEARLY, &customer, None))
+        .await
+        .unwrap();
+    fake.complete_checkout_pending(&failed.id);
+    let subscription = fake.subscription_of(&failed.id);
+    let started = provider.subscription(&subscription).await.unwrap();
+    assert_eq!(started.status, SubscriptionStatus::Incomplete);
+    let events = fake.settle_payment(&failed.id, false);
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "customer.subscription.updated",
+            "checkout.session.async_payment_failed"
+        ]
+    );
+    let unpaid = provider.checkout_session(&failed.id).await.unwrap();
+    assert_eq!(unpaid.payment_status, PaymentStatus::Unpaid);
+    let given_up = provider.subscription(&subscription).await.unwrap();
+    assert_eq!(given_up.status, SubscriptionStatus::IncompleteExpired);
+    assert!(!given_up.status.grants_access());
+
+    let abandoned = provider
+        .create_checkout(&checkout(3, CheckoutMode::Payment, &customer, None))
+        .await
+        .unwrap();
+    let events = fake.expire_checkout(&abandoned.id);
+    assert_eq!(events[0].event_type, "checkout.session.expired");
+    let expired = provider.checkout_session(&abandoned.id).await.unwrap();
+    assert_eq!(expired.status, SessionStatus::Expired);
+    assert_eq!(expired.url, None);
+}
