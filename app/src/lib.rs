@@ -16,6 +16,7 @@ use leptos_router::{
 };
 
 use components::layout::{SiteFooter, SiteHeader};
+use pages::access_requests::AccessRequestsPage;
 use pages::account::{
     ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage, VerifyEmailPage,
 };
@@ -94,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
                     <Route path=path!("new") view=NewModelPage ssr=SsrMode::Async />
                     <Route path=path!("licenses") view=LicensesPage ssr=SsrMode::Async />
+                    <Route path=path!("access-requests") view=AccessRequestsPage ssr=SsrMode::Async />
                     <Route path=path!("admin/deleted") view=DeletedListingsPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/upload") view=UploadPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/settings") view=ListingSettingsPage ssr=SsrMode::Async />

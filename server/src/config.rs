@@ -59,9 +59,9 @@ pub struct Config {
     /// that listens on loopback alone), `stripe`, `test`, or `off`.
     pub payments: PaymentsMode,
     /// Stripe's secret API key; a secret, so set it as `BAZAAR_STRIPE_SECRET_KEY`.
-    pub stripe_secret_key: Option<String>,
+    pub stripe_secret_key: Option<Secret>,
     /// The signing secret of the Stripe webhook endpoint (`BAZAAR_STRIPE_WEBHOOK_SECRET`).
-    pub stripe_webhook_secret: Option<String>,
+    pub stripe_webhook_secret: Option<Secret>,
     /// Stripe's API address; tests and staging proxies set another.
     pub stripe_api_base: Option<String>,
     /// The platform's share of each sale paid out to a publisher, in basis points.
@@ -189,11 +189,14 @@ impl Config {
         for file in toml_files(config_dir) {
             figment = figment.merge(Toml::file(file));
         }
-        if figment.contains(LICENSE_KEY_SECRET_KEY) {
-            return Err(Box::new(figment::Error::from(format!(
-                "{LICENSE_KEY_SECRET_KEY} is a secret: set it as {LICENSE_KEY_SECRET_VAR} in the \
-                 environment, not in a configuration file"
-            ))));
+        for key in SECRET_KEYS {
+            if figment.contains(key) {
+                return Err(Box::new(figment::Error::from(format!(
+                    "{key} is a secret: set it as BAZAAR_{} in the environment, not in a \
+                     configuration file",
+                    key.to_ascii_uppercase()
+                ))));
+            }
         }
         let mut config: Config = figment
             .merge(Env::raw().only(&["DATABASE_URL"]))
@@ -288,6 +291,12 @@ impl Config {
 }
 
 const LICENSE_KEY_SECRET_KEY: &str = "license_key_secret";
+/// Settings that are secrets, refused in configuration files.
+const SECRET_KEYS: [&str; 3] = [
+    LICENSE_KEY_SECRET_KEY,
+    "stripe_secret_key",
+    "stripe_webhook_secret",
+];
 pub const LICENSE_KEY_SECRET_VAR: &str = "BAZAAR_LICENSE_KEY_SECRET";
 
 fn toml_files(dir: &Path) -> Vec<PathBuf> {
@@ -422,5 +431,28 @@ mod tests {
             assert!(err.to_string().contains("addr"), "{err}");
             Ok(())
         });
+    }
+}
+
+/// A secret setting: read like a string, never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Secret(value.to_owned())
     }
 }

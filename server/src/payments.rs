@@ -38,7 +38,7 @@ pub fn configure(
                 // Test-mode events are signed by this process; a fixed secret lets a script
                 // or test deliver its own.
                 webhook_secret: match &config.stripe_webhook_secret {
-                    Some(secret) => secret.clone(),
+                    Some(secret) => secret.expose().to_owned(),
                     None => domain::secrets::new_secret("whsec_test_")?,
                 },
                 platform_fee_bps: fee,
@@ -47,7 +47,37 @@ pub fn configure(
             (payments, Some(events))
         }
         PaymentsMode::Stripe => {
-            anyhow::bail!("the Stripe provider is not built into this binary yet")
+            let key = config
+                .stripe_secret_key
+                .as_ref()
+                .map(|k| k.expose())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("payments = \"stripe\" needs BAZAAR_STRIPE_SECRET_KEY")
+                })?;
+            let webhook_secret = config
+                .stripe_webhook_secret
+                .as_ref()
+                .map(|s| s.expose().to_owned())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                    "Stripe payments need BAZAAR_STRIPE_WEBHOOK_SECRET, the signing secret of the \
+                     webhook endpoint that points at /webhooks/stripe"
+                )
+                })?;
+            let base = config
+                .stripe_api_base
+                .as_deref()
+                .unwrap_or(domain::payments::stripe::API_BASE);
+            let provider = domain::payments::stripe::StripeProvider::new(key, base)
+                .map_err(|e| anyhow::anyhow!("setting up the Stripe client: {e}"))?;
+            tracing::info!("payments: Stripe");
+            let payments = Payments {
+                provider: Some(Arc::new(provider)),
+                webhook_secret,
+                platform_fee_bps: fee,
+                test_mode: None,
+            };
+            (payments, None)
         }
     })
 }

@@ -79,6 +79,15 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     ),
     ("POST /api/my_tokens", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("POST /api/my_licenses", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    ("POST /api/access_queue", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    (
+        "POST /api/request_access",
+        [Unauthenticated, NotFound, NotFound, NotFound, NotFound],
+    ),
+    (
+        "POST /api/decide_access",
+        [Unauthenticated, NotFound, NotFound, NotFound, NotFound],
+    ),
     // An offer and a licence nobody has: signed-in callers are told so.
     (
         "POST /api/buy_license",
@@ -596,6 +605,8 @@ async fn prepare(
             format!("org=acme&username={member}")
         }
         "/api/buy_license" => "offer_id=999999".to_owned(),
+        "/api/request_access" => "offer_id=999999&terms_sha256=00&accept=yes".to_owned(),
+        "/api/decide_access" => "request_id=999999&approve=true".to_owned(),
         "/api/manage_subscription" => "license_id=999999".to_owned(),
         _ => String::new(),
     };

@@ -170,6 +170,7 @@ mod to_wire {
             id: offer.offer.id,
             kind: offer.offer.kind.clone(),
             description: offer.description,
+            terms_sha256: domain::licensing::offers::terms_sha256(&offer.offer.terms),
             terms: offer.offer.terms,
             action: match offer.action {
                 A::Free => OfferAction::Free,

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
-use crate::wire::LicenseEntry;
+use crate::wire::{AccessRequestEntry, LicenseEntry};
 
 /// Opens a checkout for an offer and sends the buyer to the payment page. `org` names the
 /// organization an organization licence is for.
@@ -18,6 +18,63 @@ pub async fn buy_license(offer_id: i64, org: Option<String>) -> Result<(), AppEr
     )?;
     leptos_axum::redirect(&url);
     Ok(())
+}
+
+/// Accepts a gated offer's terms (`terms_sha256` names the text the page showed) for the
+/// caller or the organization `org`; returns whether access is granted now or waits.
+#[server(endpoint = "request_access")]
+pub async fn request_access(
+    offer_id: i64,
+    org: Option<String>,
+    terms_sha256: String,
+    accept: Option<String>,
+) -> Result<bool, AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = super::request::signed_in()?;
+    if accept.is_none() {
+        return Err(crate::error::refuse(AppError::Invalid {
+            field: "accept".into(),
+            message: "tick the box to accept the terms".into(),
+        }));
+    }
+    let status = respond(
+        domain::licensing::access::request(
+            &state,
+            &caller.user,
+            offer_id,
+            org.as_deref(),
+            &terms_sha256,
+        )
+        .await,
+    )?;
+    Ok(status == domain::licensing::access::RequestStatus::Approved)
+}
+
+/// The pending access requests for the caller's models.
+#[server(endpoint = "access_queue")]
+pub async fn access_queue() -> Result<Vec<AccessRequestEntry>, AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = super::request::signed_in()?;
+    let pending = respond(domain::licensing::access::queue(&state, &caller.user).await)?;
+    Ok(pending
+        .into_iter()
+        .map(|p| AccessRequestEntry {
+            id: p.request.id,
+            model: p.model,
+            requester: p.requester,
+            licensee: p.licensee,
+            requested_at: p.request.created_at.format("%Y-%m-%d %H:%M").to_string(),
+            terms_sha256: p.request.terms_sha256,
+        })
+        .collect())
+}
+
+/// Approves or declines a pending access request.
+#[server(endpoint = "decide_access")]
+pub async fn decide_access(request_id: i64, approve: bool) -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = super::request::signed_in()?;
+    respond(domain::licensing::access::decide(&state, &caller.user, request_id, approve).await)
 }
 
 /// The licences the caller holds, their organizations' included, newest first.

@@ -3,35 +3,60 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::api::BuyLicense;
-use crate::components::forms::FormError;
+use crate::api::{BuyLicense, RequestAccess};
+use crate::components::forms::{FieldError, FormError};
 use crate::wire::{OfferAction, OfferEntry};
 
 #[component]
 pub fn OfferList(offers: Vec<OfferEntry>) -> impl IntoView {
     let buy = ServerAction::<BuyLicense>::new();
+    let request = ServerAction::<RequestAccess>::new();
     if offers.is_empty() {
         return view! { <p class="muted">"Not offered for download yet."</p> }.into_any();
     }
     view! {
         <ul class="offers" data-testid="offers">
-            {offers.into_iter().map(|offer| view! { <Offer offer buy /> }).collect_view()}
+            {offers.into_iter().map(|offer| view! { <Offer offer buy request /> }).collect_view()}
         </ul>
         <FormError result=buy.value() />
+        {move || match request.value().get() {
+            Some(Ok(true)) => Some(view! { <p class="notice" role="status" data-testid="access-granted">"Access granted: the files are yours to download."</p> }.into_any()),
+            Some(Ok(false)) => Some(view! { <p class="notice" role="status" data-testid="access-requested">"Requested: the publisher will decide, and you will get an e-mail."</p> }.into_any()),
+            _ => None,
+        }}
+        <FieldError result=request.value() field="accept" />
+        <FormError result=request.value() beside=&["accept"] />
     }
     .into_any()
 }
 
 #[component]
-fn Offer(offer: OfferEntry, buy: ServerAction<BuyLicense>) -> impl IntoView {
+fn Offer(
+    offer: OfferEntry,
+    buy: ServerAction<BuyLicense>,
+    request: ServerAction<RequestAccess>,
+) -> impl IntoView {
     let OfferEntry {
         id,
         kind,
         description,
         terms,
+        terms_sha256,
         action,
         orgs,
     } = offer;
+    let org_choice = move |orgs: Vec<String>| {
+        (!orgs.is_empty()).then(|| {
+            view! {
+                <label class="offer-org">
+                    "For"
+                    <select name="org">
+                        {orgs.into_iter().map(|org| view! { <option value=org.clone()>{org.clone()}</option> }).collect_view()}
+                    </select>
+                </label>
+            }
+        })
+    };
     let terms = (!terms.trim().is_empty()).then(|| {
         view! {
             <details class="offer-terms" open=matches!(action, OfferAction::Buy { .. } | OfferAction::RequestAccess)>
@@ -60,24 +85,23 @@ fn Offer(offer: OfferEntry, buy: ServerAction<BuyLicense>) -> impl IntoView {
         }
         .into_any(),
         OfferAction::RequestAccess => view! {
-            <p class="muted">"Access requests open soon."</p>
+            <ActionForm action=request attr:class="offer-buy">
+                <input type="hidden" name="offer_id" value=id />
+                <input type="hidden" name="terms_sha256" value=terms_sha256 />
+                {org_choice(orgs.clone())}
+                <label class="checkbox">
+                    <input type="checkbox" name="accept" value="yes" required data-testid="accept-terms" />
+                    "I accept these terms"
+                </label>
+                <button type="submit" class="button" data-testid="request-access">"Request access"</button>
+            </ActionForm>
         }
         .into_any(),
         OfferAction::Buy { label } => {
-            let org_choice = (!orgs.is_empty()).then(|| {
-                view! {
-                    <label class="offer-org">
-                        "For"
-                        <select name="org">
-                            {orgs.into_iter().map(|org| view! { <option value=org.clone()>{org.clone()}</option> }).collect_view()}
-                        </select>
-                    </label>
-                }
-            });
             view! {
                 <ActionForm action=buy attr:class="offer-buy">
                     <input type="hidden" name="offer_id" value=id />
-                    {org_choice}
+                    {org_choice(orgs.clone())}
                     <button type="submit" class="button" data-testid="buy">{label}</button>
                 </ActionForm>
             }

@@ -1,3 +1,4 @@
+pub mod access_requests;
 pub mod account;
 pub mod admin;
 pub mod deleted_models;

@@ -11,6 +11,8 @@ pub struct OfferEntry {
     pub description: String,
     /// Shown before anyone accepts or pays.
     pub terms: String,
+    /// What accepting them records, so a change meanwhile is noticed.
+    pub terms_sha256: String,
     pub action: OfferAction,
     /// Organizations the viewer may buy an organization licence for.
     pub orgs: Vec<String>,
@@ -59,4 +61,18 @@ pub struct LicenseEntry {
     /// The receipt: amount paid in words, when it was bought.
     pub paid: Option<String>,
     pub is_subscription: bool,
+}
+
+/// A gated model's pending request, as its publisher's queue shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequestEntry {
+    pub id: i64,
+    /// `owner/slug`.
+    pub model: String,
+    pub requester: String,
+    /// The requester, or the organization they asked for.
+    pub licensee: String,
+    /// `YYYY-MM-DD HH:MM` UTC.
+    pub requested_at: String,
+    pub terms_sha256: String,
 }

@@ -1,5 +1,6 @@
 //! Licences: what a listing offers (`offers`), the entitlements granted under an offer, the
 //! signed key that proves one offline (`keys`), and which versions each covers.
+pub mod access;
 pub mod choices;
 pub mod grants;
 pub mod held;

@@ -4,6 +4,7 @@ pub mod orders;
 pub mod provider;
 pub mod shapes;
 pub mod signature;
+pub mod stripe;
 pub mod test_mode;
 pub mod webhooks;
 

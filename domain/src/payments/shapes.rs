@@ -711,3 +711,6 @@ fn payment_status(status: PaymentStatus) -> &'static str {
         PaymentStatus::NoPaymentRequired => "no_payment_required",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,9 @@
 //! `spawn_app`: the real server on port 0 with a fresh database (a SQLite file, or a new
-//! PostgreSQL database when `DATABASE_URL` is set) and the real migrations and seed data.
+//! PostgreSQL database when `DATABASE_URL` is set) and the real migrations and seed data;
+//! `fake_stripe`: Stripe's API, faked on loopback.
 #![allow(dead_code)]
+
+pub mod fake_stripe;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
