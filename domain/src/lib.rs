@@ -9,6 +9,7 @@ pub mod digest;
 pub mod downloads;
 pub mod entities;
 pub mod error;
+pub mod jobs;
 pub mod licensing;
 pub mod listings;
 mod locks;

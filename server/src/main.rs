@@ -52,6 +52,22 @@ enum Command {
     /// Licence keys.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Payment provider tasks.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
+}
+
+#[derive(Subcommand)]
+enum PaymentsCommand {
+    /// Fetch the payment provider's recent events and apply any that were missed or failed
+    /// (the server also does this every ten minutes).
+    Reconcile {
+        /// How far back to look, in hours.
+        #[arg(long, default_value_t = 72)]
+        since_hours: u32,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -192,6 +208,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
         }
         Command::Admin(command) => admin(command).await?,
+        Command::Payments(PaymentsCommand::Reconcile {
+            since_hours,
+            common,
+        }) => {
+            let config = common.load(None)?;
+            telemetry::init(config.log_format);
+            let state = startup::connect(&config).await?;
+            anyhow::ensure!(
+                state.payments.provider.is_some(),
+                "payments are not configured: nothing to reconcile"
+            );
+            let since = chrono::Utc::now().timestamp() - i64::from(since_hours) * 3600;
+            let applied = domain::payments::webhooks::reconcile(&state, since).await?;
+            println!("applied {applied} events");
+        }
         Command::License(LicenseCommand::Verify { key, public_key }) => {
             let key = if key == "-" {
                 std::io::read_to_string(std::io::stdin())?

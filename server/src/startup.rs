@@ -42,6 +42,15 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
         })?;
     tracing::info!(kid = %keys.kid(), "loaded the licence signing keys");
     state.license_keys = Arc::new(keys);
+    // Payments come last: the test mode's deliverer grants licences with this state's keys.
+    let (payments, test_events) = crate::payments::configure(config, &state)?;
+    state.payments = payments;
+    if let Some(events) = test_events {
+        tokio::spawn(domain::payments::test_mode::deliver_events(
+            state.clone(),
+            events,
+        ));
+    }
     Ok(state)
 }
 
@@ -67,14 +76,6 @@ pub async fn connect_without_license_keys(config: &Config) -> anyhow::Result<App
     }
     .map_err(anyhow::Error::msg)?;
     state.mail_links_in_page = config.mail_links_in_page();
-    let (payments, test_events) = crate::payments::configure(config, &state)?;
-    state.payments = payments;
-    if let Some(events) = test_events {
-        tokio::spawn(domain::payments::test_mode::deliver_events(
-            state.clone(),
-            events,
-        ));
-    }
     Ok(state)
 }
 
@@ -95,6 +96,22 @@ impl Application {
         }
         tokio::spawn(expire_idle_uploads(state.clone()));
         tokio::spawn(refresh_license_keys(state.clone()));
+        // Events a provider never delivered (or that failed here) are fetched and applied.
+        let reconciling = state.clone();
+        tokio::spawn(domain::jobs::run_periodically(
+            state.db.clone(),
+            "payments.reconcile",
+            std::time::Duration::from_secs(600),
+            move || {
+                let state = reconciling.clone();
+                async move {
+                    let since = chrono::Utc::now().timestamp() - 3 * 24 * 3600;
+                    domain::payments::webhooks::reconcile(&state, since)
+                        .await
+                        .map(drop)
+                }
+            },
+        ));
         let router = router(config, state);
         let listener = TcpListener::bind(config.addr)
             .await

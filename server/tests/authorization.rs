@@ -186,6 +186,11 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     ),
     // REST API (a browser session is accepted as well as a token).
     ("GET /api/v1/whoami", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    // Public: a licence's status, never its holder (this one does not exist).
+    (
+        "GET /api/v1/licenses/{id}/status",
+        [NotFound, NotFound, NotFound, NotFound, NotFound],
+    ),
     ("GET /api/v1/tokens", [Unauthenticated, Ok, Ok, Ok, Ok]),
     (
         "DELETE /api/v1/tokens/{id}",
@@ -444,6 +449,13 @@ async fn prepare(
             return (
                 format!("/api/v1/models/{at}/versions/1.0.0/uploads"),
                 body,
+                None,
+            );
+        }
+        "/api/v1/licenses/{id}/status" => {
+            return (
+                "/api/v1/licenses/999999/status".to_owned(),
+                String::new(),
                 None,
             );
         }

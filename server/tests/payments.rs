@@ -175,7 +175,20 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
     let licences = licences_of(&app, &order).await;
     assert_eq!(licences.len(), 1, "one licence");
     assert_eq!(licences[0].status, "active");
-    assert!(licences[0].license_key.starts_with("bzr1."), "a signed key");
+    let published: domain::licensing::keys::KeySet = app
+        .get("/.well-known/bazaar-license-key")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims =
+        domain::licensing::keys::verify(&licences[0].license_key, &published, chrono::Utc::now())
+            .expect("the key verifies against the published key set");
+    assert_eq!(claims.grant.licensee.name, "buyer");
+    assert_eq!(
+        claims.grant.model.name,
+        "tabular-works/diabetes-progression"
+    );
 
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 200);
     assert_eq!(
@@ -228,6 +241,15 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
         .unwrap()
         .unwrap();
     assert_eq!(order.status, "refunded");
+    // A deployment that verified the key offline learns of the refund online.
+    let status: serde_json::Value = app
+        .get(&format!("/api/v1/licenses/{}/status", licences[0].id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "revoked");
+    assert_eq!(status["active"], false);
 }
 
 async fn only_genuine_events_change_anything(app: TestApp) {

@@ -34,6 +34,7 @@ on_each_database_with_stripe!(
     a_stripe_purchase_grants_until_the_refund,
     any_delivery_order_ends_in_the_state_stripe_reported,
     a_failed_fulfilment_is_retried_and_grants_once,
+    events_never_delivered_are_reconciled,
 );
 
 async fn stripe_app(db: Db) -> Option<(TestApp, FakeStripe)> {
@@ -310,5 +311,24 @@ async fn a_failed_fulfilment_is_retried_and_grants_once(app: TestApp, stripe: Fa
     for event in events.iter().chain(events.iter()) {
         assert_eq!(deliver(&app, event).await, 200);
     }
+    assert_eq!(licence_of(&app, &session).await.len(), 1);
+}
+
+async fn events_never_delivered_are_reconciled(app: TestApp, stripe: FakeStripe) {
+    let offer = paid_offer(&app).await;
+    let buyer = app.sign_up("buyer").await;
+    let session = open_checkout(&app, &buyer, offer.id).await;
+    let _lost = stripe.complete_checkout(&session); // never delivered
+    assert!(licence_of(&app, &session).await.is_empty());
+    let since = chrono::Utc::now().timestamp() - 3600;
+    let applied = domain::payments::webhooks::reconcile(&app.state, since)
+        .await
+        .unwrap();
+    assert!(applied >= 1, "the missed checkout event was applied");
+    assert_eq!(licence_of(&app, &session).await.len(), 1);
+    let again = domain::payments::webhooks::reconcile(&app.state, since)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "nothing twice");
     assert_eq!(licence_of(&app, &session).await.len(), 1);
 }

@@ -100,3 +100,28 @@ pub async fn manage_subscription(
         .billing_portal(&customer.customer_id, &back)
         .await?)
 }
+
+/// Where one licence stands now.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub status: String,
+    /// Active and not past its end.
+    pub active: bool,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn standing(state: &AppState, license_id: i64) -> DomainResult<Standing> {
+    let licence = license::Entity::find_by_id(license_id)
+        .one(&state.db)
+        .await?
+        .ok_or(DomainError::NotFound("license"))?;
+    let active = licence.status == crate::licensing::LicenseStatus::Active.as_str()
+        && licence
+            .expires_at
+            .is_none_or(|end| end > chrono::Utc::now());
+    Ok(Standing {
+        status: licence.status,
+        active,
+        expires_at: licence.expires_at,
+    })
+}

@@ -219,18 +219,22 @@ async fn payment_event(
             "no order paid by {payment_intent} yet"
         )));
     };
-    if envelope.created < order.status_event_at
-        || OrderStatus::parse(&order.status) == Some(OrderStatus::Refunded)
-    {
-        return Ok(()); // older than what is applied, or final
-    }
-    order::Entity::update_many()
+    // One conditional UPDATE decides, so two events racing on the same order cannot both
+    // pass a check made before either wrote: the older one (or any after a refund) changes
+    // nothing.
+    let changed = order::Entity::update_many()
         .col_expr(order::Column::Status, status.as_str().into())
         .col_expr(order::Column::StatusEventAt, envelope.created.into())
         .col_expr(order::Column::UpdatedAt, Utc::now().into())
         .filter(order::Column::Id.eq(order.id))
+        .filter(order::Column::StatusEventAt.lte(envelope.created))
+        .filter(order::Column::Status.ne(OrderStatus::Refunded.as_str()))
         .exec(&txn)
-        .await?;
+        .await?
+        .rows_affected;
+    if changed == 0 {
+        return Ok(()); // older than what is applied, or final
+    }
     let licence_status = match status {
         OrderStatus::Refunded => LicenseStatus::Revoked,
         OrderStatus::Disputed => LicenseStatus::Suspended,

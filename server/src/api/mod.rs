@@ -4,6 +4,7 @@
 mod accounts;
 mod downloads;
 pub mod license_keys;
+mod licenses;
 mod models;
 mod profiles;
 mod uploads;
@@ -41,6 +42,10 @@ pub fn routes() -> Vec<(ApiRoute, MethodRouter<AppState>)> {
         (
             route(Method::POST, "/api/v1/me/avatar"),
             post(profiles::upload),
+        ),
+        (
+            route(Method::GET, "/api/v1/licenses/{id}/status"),
+            get(licenses::status),
         ),
         (route(Method::POST, "/api/v1/models"), post(models::create)),
         (
