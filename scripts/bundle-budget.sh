@@ -5,8 +5,10 @@
 source "$(dirname "$0")/common.sh"
 # Raised from 540,000 for the account and publisher basics (profile, deleted models, draft file
 # removal, invitations, account deletion: ten more server actions in the browser, their pages
-# and wire types); the in-page demo work brings it down.
-BUDGET_BYTES=610000
+# and wire types); raised again to 650,000 for licensing (the offer panel, My licences, the
+# access-request queue: six server actions and their wire types, 38 KB). The in-page demo
+# work must bring it under 500,000 (lazy-loaded routes).
+BUDGET_BYTES=650000
 
 pkg="$ROOT/target/site/pkg"
 bundle="$pkg/$(cat "$pkg/current")"

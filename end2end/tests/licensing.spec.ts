@@ -3,8 +3,8 @@ import { expect, signUp, test } from './fixtures';
 // A newcomer buys the paid demo model through the built-in test checkout, sees the licence
 // and its key, and downloads the file the licence opens; then subscribes to the subscription
 // model, cancels, and loses access when the period ends.
-test('buy a licence, download, subscribe, cancel, lose access at the period end', async ({ page }) => {
-  await signUp(page, 'shopper');
+test('buy a licence, download, subscribe, cancel, lose access at the period end', async ({ page }, testInfo) => {
+  await signUp(page, `shopper-${testInfo.project.name}`);
 
   await page.goto('/tabular-works/diabetes-progression');
   const panel = page.getByTestId('license-panel');

@@ -186,11 +186,13 @@ pub struct Overrides {
 impl Config {
     pub fn load(config_dir: &Path, overrides: &Overrides) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut files = Figment::new();
         for file in toml_files(config_dir) {
-            figment = figment.merge(Toml::file(file));
+            figment = figment.merge(Toml::file(&file));
+            files = files.merge(Toml::file(file));
         }
         for key in SECRET_KEYS {
-            if figment.contains(key) {
+            if files.contains(key) {
                 return Err(Box::new(figment::Error::from(format!(
                     "{key} is a secret: set it as BAZAAR_{} in the environment, not in a \
                      configuration file",
@@ -420,6 +422,42 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn stripe_secrets_come_only_from_the_environment_and_are_never_printed() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("BAZAAR_STRIPE_SECRET_KEY", "sk_live_do_not_print");
+            jail.set_env("BAZAAR_STRIPE_WEBHOOK_SECRET", "whsec_do_not_print");
+            let config = Config::load(Path::new("config"), &Overrides::default()).unwrap();
+            assert_eq!(
+                config.payments_mode(),
+                PaymentsMode::Stripe,
+                "a key picks Stripe"
+            );
+            let printed = format!("{config:?}");
+            assert!(!printed.contains("do_not_print"), "{printed}");
+
+            jail.create_dir("config")?;
+            jail.create_file("config/10-base.toml", "stripe_webhook_secret = \"whsec_x\"")?;
+            let err = Config::load(Path::new("config"), &Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().contains("BAZAAR_STRIPE_WEBHOOK_SECRET"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_public_install_without_a_key_takes_no_pretend_payments() {
+        let public = Config {
+            addr: "0.0.0.0:3000".parse().unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(public.payments_mode(), PaymentsMode::Off);
+        assert_eq!(Config::default().payments_mode(), PaymentsMode::Test);
     }
 
     #[test]

@@ -188,7 +188,10 @@ pub fn router(config: &Config, state: AppState) -> Router {
     let authenticated = pages
         .merge(crate::api::router().with_state(state.clone()))
         .merge(crate::payments::routes().with_state(state.clone()))
-        .merge(crate::test_checkout::routes().with_state(state.clone()))
+        .merge(
+            crate::test_checkout::routes(&format!("/{pkg_dir}/bazaar.css"))
+                .with_state(state.clone()),
+        )
         .layer(from_fn_with_state(state.clone(), authenticate));
 
     let proxies = Arc::new(security::ProxyPolicy {

@@ -1,6 +1,8 @@
 //! The test-mode provider's own pages, standing in for Stripe's hosted checkout and billing
 //! portal: pay (succeed, decline, or leave pending and settle later), and cancel a
 //! subscription or move it to its period end. Plain HTML forms; served only in test mode.
+use std::sync::Arc;
+
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
@@ -13,7 +15,11 @@ use domain::payments::test_mode::{TestMode, TestOutcome};
 use domain::{AppState, Caller};
 use serde::Deserialize;
 
-pub fn routes() -> Router<AppState> {
+/// The site's stylesheet, so these pages look like the rest of the site.
+#[derive(Clone)]
+struct Stylesheet(Arc<str>);
+
+pub fn routes(stylesheet: &str) -> Router<AppState> {
     Router::new()
         .route(
             "/test-checkout/{session}",
@@ -23,6 +29,7 @@ pub fn routes() -> Router<AppState> {
             "/test-billing/{customer}",
             get(billing_page).post(billing_action),
         )
+        .layer(Extension(Stylesheet(stylesheet.into())))
 }
 
 fn test_mode(state: &AppState) -> Result<&TestMode, Box<Response>> {
@@ -33,12 +40,13 @@ fn test_mode(state: &AppState) -> Result<&TestMode, Box<Response>> {
         .ok_or_else(|| Box::new((StatusCode::NOT_FOUND, "not found").into_response()))
 }
 
-fn page(title: &str, body: String) -> Response {
+fn page(css: &Stylesheet, title: &str, body: String) -> Response {
+    let css = escape(&css.0);
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · Bazaar test payments</title>\
-         <link rel=\"stylesheet\" href=\"/pkg/bazaar.css\"></head>\
+         <link rel=\"stylesheet\" href=\"{css}\"></head>\
          <body><main class=\"test-pay\"><p class=\"test-pay-banner\" role=\"note\">\
          Test mode: no real money moves.</p><h1>{title}</h1>{body}</main></body></html>"
     ))
@@ -59,6 +67,7 @@ struct Declined {
 
 async fn checkout_page(
     State(state): State<AppState>,
+    Extension(css): Extension<Stylesheet>,
     Path(session_id): Path<String>,
     Query(query): Query<Declined>,
 ) -> Response {
@@ -119,7 +128,7 @@ async fn checkout_page(
         _ => "<p>This checkout is finished.</p><p><a href=\"/licenses\">My licences</a></p>"
             .to_owned(),
     };
-    page("Checkout", body)
+    page(&css, "Checkout", body)
 }
 
 #[derive(Deserialize)]
@@ -194,6 +203,7 @@ async fn may_manage(
 
 async fn billing_page(
     State(state): State<AppState>,
+    Extension(css): Extension<Stylesheet>,
     caller: Option<Extension<Caller>>,
     Path(customer): Path<String>,
     Query(query): Query<ReturnTo>,
@@ -250,6 +260,7 @@ async fn billing_page(
         .filter(|u| u.starts_with(&state.public_url) || u.starts_with('/'))
         .unwrap_or("/licenses");
     page(
+        &css,
         "Manage subscription",
         format!(
             "<ul class=\"test-subscriptions\">{rows}</ul><p><a href=\"{}\" data-testid=\"billing-return\">Back to Bazaar</a></p>",

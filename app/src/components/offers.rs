@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use leptos::server_fn::ServerFn;
+
 use crate::api::{BuyLicense, RequestAccess};
 use crate::components::forms::{FieldError, FormError};
 use crate::wire::{OfferAction, OfferEntry};
@@ -16,7 +18,7 @@ pub fn OfferList(offers: Vec<OfferEntry>) -> impl IntoView {
     }
     view! {
         <ul class="offers" data-testid="offers">
-            {offers.into_iter().map(|offer| view! { <Offer offer buy request /> }).collect_view()}
+            {offers.into_iter().map(|offer| view! { <Offer offer request /> }).collect_view()}
         </ul>
         <FormError result=buy.value() />
         {move || match request.value().get() {
@@ -31,11 +33,7 @@ pub fn OfferList(offers: Vec<OfferEntry>) -> impl IntoView {
 }
 
 #[component]
-fn Offer(
-    offer: OfferEntry,
-    buy: ServerAction<BuyLicense>,
-    request: ServerAction<RequestAccess>,
-) -> impl IntoView {
+fn Offer(offer: OfferEntry, request: ServerAction<RequestAccess>) -> impl IntoView {
     let OfferEntry {
         id,
         kind,
@@ -99,11 +97,13 @@ fn Offer(
         .into_any(),
         OfferAction::Buy { label } => {
             view! {
-                <ActionForm action=buy attr:class="offer-buy">
+                // A plain form: the answer is a redirect to the payment provider's page,
+                // which the browser must load itself rather than the page's router.
+                <form method="post" action=BuyLicense::url() class="offer-buy">
                     <input type="hidden" name="offer_id" value=id />
                     {org_choice(orgs.clone())}
                     <button type="submit" class="button" data-testid="buy">{label}</button>
-                </ActionForm>
+                </form>
             }
             .into_any()
         }

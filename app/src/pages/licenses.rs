@@ -4,6 +4,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
+use leptos::server_fn::ServerFn;
+
 use crate::api::{my_licenses, ManageSubscription};
 use crate::components::copy::CopyButton;
 use crate::components::forms::FormError;
@@ -32,7 +34,7 @@ pub fn LicensesPage() -> impl IntoView {
                     }.into_any(),
                     Ok(rows) => view! {
                         <ul class="licenses" data-testid="licenses">
-                            {rows.into_iter().map(|row| view! { <License row manage /> }).collect_view()}
+                            {rows.into_iter().map(|row| view! { <License row /> }).collect_view()}
                         </ul>
                     }.into_any(),
                     Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
@@ -43,7 +45,7 @@ pub fn LicensesPage() -> impl IntoView {
 }
 
 #[component]
-fn License(row: LicenseEntry, manage: ServerAction<ManageSubscription>) -> impl IntoView {
+fn License(row: LicenseEntry) -> impl IntoView {
     let status_class = format!("badge license-status status-{}", row.status);
     let expires = (!row.expires_on.is_empty()).then(|| {
         let label = if row.status == "active" {
@@ -59,10 +61,11 @@ fn License(row: LicenseEntry, manage: ServerAction<ManageSubscription>) -> impl 
         .map(|paid| view! { <dt>"Paid"</dt><dd>{paid}</dd> });
     let manage_form = row.is_subscription.then(|| {
         view! {
-            <ActionForm action=manage attr:class="inline-form">
+            // A plain form: the answer sends the browser to the provider's own page.
+            <form method="post" action=ManageSubscription::url() class="inline-form">
                 <input type="hidden" name="license_id" value=row.id />
                 <button type="submit" class="button button-secondary button-small" data-testid="manage-subscription">"Manage subscription"</button>
-            </ActionForm>
+            </form>
         }
     });
     let key = row.license_key.clone();
