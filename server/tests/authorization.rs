@@ -252,6 +252,18 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         [Unauthenticated, NotFound, Ok, NotFound, Ok],
     ),
     (
+        "POST /api/listing_offers",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/add_offer",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/withdraw_offer",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
         "POST /api/set_listing_published",
         [Unauthenticated, NotFound, Ok, NotFound, Ok],
     ),
@@ -486,6 +498,33 @@ async fn prepare(
             let at = fx.draft_listing(app, false).await;
             let (owner, slug) = at.split_once('/').unwrap();
             format!("owner={owner}&slug={slug}")
+        }
+        "/api/listing_offers" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}")
+        }
+        "/api/add_offer" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            format!("owner={owner}&slug={slug}&kind=open&spdx=MIT")
+        }
+        "/api/withdraw_offer" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            let (_, listing) = domain::listings::find_listing(&app.state, owner, slug)
+                .await
+                .unwrap();
+            let open = domain::licensing::offers::OfferInput {
+                kind: "open",
+                spdx: Some("MIT"),
+                ..Default::default()
+            };
+            let terms = domain::licensing::offers::check(&open, true).unwrap();
+            let offer = domain::licensing::offers::add(&app.state.db, listing.id, &terms, "")
+                .await
+                .unwrap();
+            format!("owner={owner}&slug={slug}&offer_id={}", offer.id)
         }
         "/api/update_listing" => {
             let at = fx.draft_listing(app, false).await;

@@ -124,3 +124,83 @@ fn to_wire(held: domain::licensing::held::HeldLicense) -> LicenseEntry {
         is_subscription: l.subscription_id.is_some(),
     }
 }
+
+/// The active offers of a listing and what a new one may choose from, for its publishers'
+/// settings page.
+#[server(endpoint = "listing_offers")]
+pub async fn listing_offers(
+    owner: String,
+    slug: String,
+) -> Result<crate::wire::ListingOffers, AppError> {
+    use domain::licensing::offers::{CURRENCIES, OPEN_LICENSES};
+    let state = expect_context::<domain::AppState>();
+    let caller = super::request::signed_in()?;
+    let offers =
+        respond(domain::licensing::offer_admin::list(&state, &caller.user, &owner, &slug).await)?;
+    Ok(crate::wire::ListingOffers {
+        offers: offers
+            .into_iter()
+            .map(|offer| crate::wire::OfferRow {
+                id: offer.id,
+                description: domain::licensing::offers::OfferTerms::of(&offer)
+                    .map_or_else(|| offer.kind.clone(), |t| t.in_words()),
+                terms: offer.terms,
+            })
+            .collect(),
+        licenses: OPEN_LICENSES
+            .iter()
+            .map(|(id, name)| ((*id).to_owned(), (*name).to_owned()))
+            .collect(),
+        currencies: CURRENCIES
+            .iter()
+            .map(|c| c.code.to_ascii_uppercase())
+            .collect(),
+    })
+}
+
+/// Adds an offer to a listing. `price` is in major units as typed ("9.50").
+#[allow(clippy::too_many_arguments)]
+#[server(endpoint = "add_offer")]
+pub async fn add_offer(
+    owner: String,
+    slug: String,
+    kind: String,
+    spdx: Option<String>,
+    price: Option<String>,
+    currency: Option<String>,
+    seat: Option<String>,
+    covers: Option<String>,
+    interval: Option<String>,
+    approval: Option<String>,
+    terms: Option<String>,
+) -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = super::request::signed_in()?;
+    let input = domain::licensing::offers::OfferInput {
+        kind: &kind,
+        spdx: spdx.as_deref(),
+        price: price.as_deref(),
+        price_minor: None,
+        currency: currency.as_deref(),
+        seat: seat.as_deref(),
+        covers: covers.as_deref(),
+        interval: interval.as_deref(),
+        approval: approval.as_deref(),
+        terms: terms.as_deref().unwrap_or(""),
+    };
+    respond(
+        domain::licensing::offer_admin::add(&state, &caller.user, &owner, &slug, &input).await,
+    )?;
+    Ok(())
+}
+
+/// Withdraws an offer: nobody can take it up any more; licences granted stay.
+#[server(endpoint = "withdraw_offer")]
+pub async fn withdraw_offer(owner: String, slug: String, offer_id: i64) -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = super::request::signed_in()?;
+    respond(
+        domain::licensing::offer_admin::withdraw(&state, &caller.user, &owner, &slug, offer_id)
+            .await,
+    )
+}

@@ -5,4 +5,5 @@ pub mod forms;
 pub mod layout;
 pub mod license_badge;
 pub mod model_card;
+pub mod offer_editor;
 pub mod offers;

@@ -1,11 +1,13 @@
 //! A listing's settings page (`/{owner}/{slug}/settings`), for its publishers: edit the
-//! description and card, show or hide it in the catalog, delete it.
+//! description and card, show or hide it in the catalog, choose what it is offered under,
+//! delete it.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::{get_listing_settings, DeleteListing, SetListingPublished, UpdateListing};
 use crate::components::forms::{kept, refusal, FieldError, FormDone, FormError};
+use crate::components::offer_editor::OfferEditor;
 use crate::pages::publish::TASKS;
 use crate::wire::ListingSettings;
 
@@ -58,6 +60,7 @@ fn SettingsView(
         published_versions,
     } = settings;
     let model_href = format!("/{owner}/{slug}");
+    let (offers_owner, offers_slug) = (owner.clone(), slug.clone());
     let upload_href = format!("{model_href}/upload");
     let settings_href = format!("{model_href}/settings");
     let title = format!("{owner}/{slug}");
@@ -144,6 +147,7 @@ fn SettingsView(
             </ActionForm>
             <FormError result=visibility.value() />
         </section>
+        <OfferEditor owner=offers_owner slug=offers_slug />
         <section class="panel danger-zone">
             <h2>"Delete this model"</h2>
             <p>"It disappears from the catalog and every page at once. Until it is purged you can restore it from your account's Deleted models page."</p>

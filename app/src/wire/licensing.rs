@@ -76,3 +76,21 @@ pub struct AccessRequestEntry {
     pub requested_at: String,
     pub terms_sha256: String,
 }
+
+/// An active offer on the listing's settings page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferRow {
+    pub id: i64,
+    pub description: String,
+    pub terms: String,
+}
+
+/// A listing's offers and the choices a new offer has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingOffers {
+    pub offers: Vec<OfferRow>,
+    /// `(SPDX id, name)` of the open licences offered.
+    pub licenses: Vec<(String, String)>,
+    /// ISO 4217 codes prices may be set in.
+    pub currencies: Vec<String>,
+}

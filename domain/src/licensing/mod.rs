@@ -5,6 +5,7 @@ pub mod choices;
 pub mod grants;
 pub mod held;
 pub mod keys;
+pub mod offer_admin;
 pub mod offers;
 
 use crate::entities::{license, model_version};
