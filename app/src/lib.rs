@@ -26,6 +26,7 @@ use pages::licenses::LicensesPage;
 use pages::listing_settings::ListingSettingsPage;
 use pages::orgs::{OrgPage, OrgsPage};
 use pages::publish::{NewModelPage, UploadPage};
+use pages::sales::SalesPage;
 use pages::settings::{SessionsPage, SettingsPage, TokensPage};
 use pages::{home::HomePage, model::ModelPage, not_found::NotFound, publisher::PublisherPage};
 
@@ -96,6 +97,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("new") view=NewModelPage ssr=SsrMode::Async />
                     <Route path=path!("licenses") view=LicensesPage ssr=SsrMode::Async />
                     <Route path=path!("access-requests") view=AccessRequestsPage ssr=SsrMode::Async />
+                    <Route path=path!("sales") view=SalesPage ssr=SsrMode::Async />
                     <Route path=path!("admin/deleted") view=DeletedListingsPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/upload") view=UploadPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/settings") view=ListingSettingsPage ssr=SsrMode::Async />

@@ -79,6 +79,10 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     ),
     ("POST /api/my_tokens", [Unauthenticated, Ok, Ok, Ok, Ok]),
     ("POST /api/my_licenses", [Unauthenticated, Ok, Ok, Ok, Ok]),
+    (
+        "POST /api/sales_dashboard",
+        [Unauthenticated, Ok, Ok, Ok, Ok],
+    ),
     ("POST /api/access_queue", [Unauthenticated, Ok, Ok, Ok, Ok]),
     (
         "POST /api/request_access",

@@ -207,6 +207,33 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
     );
     assert!(page.contains("9.00 USD on"), "with its receipt");
 
+    // The sale shows on the dashboard of whoever publishes the model (here a site admin).
+    let admin = app.sign_up("boss").await;
+    common::make_admin(&app, "boss").await;
+    let sales: serde_json::Value = app
+        .post_form("/api/sales_dashboard", "", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let today = sales["days"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(today["sales"], 1, "{sales}");
+    assert_eq!(today["revenue"], "9.00 USD");
+    assert_eq!(
+        sales["by_offer"][0]["model"],
+        "tabular-works/diabetes-progression"
+    );
+    let theirs: serde_json::Value = app
+        .post_form("/api/sales_dashboard", "", Some(&stranger))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        theirs["by_offer"].as_array().unwrap().is_empty(),
+        "nobody else sees it"
+    );
+
     // Buying the same licence again is refused: it is already held.
     let again = app
         .post_form(

@@ -204,3 +204,42 @@ pub async fn withdraw_offer(owner: String, slug: String, offer_id: i64) -> Resul
             .await,
     )
 }
+
+/// The caller's sales over the models they may publish.
+#[server(endpoint = "sales_dashboard")]
+pub async fn sales_dashboard() -> Result<crate::wire::SalesDashboard, AppError> {
+    use domain::licensing::offers::Currency;
+    let state = expect_context::<domain::AppState>();
+    let caller = super::request::signed_in()?;
+    let report = respond(domain::payments::sales::report(&state, &caller.user).await)?;
+    let words = |amount: i64, code: &str| {
+        Currency::parse(code).map_or_else(|| format!("{amount} {code}"), |c| c.format(amount))
+    };
+    let currency = report.currency.clone().unwrap_or_default();
+    Ok(crate::wire::SalesDashboard {
+        days: report
+            .days
+            .iter()
+            .map(|(day, sales, revenue)| crate::wire::SalesDay {
+                day: day.format("%Y-%m-%d").to_string(),
+                sales: *sales,
+                revenue_minor: *revenue,
+                revenue: words(*revenue, &currency),
+            })
+            .collect(),
+        currency: currency.to_ascii_uppercase(),
+        by_offer: report
+            .by_offer
+            .into_iter()
+            .map(
+                |(model, offer, sales, revenue, code)| crate::wire::SalesRow {
+                    model,
+                    offer,
+                    sales,
+                    revenue: words(revenue, &code),
+                },
+            )
+            .collect(),
+        refunded: report.refunded,
+    })
+}

@@ -54,7 +54,7 @@ fn SignedIn(username: String, is_admin: bool, is_publisher: bool) -> impl IntoVi
             }>
                 <A href="/licenses">"My licences"</A>
                 <A href="/settings">"Settings"</A>
-                {is_publisher.then(|| view! { <A href="/new">"New model"</A> <A href="/access-requests">"Access requests"</A> })}
+                {is_publisher.then(|| view! { <A href="/new">"New model"</A> <A href="/sales">"Sales"</A> <A href="/access-requests">"Access requests"</A> })}
                 {is_admin.then(|| view! { <A href="/admin/audit">"Admin"</A> })}
                 <ActionForm action=log_out attr:class="inline-form">
                     <button type="submit" class="link-button">"Log out"</button>

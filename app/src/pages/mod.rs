@@ -11,4 +11,5 @@ pub mod orgs;
 pub mod profile_form;
 pub mod publish;
 pub mod publisher;
+pub mod sales;
 pub mod settings;

@@ -94,3 +94,33 @@ pub struct ListingOffers {
     /// ISO 4217 codes prices may be set in.
     pub currencies: Vec<String>,
 }
+
+/// A publisher's sales, for the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesDashboard {
+    /// One per day, oldest first.
+    pub days: Vec<SalesDay>,
+    /// What the chart's revenue is in (upper case), empty before the first sale.
+    pub currency: String,
+    pub by_offer: Vec<SalesRow>,
+    pub refunded: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub sales: u32,
+    pub revenue_minor: i64,
+    /// e.g. "18.00 USD".
+    pub revenue: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesRow {
+    /// `owner/slug`.
+    pub model: String,
+    pub offer: String,
+    pub sales: u32,
+    pub revenue: String,
+}

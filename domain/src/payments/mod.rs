@@ -2,6 +2,7 @@
 //! providers send, and the one idempotent fulfilment every path goes through.
 pub mod orders;
 pub mod provider;
+pub mod sales;
 pub mod shapes;
 pub mod signature;
 pub mod stripe;
