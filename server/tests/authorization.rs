@@ -83,6 +83,10 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         "POST /api/sales_dashboard",
         [Unauthenticated, Ok, Ok, Ok, Ok],
     ),
+    (
+        "POST /api/set_up_payouts",
+        [Unauthenticated, Ok, Ok, Ok, Ok],
+    ),
     ("POST /api/access_queue", [Unauthenticated, Ok, Ok, Ok, Ok]),
     (
         "POST /api/request_access",

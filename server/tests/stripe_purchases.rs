@@ -7,7 +7,7 @@ mod common;
 use common::fake_stripe::{self, FakeStripe, SignedEvent};
 use common::{Auth, Db, TestApp};
 use domain::entities::{file, license, license_offer, model, model_version, order};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use server::config::PaymentsMode;
 
 macro_rules! on_each_database_with_stripe {
@@ -95,7 +95,10 @@ async fn open_checkout(app: &TestApp, buyer: &str, offer: i64) -> String {
             Some(buyer),
         )
         .await;
-    let to = started.headers()["location"].to_str().unwrap().to_owned();
+    let to = match started.headers().get("location") {
+        Some(to) => to.to_str().unwrap().to_owned(),
+        None => panic!("no checkout: {}", started.text().await.unwrap()),
+    };
     let order = order::Entity::find()
         .filter(order::Column::Status.eq("open"))
         .all(&app.state.db)
@@ -133,9 +136,40 @@ async fn a_stripe_purchase_grants_until_the_refund(app: TestApp, stripe: FakeStr
     let file = licensed_file(&app, &offer).await;
     let buyer = app.sign_up("buyer").await;
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
+    // The publisher has finished payout onboarding: the sale is a destination charge.
+    let account = domain::payments::PaymentProvider::create_payout_account(
+        &stripe.provider(),
+        Some("publisher@example.org"),
+        "payout-test",
+    )
+    .await
+    .unwrap();
+    let publisher = domain::catalog::find_user(&app.state.db, "tabular-works")
+        .await
+        .unwrap()
+        .unwrap();
+    domain::entities::payout_account::ActiveModel {
+        account_id: sea_orm::Set(publisher.id),
+        provider: sea_orm::Set("stripe".into()),
+        provider_account_id: sea_orm::Set(account.clone()),
+        charges_enabled: sea_orm::Set(true),
+        created_at: sea_orm::Set(chrono::Utc::now()),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
     let session = open_checkout(&app, &buyer, offer.id).await;
     let params = stripe.last_params("POST", "/v1/checkout/sessions");
     assert_eq!(params["mode"], "payment");
+    let intent_data = &params["payment_intent_data"];
+    assert_eq!(
+        intent_data["application_fee_amount"], "90",
+        "10 % of 9.00: {params}"
+    );
+    assert_eq!(
+        intent_data["transfer_data"]["destination"],
+        account.as_str()
+    );
     assert!(params["metadata"]["bazaar_order_id"].as_str().is_some());
 
     for event in stripe.complete_checkout(&session) {

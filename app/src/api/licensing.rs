@@ -241,5 +241,21 @@ pub async fn sales_dashboard() -> Result<crate::wire::SalesDashboard, AppError> 
             )
             .collect(),
         refunded: report.refunded,
+        payouts: match respond(domain::payments::payouts::status(&state, &caller.user).await)? {
+            domain::payments::payouts::PayoutState::NotSetUp => "not_set_up",
+            domain::payments::payouts::PayoutState::Pending => "pending",
+            domain::payments::payouts::PayoutState::Active => "active",
+        }
+        .to_owned(),
     })
+}
+
+/// Sends the publisher to the provider's onboarding for payouts.
+#[server(endpoint = "set_up_payouts")]
+pub async fn set_up_payouts() -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = super::request::signed_in()?;
+    let url = respond(domain::payments::payouts::start(&state, &caller.user).await)?;
+    leptos_axum::redirect(&url);
+    Ok(())
 }

@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::sales_dashboard;
+use leptos::server_fn::ServerFn;
+
+use crate::api::{sales_dashboard, SetUpPayouts};
 use crate::wire::{SalesDashboard, SalesDay};
 
 #[component]
@@ -30,7 +32,27 @@ fn Dashboard(report: SalesDashboard) -> impl IntoView {
         view! { <p class="muted">{format!("{} refunded or lost to a dispute, not counted.", report.refunded)}</p> }
     });
     let rows = report.by_offer.clone();
+    let payouts = match report.payouts.as_str() {
+        "active" => view! { <p data-testid="payouts">"Payouts are on: each sale pays into your account, less the platform's fee."</p> }.into_any(),
+        state => view! {
+            <p data-testid="payouts">{if state == "pending" {
+                "Payout onboarding is not finished."
+            } else {
+                "Set up payouts to be paid for each sale (less the platform's fee) straight into your own account."
+            }}</p>
+            // A plain form: the answer is the provider's onboarding page.
+            <form method="post" action=SetUpPayouts::url() class="inline-form">
+                <button type="submit" class="button button-small" data-testid="set-up-payouts">
+                    {if state == "pending" { "Continue setting up payouts" } else { "Set up payouts" }}
+                </button>
+            </form>
+        }.into_any(),
+    };
     view! {
+        <section class="panel" aria-labelledby="payouts-heading">
+            <h2 id="payouts-heading">"Payouts"</h2>
+            {payouts}
+        </section>
         <section class="panel" aria-labelledby="chart-heading">
             <h2 id="chart-heading">{format!("Revenue, last 30 days{}", if report.currency.is_empty() { String::new() } else { format!(" ({})", report.currency) })}</h2>
             <p data-testid="sales-total">{format!("{total} sales")}</p>

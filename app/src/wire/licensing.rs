@@ -104,6 +104,8 @@ pub struct SalesDashboard {
     pub currency: String,
     pub by_offer: Vec<SalesRow>,
     pub refunded: u32,
+    /// `not_set_up`, `pending` or `active`.
+    pub payouts: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Taking money: the provider interface, webhook signatures, orders and checkout, the events
 //! providers send, and the one idempotent fulfilment every path goes through.
 pub mod orders;
+pub mod payouts;
 pub mod provider;
 pub mod sales;
 pub mod shapes;
