@@ -2,6 +2,8 @@
 //! license verify` against a saved key set (a real key, one with a flipped byte, one signed by
 //! another key, an expired one), rotation, and the licence key secret at start-up.
 mod common;
+#[path = "support/verify_licence.rs"]
+mod readme_rust;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -253,4 +255,127 @@ async fn an_encrypted_key_needs_its_secret_to_start(app: TestApp) {
         Some(new_secret),
     ));
     accepted(&cli_with_secret(&app, &["migrate"], Some(new_secret)));
+}
+
+/// The README's `lang` block under "Verifying a licence key".
+fn readme_snippet(lang: &str) -> String {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("### Verifying a licence key")
+        .nth(1)
+        .expect("the README has the section");
+    let fence = format!("```{lang}\n");
+    let start = section.find(&fence).expect("a snippet") + fence.len();
+    let len = section[start..].find("```").unwrap();
+    section[start..start + len].to_owned()
+}
+
+/// A real key; one whose claims were edited (the licensee renamed), keeping the signature;
+/// another marketplace's; an expired one; one with a byte flipped (which a buyer's check may
+/// refuse for its JSON before its signature); and the key set.
+fn buyer_cases() -> (Vec<String>, serde_json::Value) {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let keys = SigningKeys::ephemeral().unwrap();
+    let real = keys.issue(&grant(None));
+    let parts: Vec<&str> = real.split('.').collect();
+    let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let edited = claims.replace("\"alice\"", "\"mallory\"");
+    assert_ne!(edited, claims);
+    let tampered = format!("bzr1.{}.{}", URL_SAFE_NO_PAD.encode(edited), parts[2]);
+    let cases = vec![
+        real.clone(),
+        tampered,
+        SigningKeys::ephemeral().unwrap().issue(&grant(None)),
+        keys.issue(&grant(Some(1_700_000_000))),
+        flip_a_byte(&real),
+    ];
+    (cases, serde_json::to_value(keys.key_set()).unwrap())
+}
+
+#[test]
+fn the_readme_rust_check_is_the_one_tested_here() {
+    assert_eq!(
+        readme_snippet("rust"),
+        include_str!("support/verify_licence.rs")
+    );
+    let (cases, key_set) = buyer_cases();
+    let now = Utc::now().timestamp();
+    let said: Vec<String> = cases
+        .iter()
+        .map(
+            |key| match readme_rust::verify_licence(key, &key_set, now) {
+                Ok(claims) => claims["model"]["name"].as_str().unwrap().to_owned(),
+                Err(e) => e.to_string(),
+            },
+        )
+        .collect();
+    assert_eq!(
+        said[..4],
+        [
+            "acme/sentiment",
+            "the licence key has been altered",
+            "signed by another key",
+            "the licence has expired"
+        ]
+    );
+    assert_ne!(said[4], "acme/sentiment", "a flipped byte is refused");
+}
+
+/// A Python with the `cryptography` package: the S3 stand-in's virtualenv has it (moto
+/// depends on it), else the system's.
+fn python_with_cryptography() -> Option<std::path::PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/moto-venv/bin/python");
+    [venv, "python3".into()].into_iter().find(|python| {
+        Command::new(python)
+            .args(["-c", "import cryptography"])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    })
+}
+
+#[test]
+fn the_readme_python_check_accepts_a_real_key_and_refuses_the_rest() {
+    let Some(python) = python_with_cryptography() else {
+        eprintln!("skipped: no Python with the cryptography package (run scripts/setup.sh)");
+        return;
+    };
+    let (cases, key_set) = buyer_cases();
+    let dir = tempfile::tempdir().unwrap();
+    let key_set_path = dir.path().join("key-set.json");
+    std::fs::write(&key_set_path, key_set.to_string()).unwrap();
+    let script = format!(
+        "{}\n\
+         import sys\n\
+         key_set = json.load(open(sys.argv[1]))\n\
+         for key in sys.argv[2:]:\n\
+         \x20   try:\n\
+         \x20       print(verify_licence(key, key_set)['model']['name'])\n\
+         \x20   except Exception as e:\n\
+         \x20       print(type(e).__name__, e)\n",
+        readme_snippet("python")
+    );
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(&key_set_path)
+        .args(&cases)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        said[..4],
+        [
+            "acme/sentiment",
+            "InvalidSignature ",
+            "ValueError signed by another key",
+            "ValueError the licence has expired"
+        ]
+    );
+    assert_ne!(said[4], "acme/sentiment", "a flipped byte is refused");
 }
