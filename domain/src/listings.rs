@@ -302,6 +302,27 @@ async fn mark_demo(
             file.format
         )));
     }
+    // A licence must sell something the free demo does not give away.
+    let sold = crate::catalog::active_offers(&state.db, vec![listing.id])
+        .await?
+        .iter()
+        .any(|o| o.kind != crate::catalog::LicenseKind::Open.as_str());
+    if sold {
+        let twin = file::Entity::find()
+            .filter(file::Column::VersionId.eq(draft.id))
+            .filter(file::Column::Sha256.eq(&file.sha256))
+            .filter(file::Column::Id.ne(file.id))
+            .one(&state.db)
+            .await?;
+        if let Some(twin) = twin {
+            return Err(DomainError::Conflict(format!(
+                "the demo file '{demo_file}' is byte-identical to '{}', which the licence sells: \
+                 the free demo of a paid or gated model must be a different, smaller or coarser \
+                 model",
+                twin.path
+            )));
+        }
+    }
     let mut row: file::ActiveModel = file.into();
     row.is_demo = Set(true);
     row.update(&state.db).await?;

@@ -15,6 +15,7 @@ on_each_database!(
     refused_files_and_paths_never_become_visible,
     a_published_version_refuses_changes_and_others_cannot_publish_here,
     the_cards_demo_file_is_public_and_a_deleted_listing_is_purged,
+    a_paid_models_demo_must_differ_from_what_it_sells,
     a_new_request_takes_over_from_a_stalled_one,
     a_late_upload_into_a_version_published_meanwhile_is_refused_and_leaves_nothing,
     a_late_upload_into_a_deleted_listing_is_refused_and_leaves_nothing,
@@ -1260,4 +1261,63 @@ async fn an_uploaded_readme_becomes_the_card_and_names_the_demo(app: TestApp) {
     let files = "/api/v1/models/carder/digits/versions/1.0.0/files";
     assert_eq!(app.get(&format!("{files}/model.onnx")).await.status(), 200);
     assert_eq!(app.get(&format!("{files}/README.md")).await.status(), 403);
+}
+
+async fn a_paid_models_demo_must_differ_from_what_it_sells(app: TestApp) {
+    let token = app.publisher_token("seller").await;
+    let card = "---\nlicense: other\ndemo:\n  file: demo.onnx\n  task: image-classification\n---\n# Digits\n";
+    let created = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models",
+        json!({ "slug": "digits", "name": "Digits", "task": "image-classification", "card": card }),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let (owner, listing) = domain::listings::find_listing(&app.state, "seller", "digits")
+        .await
+        .unwrap();
+    assert_eq!(owner.username, "seller");
+    let paid = domain::licensing::offers::OfferInput {
+        kind: "paid",
+        price: Some("9"),
+        ..Default::default()
+    };
+    let terms = domain::licensing::offers::check(&paid, true).unwrap();
+    domain::licensing::offers::add(&app.state.db, listing.id, &terms, "")
+        .await
+        .unwrap();
+    let version = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models/seller/digits/versions",
+        json!({ "version": "1.0.0" }),
+    )
+    .await;
+    assert_eq!(version.status(), 201);
+    upload_whole(&app, &token, "seller/digits", "demo.onnx", &digits_onnx()).await;
+    upload_whole(
+        &app,
+        &token,
+        "seller/digits",
+        "weights.onnx",
+        &digits_onnx(),
+    )
+    .await;
+    let refused = call(
+        &app,
+        &token,
+        "POST",
+        "/api/v1/models/seller/digits/versions/1.0.0/publish",
+        json!({}),
+    )
+    .await;
+    assert_eq!(refused.status(), 409);
+    let message = refused.text().await.unwrap();
+    assert!(
+        message.contains("byte-identical to 'weights.onnx'"),
+        "{message}"
+    );
 }
