@@ -20,7 +20,7 @@ use pages::access_requests::AccessRequestsPage;
 use pages::account::{
     ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage, VerifyEmailPage,
 };
-use pages::admin::{AuditPage, DeletedListingsPage, OutboxPage};
+use pages::admin::{AuditPage, DeletedListingsPage, OrdersPage, OutboxPage};
 use pages::deleted_models::MyDeletedModelsPage;
 use pages::licenses::LicensesPage;
 use pages::listing_settings::ListingSettingsPage;
@@ -99,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("access-requests") view=AccessRequestsPage ssr=SsrMode::Async />
                     <Route path=path!("sales") view=SalesPage ssr=SsrMode::Async />
                     <Route path=path!("admin/deleted") view=DeletedListingsPage ssr=SsrMode::Async />
+                    <Route path=path!("admin/orders") view=OrdersPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/upload") view=UploadPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug/settings") view=ListingSettingsPage ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug") view=ModelPage ssr=SsrMode::Async />

@@ -37,6 +37,7 @@ pub enum Action {
     DraftFileRemove,
     ProfileUpdate,
     AccountDelete,
+    OrderRefund,
 }
 
 impl Action {
@@ -69,6 +70,7 @@ impl Action {
             Self::DraftFileRemove => "draft_file_remove",
             Self::ProfileUpdate => "profile_update",
             Self::AccountDelete => "account_delete",
+            Self::OrderRefund => "order_refund",
         }
     }
 }

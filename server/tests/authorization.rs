@@ -163,6 +163,15 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
     ),
     (
+        "POST /api/admin_orders",
+        [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
+    ),
+    // An order that does not exist: only an administrator learns so.
+    (
+        "POST /api/refund_order",
+        [Unauthenticated, Forbidden, Forbidden, Forbidden, NotFound],
+    ),
+    (
         "POST /api/deleted_listings",
         [Unauthenticated, Forbidden, Forbidden, Forbidden, Ok],
     ),
@@ -664,6 +673,7 @@ async fn prepare(
             format!("org=acme&username={member}")
         }
         "/api/buy_license" => "offer_id=999999".to_owned(),
+        "/api/refund_order" => "order_id=999999".to_owned(),
         "/api/request_access" => "offer_id=999999&terms_sha256=00&accept=yes".to_owned(),
         "/api/decide_access" => "request_id=999999&approve=true".to_owned(),
         "/api/manage_subscription" => "license_id=999999".to_owned(),

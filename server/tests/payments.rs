@@ -12,6 +12,7 @@ use common::WEBHOOK_SECRET as SECRET;
 on_each_database!(
     a_bought_licence_opens_the_files_until_a_refund,
     only_genuine_events_change_anything,
+    an_administrator_refunds_an_order,
 );
 
 /// The path of an absolute URL (the test server's public address says port 0).
@@ -277,6 +278,55 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
         .unwrap();
     assert_eq!(status["status"], "revoked");
     assert_eq!(status["active"], false);
+}
+
+async fn an_administrator_refunds_an_order(app: TestApp) {
+    let file = licensed_file(&app, "diabetes-progression").await;
+    let buyer = app.sign_up("buyer").await;
+    let offer = offer_of(&app, "diabetes-progression").await;
+    let order = buy(&app, &buyer, offer.id).await;
+    assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 200);
+    let admin = app.sign_up("boss").await;
+    common::make_admin(&app, "boss").await;
+    let refused = app
+        .post_form(
+            "/api/refund_order",
+            &format!("order_id={}", order.id),
+            Some(&buyer),
+        )
+        .await;
+    assert_eq!(refused.status(), 403, "buyers do not refund themselves");
+    let listed: serde_json::Value = app
+        .post_form("/api/admin_orders", "", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["refundable"], true, "{listed}");
+    let refunded = app
+        .post_form(
+            "/api/refund_order",
+            &format!("order_id={}", order.id),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(refunded.status(), 200);
+    assert_eq!(
+        app.api_get(&file, Auth::Cookie(&buyer)).await.status(),
+        403,
+        "revoked at once"
+    );
+    let again = app
+        .post_form(
+            "/api/refund_order",
+            &format!("order_id={}", order.id),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(again.status(), 409, "nothing left to refund");
+    // The provider's charge.refunded event follows and changes nothing more.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(licences_of(&app, &order).await[0].status, "revoked");
 }
 
 async fn only_genuine_events_change_anything(app: TestApp) {

@@ -2,7 +2,7 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use super::request::{signed_in, when};
+use super::request::{client_ip, signed_in, when};
 #[cfg(feature = "ssr")]
 use crate::error::respond;
 use crate::error::AppError;
@@ -56,4 +56,40 @@ pub async fn deleted_listings() -> Result<Vec<DeletedListingRow>, AppError> {
     let caller = signed_in()?;
     let listings = respond(domain::listings::deleted(&state, &caller.user).await)?;
     Ok(listings.into_iter().map(DeletedListingRow::from).collect())
+}
+
+/// The newest orders, for administrators.
+#[server(endpoint = "admin_orders")]
+pub async fn admin_orders() -> Result<Vec<crate::wire::OrderEntry>, AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    let lines = respond(domain::payments::orders::recent(&state, &caller.user, 200).await)?;
+    Ok(lines
+        .into_iter()
+        .map(|line| {
+            let o = line.order;
+            crate::wire::OrderEntry {
+                id: o.id,
+                at: o.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                buyer: line.buyer,
+                model: line.model,
+                amount: domain::licensing::offers::Currency::parse(&o.currency).map_or_else(
+                    || format!("{} {}", o.amount_minor, o.currency),
+                    |c| c.format(o.amount_minor),
+                ),
+                refundable: o.payment_intent.is_some()
+                    && matches!(o.status.as_str(), "paid" | "disputed"),
+                status: o.status,
+                provider: o.provider,
+            }
+        })
+        .collect())
+}
+
+/// Refunds an order in full and revokes its licence.
+#[server(endpoint = "refund_order")]
+pub async fn refund_order(order_id: i64) -> Result<(), AppError> {
+    let state = expect_context::<domain::AppState>();
+    let caller = signed_in()?;
+    respond(domain::payments::orders::refund(&state, &caller.user, &client_ip(), order_id).await)
 }

@@ -1,11 +1,12 @@
-//! Site administration: the audit log, the e-mail outbox and deleted listings.
+//! Site administration: the audit log, the e-mail outbox, deleted listings and orders.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::api::{audit_log, deleted_listings, outbox, PurgeListing};
+use crate::api::{admin_orders, audit_log, deleted_listings, outbox, PurgeListing, RefundOrder};
 use crate::components::deleted::{DeletedModels, DeletedOutcome};
 use crate::components::forms::refusal;
+use crate::components::forms::FormError;
 use crate::error::AppError;
 use crate::viewer::use_viewer;
 
@@ -30,6 +31,7 @@ fn AdminNav() -> impl IntoView {
             <A href="/admin/audit">"Audit log"</A>
             <A href="/admin/outbox">"Outbox"</A>
             <A href="/admin/deleted">"Deleted models"</A>
+            <A href="/admin/orders">"Orders"</A>
         </nav>
     }
 }
@@ -128,6 +130,53 @@ pub fn DeletedListingsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn OrdersPage() -> impl IntoView {
+    if let Some(refused) = not_for_this_viewer() {
+        return refused;
+    }
+    let refund = ServerAction::<RefundOrder>::new();
+    let orders = Resource::new(move || refund.version().get(), |_| admin_orders());
+    view! {
+        <Title text="Orders" />
+        <h1>"Orders"</h1>
+        <AdminNav />
+        <FormError result=refund.value() />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match orders.await {
+                    Ok(rows) if rows.is_empty() => view! { <p class="muted">"No orders yet."</p> }.into_any(),
+                    Ok(rows) => view! {
+                        <table class="data-table stack-on-phone" data-testid="orders">
+                            <thead><tr><th>"Order"</th><th>"When"</th><th>"Buyer"</th><th>"Model"</th><th>"Amount"</th><th>"Status"</th><th><span class="visually-hidden">"Refund"</span></th></tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|row| view! {
+                                    <tr>
+                                        <td class="stack-title">{format!("#{} ({})", row.id, row.provider)}</td>
+                                        <td data-label="When">{row.at}</td>
+                                        <td data-label="Buyer">{row.buyer}</td>
+                                        <td data-label="Model">{row.model}</td>
+                                        <td data-label="Amount">{row.amount}</td>
+                                        <td data-label="Status" data-testid="order-status">{row.status}</td>
+                                        <td>{row.refundable.then(|| view! {
+                                            <ActionForm action=refund attr:class="inline-form">
+                                                <input type="hidden" name="order_id" value=row.id />
+                                                <button type="submit" class="button button-danger button-small" data-testid="refund">"Refund"</button>
+                                            </ActionForm>
+                                        })}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(err) => refusal(err),
+                }
+            })}
+        </Suspense>
     }
     .into_any()
 }

@@ -126,3 +126,17 @@ pub struct SalesRow {
     pub sales: u32,
     pub revenue: String,
 }
+
+/// An order on the administrators' orders page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderEntry {
+    pub id: i64,
+    /// `YYYY-MM-DD HH:MM` UTC.
+    pub at: String,
+    pub buyer: String,
+    pub model: String,
+    pub amount: String,
+    pub status: String,
+    pub provider: String,
+    pub refundable: bool,
+}

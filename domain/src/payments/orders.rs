@@ -390,3 +390,120 @@ pub async fn set_order_status(
 pub fn unix_time(seconds: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_opt(seconds, 0).single()
 }
+
+/// An order as the administrators' orders page lists it.
+#[derive(Debug, Clone)]
+pub struct OrderLine {
+    pub order: order::Model,
+    pub buyer: String,
+    /// `owner/slug`.
+    pub model: String,
+}
+
+/// The newest orders, for site administrators.
+pub async fn recent(
+    state: &AppState,
+    admin: &user::Model,
+    limit: u64,
+) -> DomainResult<Vec<OrderLine>> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    require_admin(admin)?;
+    let orders = order::Entity::find()
+        .order_by_desc(order::Column::Id)
+        .limit(limit)
+        .all(&state.db)
+        .await?;
+    let mut lines = Vec::with_capacity(orders.len());
+    for order in orders {
+        let name = |id: i64| async move {
+            user::Entity::find_by_id(id)
+                .one(&state.db)
+                .await
+                .map(|u| u.map_or_else(String::new, |u| u.username))
+        };
+        let listing = crate::publishing::find_model(&state.db, order.model_id)
+            .await
+            .ok();
+        let model = match listing {
+            Some(listing) => format!("{}/{}", name(listing.owner_id).await?, listing.slug),
+            None => String::new(),
+        };
+        lines.push(OrderLine {
+            buyer: name(order.buyer_id).await?,
+            model,
+            order,
+        });
+    }
+    Ok(lines)
+}
+
+/// Refunds a one-time payment in full at the provider (reversing the publisher's transfer and
+/// the platform fee) and revokes its licence at once; the provider's `charge.refunded` event
+/// then changes nothing more.
+pub async fn refund(
+    state: &AppState,
+    admin: &user::Model,
+    ip: &str,
+    order_id: i64,
+) -> DomainResult<()> {
+    require_admin(admin)?;
+    let order = order::Entity::find_by_id(order_id)
+        .one(&state.db)
+        .await?
+        .ok_or(DomainError::NotFound("order"))?;
+    let refundable = matches!(
+        OrderStatus::parse(&order.status),
+        Some(OrderStatus::Paid | OrderStatus::Disputed)
+    );
+    let Some(intent) = order.payment_intent.as_deref().filter(|_| refundable) else {
+        return Err(DomainError::Conflict(match order.subscription_id {
+            Some(_) => {
+                "a subscription is cancelled, not refunded here: use the provider's dashboard"
+                    .into()
+            }
+            None => format!(
+                "order {} is {}: there is no payment to refund",
+                order.id, order.status
+            ),
+        }));
+    };
+    state
+        .payments
+        .provider()?
+        .refund(intent, &format!("refund-{}", order.id))
+        .await?;
+    let txn = state.db.begin().await?;
+    set_order_status(
+        &txn,
+        order.id,
+        OrderStatus::Refunded,
+        &[OrderStatus::Paid, OrderStatus::Disputed],
+    )
+    .await?;
+    grants::set_status(
+        &txn,
+        grants::LicenseFilter::Order(order.id),
+        crate::licensing::LicenseStatus::Revoked,
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    crate::audit::record(
+        &state.db,
+        crate::audit::Actor::admin(admin, ip),
+        crate::audit::Action::OrderRefund,
+        &format!("order {}", order.id),
+    )
+    .await?;
+    Ok(())
+}
+
+fn require_admin(user: &user::Model) -> DomainResult<()> {
+    if user.is_admin {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "only administrators may see and refund orders".into(),
+        ))
+    }
+}
