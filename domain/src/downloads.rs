@@ -255,3 +255,42 @@ pub async fn count(state: &AppState, listing: &model::Model) -> DomainResult<()>
         .await?;
     Ok(())
 }
+
+/// One file of a version, with whether the caller may download it and why not.
+#[derive(Debug, Clone)]
+pub struct ListedFile {
+    pub file: file::Model,
+    pub access: FileAccess,
+}
+
+/// The files of `owner/slug@version` the caller can see, each with what they may do with it:
+/// what `bazaar pull` and other clients read before downloading.
+pub async fn version_files(
+    state: &AppState,
+    user: Option<&user::Model>,
+    owner: &str,
+    slug: &str,
+    version: &str,
+) -> DomainResult<Vec<ListedFile>> {
+    use sea_orm::QueryOrder;
+    let (owner, listing) = crate::listings::find_listing(state, owner, slug).await?;
+    let rights = Rights::load(&state.db, user, &owner, &listing).await?;
+    let version = model_version::Entity::find()
+        .filter(model_version::Column::ModelId.eq(listing.id))
+        .filter(model_version::Column::Version.eq(version))
+        .one(&state.db)
+        .await?
+        .filter(|v| v.published_at.is_some() || rights.is_publisher)
+        .ok_or(DomainError::NotFound("version"))?;
+    Ok(file::Entity::find()
+        .filter(file::Column::VersionId.eq(version.id))
+        .order_by_asc(file::Column::Path)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|file| ListedFile {
+            access: rights.file(&listing, &version, &file),
+            file,
+        })
+        .collect())
+}

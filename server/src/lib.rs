@@ -7,6 +7,7 @@ pub mod config;
 pub mod form_posts;
 pub mod license_verify;
 pub mod payments;
+pub mod pull;
 pub mod push;
 pub mod routes;
 pub mod security;

@@ -46,6 +46,21 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         endpoint: String,
     },
+    /// Download a version's files into a folder, resuming partial files and checking each
+    /// SHA-256. An API token in BAZAAR_TOKEN downloads what its owner's licences open;
+    /// without one, open and demo files only.
+    Pull {
+        /// owner/name of the model.
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        version: String,
+        /// Where the files go [default: the model's name].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        endpoint: String,
+    },
     /// Operator tasks on accounts; safe to run while a server uses the same database.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -256,6 +271,25 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 publish,
                 endpoint,
                 token,
+            })
+            .await?;
+        }
+        Command::Pull {
+            model,
+            version,
+            dir,
+            endpoint,
+        } => {
+            let (owner, slug) = model
+                .split_once('/')
+                .ok_or_else(|| anyhow::anyhow!("--model must be owner/name, not {model:?}"))?;
+            server::pull::run(server::pull::Pull {
+                dir: dir.unwrap_or_else(|| PathBuf::from(slug)),
+                owner: owner.to_owned(),
+                slug: slug.to_owned(),
+                version,
+                endpoint,
+                token: std::env::var("BAZAAR_TOKEN").ok().filter(|t| !t.is_empty()),
             })
             .await?;
         }

@@ -298,6 +298,10 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         "GET /api/v1/models/{owner}/{slug}/versions/{version}/files/{*path}",
         [NotFound, NotFound, Ok, NotFound, Ok],
     ),
+    (
+        "GET /api/v1/models/{owner}/{slug}/versions/{version}/files",
+        [NotFound, NotFound, Ok, NotFound, Ok],
+    ),
     // An upload belongs to whoever began it.
     (
         "HEAD /api/v1/uploads/{id}",
@@ -557,6 +561,14 @@ async fn prepare(
             let at = fx.draft_listing(app, false).await;
             let (owner, slug) = at.split_once('/').unwrap();
             format!("owner={owner}&slug={slug}&confirm={slug}")
+        }
+        "/api/v1/models/{owner}/{slug}/versions/{version}/files" => {
+            let at = fx.draft_listing(app, true).await;
+            return (
+                format!("/api/v1/models/{at}/versions/1.0.0/files"),
+                String::new(),
+                None,
+            );
         }
         "/api/v1/models/{owner}/{slug}/versions/{version}/files/{*path}" => {
             let at = fx.draft_listing(app, true).await;

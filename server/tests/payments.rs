@@ -13,6 +13,7 @@ on_each_database!(
     a_bought_licence_opens_the_files_until_a_refund,
     only_genuine_events_change_anything,
     an_administrator_refunds_an_order,
+    bazaar_pull_downloads_what_the_licence_opens,
 );
 
 /// The path of an absolute URL (the test server's public address says port 0).
@@ -375,4 +376,91 @@ async fn only_genuine_events_change_anything(app: TestApp) {
     assert_eq!(stored, 0, "nothing refused was stored");
     assert_eq!(deliver(&app, &refund, SECRET, now).await, 200);
     assert_eq!(licences_of(&app, &order).await[0].status, "revoked");
+}
+
+/// Runs `bazaar pull` for the paid seeded model into `dir`.
+async fn pull(app: &TestApp, token: Option<&str>, dir: &std::path::Path) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"));
+    command
+        .args([
+            "pull",
+            "--model",
+            "tabular-works/diabetes-progression",
+            "--version",
+            "1.0.0",
+        ])
+        .args(["--endpoint", &app.url("")])
+        .arg("--dir")
+        .arg(dir)
+        .env_remove("BAZAAR_TOKEN");
+    if let Some(token) = token {
+        command.env("BAZAAR_TOKEN", token);
+    }
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn bazaar_pull_downloads_what_the_licence_opens(app: TestApp) {
+    let buyer = app.sign_up("buyer").await;
+    let created = app
+        .post_form("/api/create_token", "name=pull&scope=read", Some(&buyer))
+        .await;
+    let created: serde_json::Value = created.json().await.unwrap();
+    let token = created["secret"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+
+    let before = pull(&app, Some(&token), dir.path()).await;
+    assert!(!before.status.success());
+    let said = String::from_utf8_lossy(&before.stderr);
+    assert!(said.contains("buy a license"), "{said}");
+    let demo = dir.path().join("model.onnx");
+    assert!(demo.exists(), "the free demo file came anyway");
+
+    let offer = offer_of(&app, "diabetes-progression").await;
+    let order = buy(&app, &buyer, offer.id).await;
+    // An interrupted earlier run left half of a file: pull continues from there.
+    let file = licensed_file(&app, "diabetes-progression").await;
+    let whole = app
+        .api_get(&file, Auth::Bearer(&token))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let name = file.rsplit('/').next().unwrap().to_owned();
+    std::fs::write(
+        dir.path().join(format!("{name}.part")),
+        &whole[..whole.len() / 2],
+    )
+    .unwrap();
+    let after = pull(&app, Some(&token), dir.path()).await;
+    assert!(
+        after.status.success(),
+        "{}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join(&name)).unwrap(),
+        whole.to_vec()
+    );
+    assert!(!dir.path().join(format!("{name}.part")).exists());
+
+    let intent = order.payment_intent.clone().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(
+        deliver(
+            &app,
+            &refund_event(&intent, order.amount_minor),
+            SECRET,
+            now
+        )
+        .await,
+        200
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let refunded = pull(&app, Some(&token), elsewhere.path()).await;
+    assert!(
+        !refunded.status.success(),
+        "a refund closes the files again"
+    );
 }

@@ -74,6 +74,13 @@ pub fn routes() -> Vec<(ApiRoute, MethodRouter<AppState>)> {
         (
             route(
                 Method::GET,
+                "/api/v1/models/{owner}/{slug}/versions/{version}/files",
+            ),
+            get(downloads::list),
+        ),
+        (
+            route(
+                Method::GET,
                 "/api/v1/models/{owner}/{slug}/versions/{version}/files/{*path}",
             ),
             get(downloads::file),
