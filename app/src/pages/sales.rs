@@ -55,7 +55,7 @@ fn Dashboard(report: SalesDashboard) -> impl IntoView {
         </section>
         <section class="panel" aria-labelledby="chart-heading">
             <h2 id="chart-heading">{format!("Revenue, last 30 days{}", if report.currency.is_empty() { String::new() } else { format!(" ({})", report.currency) })}</h2>
-            <p data-testid="sales-total">{format!("{total} sales")}</p>
+            <p data-testid="sales-total">{if total == 1 { "1 sale".to_owned() } else { format!("{total} sales") }}</p>
             <RevenueChart days=report.days.clone() />
             {refunded}
         </section>
