@@ -32,13 +32,31 @@ pub struct SalesReport {
 /// The sales of every model `publisher` may publish. A sale counts while it is paid or in
 /// dispute; refunded ones are counted apart.
 pub async fn report(state: &AppState, publisher: &user::Model) -> DomainResult<SalesReport> {
-    let mut models: Vec<(model::Model, String)> = Vec::new();
-    for listing in model::Entity::find().all(&state.db).await? {
-        let Some(owner) = user::Entity::find_by_id(listing.owner_id)
-            .one(&state.db)
+    // The owners whose models the publisher may publish: themselves and the organizations
+    // they administer (a site administrator, every owner).
+    let mut owners = vec![publisher.clone()];
+    owners.extend(
+        crate::orgs::orgs_of(&state.db, publisher.id)
             .await?
-        else {
-            continue;
+            .into_iter()
+            .filter(|(_, role)| *role >= crate::orgs::Role::Admin)
+            .map(|(org, _)| org),
+    );
+    let mut select = model::Entity::find();
+    if !publisher.is_admin {
+        select = select.filter(model::Column::OwnerId.is_in(owners.iter().map(|o| o.id)));
+    }
+    let mut models: Vec<(model::Model, String)> = Vec::new();
+    for listing in select.all(&state.db).await? {
+        let owner = match owners.iter().find(|o| o.id == listing.owner_id) {
+            Some(owner) => owner.clone(),
+            None => match user::Entity::find_by_id(listing.owner_id)
+                .one(&state.db)
+                .await?
+            {
+                Some(owner) => owner,
+                None => continue,
+            },
         };
         if can_publish_as(&state.db, publisher, &owner).await? {
             let at = format!("{}/{}", owner.username, listing.slug);
