@@ -119,6 +119,6 @@ pub async fn report(state: &AppState, publisher: &user::Model) -> DomainResult<S
         let words = OfferTerms::of(&offer).map_or_else(|| offer.kind.clone(), |t| t.in_words());
         report.by_offer.push((at, words, count, revenue, currency));
     }
-    report.by_offer.sort_by(|a, b| b.3.cmp(&a.3));
+    report.by_offer.sort_by_key(|row| std::cmp::Reverse(row.3));
     Ok(report)
 }

@@ -173,6 +173,34 @@ fn content_disposition(name: &str) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
 }
 
+/// `GET /api/v1/models/{owner}/{slug}/versions/{version}/files`: the version's files, each
+/// with its size, SHA-256 and whether the caller may download it (and why not).
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    Path((owner, slug, version)): Path<(String, String, String)>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    use domain::downloads::FileAccess;
+    let user = caller.as_ref().map(|Extension(c)| &c.user);
+    let files = domain::downloads::version_files(&state, user, &owner, &slug, &version).await?;
+    Ok(axum::Json(serde_json::json!({
+        "files": files.into_iter().map(|listed| {
+            let f = listed.file;
+            serde_json::json!({
+                "path": f.path,
+                "size": f.size,
+                "sha256": f.sha256,
+                "demo": f.is_demo,
+                "downloadable": listed.access.allowed(),
+                "refusal": match listed.access {
+                    FileAccess::Refused(reason) => Some(reason),
+                    _ => None,
+                },
+            })
+        }).collect::<Vec<_>>(),
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,32 +252,4 @@ mod tests {
         assert!(text.starts_with("attachment; filename=\"mod_le _v1_.onnx\""));
         assert!(text.ends_with("filename*=UTF-8''mod%C3%A8le%20%22v1%22.onnx"));
     }
-}
-
-/// `GET /api/v1/models/{owner}/{slug}/versions/{version}/files`: the version's files, each
-/// with its size, SHA-256 and whether the caller may download it (and why not).
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Option<Extension<Caller>>,
-    Path((owner, slug, version)): Path<(String, String, String)>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    use domain::downloads::FileAccess;
-    let user = caller.as_ref().map(|Extension(c)| &c.user);
-    let files = domain::downloads::version_files(&state, user, &owner, &slug, &version).await?;
-    Ok(axum::Json(serde_json::json!({
-        "files": files.into_iter().map(|listed| {
-            let f = listed.file;
-            serde_json::json!({
-                "path": f.path,
-                "size": f.size,
-                "sha256": f.sha256,
-                "demo": f.is_demo,
-                "downloadable": listed.access.allowed(),
-                "refusal": match listed.access {
-                    FileAccess::Refused(reason) => Some(reason),
-                    _ => None,
-                },
-            })
-        }).collect::<Vec<_>>(),
-    })))
 }
