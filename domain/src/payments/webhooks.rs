@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, Transactio
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::entities::{license, order, webhook_event};
+use crate::entities::{order, webhook_event};
 use crate::error::{DomainError, DomainResult};
 use crate::licensing::grants::{self, LicenseFilter};
 use crate::licensing::LicenseStatus;
@@ -313,15 +313,4 @@ pub async fn reconcile(state: &AppState, since: i64) -> DomainResult<usize> {
         }
     }
     Ok(applied)
-}
-
-/// Licences granted through `order_id` (for tests and the admin page).
-pub async fn licences_of_order(
-    state: &AppState,
-    order_id: i64,
-) -> DomainResult<Vec<license::Model>> {
-    Ok(license::Entity::find()
-        .filter(license::Column::OrderId.eq(order_id))
-        .all(&state.db)
-        .await?)
 }
