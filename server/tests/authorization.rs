@@ -236,6 +236,18 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         [Unauthenticated, NotFound, Ok, NotFound, Ok],
     ),
     (
+        "GET /api/v1/models/{owner}/{slug}/offers",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "POST /api/v1/models/{owner}/{slug}/offers",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
+        "DELETE /api/v1/models/{owner}/{slug}/offers/{id}",
+        [Unauthenticated, NotFound, Ok, NotFound, Ok],
+    ),
+    (
         "POST /api/v1/models/{owner}/{slug}/versions/{version}/publish",
         [Unauthenticated, NotFound, Ok, NotFound, Ok],
     ),
@@ -460,6 +472,32 @@ async fn prepare(
             return (
                 format!("/api/v1/models/{at}"),
                 json(serde_json::json!({ "published": false })),
+                None,
+            );
+        }
+        "/api/v1/models/{owner}/{slug}/offers" => {
+            let at = fx.draft_listing(app, false).await;
+            let body = json(serde_json::json!({ "kind": "open", "spdx": "MIT" }));
+            return (format!("/api/v1/models/{at}/offers"), body, None);
+        }
+        "/api/v1/models/{owner}/{slug}/offers/{id}" => {
+            let at = fx.draft_listing(app, false).await;
+            let (owner, slug) = at.split_once('/').unwrap();
+            let (_, listing) = domain::listings::find_listing(&app.state, owner, slug)
+                .await
+                .unwrap();
+            let open = domain::licensing::offers::OfferInput {
+                kind: "open",
+                spdx: Some("MIT"),
+                ..Default::default()
+            };
+            let terms = domain::licensing::offers::check(&open, true).unwrap();
+            let offer = domain::licensing::offers::add(&app.state.db, listing.id, &terms, "")
+                .await
+                .unwrap();
+            return (
+                format!("/api/v1/models/{at}/offers/{}", offer.id),
+                String::new(),
                 None,
             );
         }

@@ -2,9 +2,12 @@
 //! withdrawn offers taken up by nobody, licences already granted untouched.
 mod common;
 
-use common::TestApp;
+use common::{Auth, TestApp};
 
-on_each_database!(a_publisher_adds_checks_and_withdraws_offers);
+on_each_database!(
+    a_publisher_adds_checks_and_withdraws_offers,
+    scripts_manage_offers_through_the_rest_api,
+);
 
 async fn offers_of(app: &TestApp, cookie: &str) -> serde_json::Value {
     app.post_form(
@@ -128,4 +131,63 @@ async fn a_publisher_adds_checks_and_withdraws_offers(app: TestApp) {
         )
         .await;
     assert_eq!(buy.status(), 404, "a withdrawn offer sells nothing");
+}
+
+async fn scripts_manage_offers_through_the_rest_api(app: TestApp) {
+    let token = app.publisher_token("maker").await;
+    let created = app
+        .client
+        .post(app.url("/api/v1/models"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "slug": "tiny", "name": "Tiny", "task": "other" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let offers = app.url("/api/v1/models/maker/tiny/offers");
+    let post = |body: serde_json::Value| {
+        app.client
+            .post(&offers)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let refused = post(serde_json::json!({ "kind": "paid", "price_minor": 10 }))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["field"], "price", "{body}");
+    let unknown = post(serde_json::json!({ "kind": "open", "spdx": "MIT", "colour": "red" }))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 422, "unknown fields are refused");
+    let added = post(serde_json::json!({ "kind": "subscription", "price_minor": 1500, "currency": "gbp", "interval": "year" }))
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let added: serde_json::Value = added.json().await.unwrap();
+    assert_eq!(added["description"], "15.00 GBP a year");
+    let listed: serde_json::Value = app
+        .api_get("/api/v1/models/maker/tiny/offers", Auth::Bearer(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["offers"].as_array().unwrap().len(), 1);
+    let gone = app
+        .client
+        .delete(format!("{offers}/{}", added["id"]))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let listed: serde_json::Value = app
+        .api_get("/api/v1/models/maker/tiny/offers", Auth::Bearer(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["offers"].as_array().unwrap().is_empty());
 }

@@ -6,6 +6,7 @@ mod downloads;
 pub mod license_keys;
 mod licenses;
 mod models;
+mod offers;
 mod profiles;
 mod uploads;
 use axum::{
@@ -63,6 +64,18 @@ pub fn routes() -> Vec<(ApiRoute, MethodRouter<AppState>)> {
         (
             route(Method::POST, "/api/v1/models/{owner}/{slug}/versions"),
             post(models::create_version),
+        ),
+        (
+            route(Method::GET, "/api/v1/models/{owner}/{slug}/offers"),
+            get(offers::list),
+        ),
+        (
+            route(Method::POST, "/api/v1/models/{owner}/{slug}/offers"),
+            post(offers::add),
+        ),
+        (
+            route(Method::DELETE, "/api/v1/models/{owner}/{slug}/offers/{id}"),
+            delete(offers::withdraw),
         ),
         (
             route(
