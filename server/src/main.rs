@@ -43,6 +43,22 @@ enum Command {
         /// Publish the version once every file is in.
         #[arg(long)]
         publish: bool,
+        /// List a model that has no offer yet under this licence: open, gated, paid or
+        /// subscription.
+        #[arg(long, value_name = "KIND")]
+        license: Option<String>,
+        /// The SPDX id of an open licence.
+        #[arg(long)]
+        spdx: Option<String>,
+        /// The price of a paid or subscription licence, e.g. 9.50.
+        #[arg(long)]
+        price: Option<String>,
+        /// ISO 4217 currency of the price [default: usd].
+        #[arg(long)]
+        currency: Option<String>,
+        /// A file holding the licence's terms (shown before anyone accepts or pays).
+        #[arg(long, value_name = "FILE")]
+        terms: Option<PathBuf>,
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         endpoint: String,
     },
@@ -255,8 +271,28 @@ async fn run(command: Command) -> anyhow::Result<()> {
             model,
             version,
             publish,
+            license,
+            spdx,
+            price,
+            currency,
+            terms,
             endpoint,
         } => {
+            let offer = match license {
+                Some(kind) => {
+                    let terms = match terms {
+                        Some(file) => std::fs::read_to_string(&file).map_err(|e| {
+                            anyhow::anyhow!("reading the terms from {}: {e}", file.display())
+                        })?,
+                        None => String::new(),
+                    };
+                    Some(serde_json::json!({
+                        "kind": kind, "spdx": spdx, "price": price,
+                        "currency": currency, "terms": terms,
+                    }))
+                }
+                None => None,
+            };
             let (owner, slug) = model
                 .split_once('/')
                 .ok_or_else(|| anyhow::anyhow!("--model must be owner/name, not {model:?}"))?;
@@ -269,6 +305,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 slug: slug.to_owned(),
                 version,
                 publish,
+                offer,
                 endpoint,
                 token,
             })

@@ -24,6 +24,8 @@ pub struct Push {
     pub slug: String,
     pub version: String,
     pub publish: bool,
+    /// The offer to list the model under when it has none yet (the REST API's offer body).
+    pub offer: Option<Value>,
     pub endpoint: String,
     pub token: String,
 }
@@ -80,6 +82,7 @@ pub async fn run(push: Push) -> anyhow::Result<()> {
     }
     let model_path = format!("/api/v1/models/{}/{}", push.owner, push.slug);
     let existing = ensure_model(&api, &push, &model_path).await?;
+    ensure_offer(&api, &push, &model_path).await?;
     let version = existing["versions"]
         .as_array()
         .and_then(|versions| {
@@ -207,6 +210,37 @@ async fn ensure_model(api: &Api, push: &Push, model_path: &str) -> anyhow::Resul
         return Err(refusal(response, "looking up the model").await);
     }
     Ok(response.json().await?)
+}
+
+/// Lists the model under `--license` when it has no offer yet, before any byte goes up, so a
+/// refused offer costs nothing. A model that has offers keeps them: they change on its
+/// settings page or through the offers API.
+async fn ensure_offer(api: &Api, push: &Push, model_path: &str) -> anyhow::Result<()> {
+    let offers_path = format!("{model_path}/offers");
+    let response = api.call(Method::GET, &offers_path, None).await?;
+    if !response.status().is_success() {
+        return Err(refusal(response, "looking up the model's offers").await);
+    }
+    let offers: Value = response.json().await?;
+    let has_offers = offers["offers"].as_array().is_some_and(|o| !o.is_empty());
+    match (&push.offer, has_offers) {
+        (Some(offer), false) => {
+            let added = api.call(Method::POST, &offers_path, Some(offer.clone())).await?;
+            if !added.status().is_success() {
+                return Err(refusal(added, "adding the offer").await);
+            }
+            let added: Value = added.json().await?;
+            println!("offered under: {}", added["description"].as_str().unwrap_or("?"));
+        }
+        (Some(_), true) => println!(
+            "the model already has offers; --license is ignored (change them on its settings page)"
+        ),
+        (None, false) if push.publish => println!(
+            "note: the model has no offer, so it shows as unavailable; pass --license open --spdx MIT (or gated, paid, subscription)"
+        ),
+        (None, _) => {}
+    }
+    Ok(())
 }
 
 /// `pipeline_tag` from a model card's front matter.

@@ -35,7 +35,36 @@ async fn push_uploads_a_folder_publishes_it_and_reports_refusals() {
     .unwrap();
     std::fs::write(dir.path().join(".hidden"), "not uploaded").unwrap();
 
-    let args = ["--model", "pusher/tiny", "--version", "1.0.0", "--publish"];
+    // A refused offer stops the push before any byte goes up.
+    let bad = push(
+        &app,
+        &token,
+        dir.path(),
+        &[
+            "--model",
+            "pusher/tiny",
+            "--version",
+            "1.0.0",
+            "--license",
+            "paid",
+            "--price",
+            "nine",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("adding the offer"));
+
+    let args = [
+        "--model",
+        "pusher/tiny",
+        "--version",
+        "1.0.0",
+        "--publish",
+        "--license",
+        "open",
+        "--spdx",
+        "MIT",
+    ];
     let out = push(&app, &token, dir.path(), &args);
     assert!(
         out.status.success(),
@@ -57,6 +86,12 @@ async fn push_uploads_a_folder_publishes_it_and_reports_refusals() {
         .map(|f| f.path.as_str())
         .collect();
     assert_eq!(paths, ["README.md", "tokenizer/vocab.txt"]);
+    assert_eq!(
+        detail.listing.offer.as_ref().map(|o| o.spdx.clone()),
+        Some(Some("MIT".to_owned())),
+        "listed under the licence it was pushed with"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Free under MIT"));
 
     // The version is published now: pushing into it again is refused, with the reason.
     let again = push(&app, &token, dir.path(), &args);
