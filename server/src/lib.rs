@@ -4,6 +4,7 @@ pub mod api;
 pub mod assets;
 pub mod authenticate;
 pub mod config;
+pub mod file_transfer;
 pub mod form_posts;
 pub mod license_verify;
 pub mod payments;

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use futures::StreamExt;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar};
 use reqwest::{header, Client, StatusCode};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+
+use crate::file_transfer::{file_bar, sha256_of};
 
 const RETRIES: u32 = 8;
 
@@ -66,15 +67,8 @@ pub async fn run(pull: Pull) -> anyhow::Result<()> {
         let target = inside(&pull.dir, path)?;
         let size = file["size"].as_u64().unwrap_or(0);
         let sha256 = file["sha256"].as_str().unwrap_or_default();
-        let bar = bars.add(ProgressBar::new(size));
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:30!} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} eta {eta}",
-            )
-            .expect("a valid template"),
-        );
-        bar.set_message(path.to_owned());
-        if hash_of(&target).await.ok().as_deref() == Some(sha256) {
+        let bar = file_bar(&bars, size, path);
+        if sha256_of(&target).await.ok().as_deref() == Some(sha256) {
             bar.finish_with_message(format!("{path} (already there)"));
             continue;
         }
@@ -152,7 +146,7 @@ async fn fetch(
             Err(err) => return Err(err),
         }
     }
-    let got = hash_of(&part).await?;
+    let got = sha256_of(&part).await?;
     if got != sha256 {
         tokio::fs::remove_file(&part).await.ok();
         bail!(
@@ -203,20 +197,6 @@ async fn fetch_from(
     }
     file.flush().await?;
     Ok(())
-}
-
-async fn hash_of(path: &Path) -> anyhow::Result<String> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buffer).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// `dir/path`, refusing a path from the server that would land outside `dir`.

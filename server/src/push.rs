@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use futures::TryStreamExt;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::file_transfer::{file_bar, sha256_of};
 
 /// Bytes per request: bounded memory on both sides, and a dropped connection costs at most
 /// this much to resend.
@@ -129,15 +130,8 @@ pub async fn run(push: Push) -> anyhow::Result<()> {
     let bars = MultiProgress::new();
     for (relative, full) in &files {
         let size = tokio::fs::metadata(full).await?.len();
-        let bar = bars.add(ProgressBar::new(size));
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:30!} {bar:30} {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} eta {eta}",
-            )
-            .expect("a valid template"),
-        );
-        bar.set_message(relative.clone());
-        let sha256 = hash_file(full, &bar).await?;
+        let bar = file_bar(&bars, size, relative);
+        let sha256 = sha256_of(full).await?;
         match present.iter().find(|(path, _)| path == relative) {
             Some((_, existing)) if *existing == sha256 => {
                 bar.finish_with_message(format!("{relative} (already there)"));
@@ -284,21 +278,6 @@ fn list_files(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     }
     found.sort();
     Ok(found)
-}
-
-async fn hash_file(path: &Path, bar: &ProgressBar) -> anyhow::Result<String> {
-    bar.set_prefix("hashing");
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 #[allow(clippy::too_many_arguments)]
