@@ -4,46 +4,13 @@
 mod common;
 
 use common::{Auth, TestApp};
-use domain::entities::{access_request, file, license_offer, membership, model, model_version};
+use domain::entities::{access_request, license_offer, membership};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 on_each_database!(
     a_gated_file_opens_once_the_publisher_approves,
     an_organization_request_opens_the_files_to_its_members_only,
 );
-
-async fn gated(app: &TestApp) -> (license_offer::Model, String) {
-    let listing = model::Entity::find()
-        .filter(model::Column::Slug.eq("iris-species"))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let offer = license_offer::Entity::find()
-        .filter(license_offer::Column::ModelId.eq(listing.id))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let version = model_version::Entity::find()
-        .filter(model_version::Column::ModelId.eq(listing.id))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let file = file::Entity::find()
-        .filter(file::Column::VersionId.eq(version.id))
-        .filter(file::Column::IsDemo.eq(false))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let url = format!(
-        "/api/v1/models/sklearn-lab/iris-species/versions/{}/files/{}",
-        version.version, file.path
-    );
-    (offer, url)
-}
 
 fn accept_body(offer: &license_offer::Model, org: Option<&str>) -> String {
     let sha = domain::licensing::offers::terms_sha256(&offer.terms);
@@ -79,7 +46,7 @@ async fn decide_all(app: &TestApp, admin: &str, approve: bool) {
 }
 
 async fn a_gated_file_opens_once_the_publisher_approves(app: TestApp) {
-    let (offer, file) = gated(&app).await;
+    let (offer, file) = common::sold_file(&app, "iris-species").await;
     let boss = admin(&app).await;
     let asker = app.sign_up("asker").await;
     assert_eq!(app.api_get(&file, Auth::Cookie(&asker)).await.status(), 403);
@@ -173,7 +140,7 @@ async fn a_gated_file_opens_once_the_publisher_approves(app: TestApp) {
 }
 
 async fn an_organization_request_opens_the_files_to_its_members_only(app: TestApp) {
-    let (offer, file) = gated(&app).await;
+    let (offer, file) = common::sold_file(&app, "iris-species").await;
     let boss = admin(&app).await;
     let alice = app.sign_up("alice").await;
     let created = app

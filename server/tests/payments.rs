@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Auth, TestApp};
-use domain::entities::{file, license, license_offer, model, model_version, order};
+use domain::entities::{license, order};
 use domain::payments::shapes;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -20,47 +20,6 @@ on_each_database!(
 fn path_of(url: &str) -> String {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     after_scheme[after_scheme.find('/').unwrap_or(after_scheme.len())..].to_owned()
-}
-
-async fn listing(app: &TestApp, slug: &str) -> model::Model {
-    model::Entity::find()
-        .filter(model::Column::Slug.eq(slug))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-/// The download address of a file the licence is needed for.
-async fn licensed_file(app: &TestApp, slug: &str) -> String {
-    let listing = listing(app, slug).await;
-    let version = model_version::Entity::find()
-        .filter(model_version::Column::ModelId.eq(listing.id))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let file = file::Entity::find()
-        .filter(file::Column::VersionId.eq(version.id))
-        .filter(file::Column::IsDemo.eq(false))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    format!(
-        "/api/v1/models/tabular-works/{slug}/versions/{}/files/{}",
-        version.version, file.path
-    )
-}
-
-async fn offer_of(app: &TestApp, slug: &str) -> license_offer::Model {
-    let listing = listing(app, slug).await;
-    license_offer::Entity::find()
-        .filter(license_offer::Column::ModelId.eq(listing.id))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 /// Buys `offer` as the holder of `cookie` through the test checkout; returns the order.
@@ -153,7 +112,7 @@ async fn licences_of(app: &TestApp, order: &order::Model) -> Vec<license::Model>
 }
 
 async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
-    let file = licensed_file(&app, "diabetes-progression").await;
+    let file = common::sold_file(&app, "diabetes-progression").await.1;
     let buyer = app.sign_up("buyer").await;
     let stranger = app.sign_up("stranger").await;
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
@@ -171,7 +130,7 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
         "and shows its terms before paying"
     );
 
-    let offer = offer_of(&app, "diabetes-progression").await;
+    let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let order = buy(&app, &buyer, offer.id).await;
     assert_eq!(order.status, "paid");
     let licences = licences_of(&app, &order).await;
@@ -282,9 +241,9 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
 }
 
 async fn an_administrator_refunds_an_order(app: TestApp) {
-    let file = licensed_file(&app, "diabetes-progression").await;
+    let file = common::sold_file(&app, "diabetes-progression").await.1;
     let buyer = app.sign_up("buyer").await;
-    let offer = offer_of(&app, "diabetes-progression").await;
+    let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let order = buy(&app, &buyer, offer.id).await;
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 200);
     let admin = app.sign_up("boss").await;
@@ -332,7 +291,7 @@ async fn an_administrator_refunds_an_order(app: TestApp) {
 
 async fn only_genuine_events_change_anything(app: TestApp) {
     let buyer = app.sign_up("buyer").await;
-    let offer = offer_of(&app, "diabetes-progression").await;
+    let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let order = buy(&app, &buyer, offer.id).await;
     let intent = order.payment_intent.clone().unwrap();
     let refund = refund_event(&intent, order.amount_minor);
@@ -417,10 +376,10 @@ async fn bazaar_pull_downloads_what_the_licence_opens(app: TestApp) {
     let demo = dir.path().join("model.onnx");
     assert!(demo.exists(), "the free demo file came anyway");
 
-    let offer = offer_of(&app, "diabetes-progression").await;
+    let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let order = buy(&app, &buyer, offer.id).await;
     // An interrupted earlier run left half of a file: pull continues from there.
-    let file = licensed_file(&app, "diabetes-progression").await;
+    let file = common::sold_file(&app, "diabetes-progression").await.1;
     let whole = app
         .api_get(&file, Auth::Bearer(&token))
         .await

@@ -6,7 +6,7 @@ mod common;
 
 use common::fake_stripe::{self, FakeStripe, SignedEvent};
 use common::{Auth, Db, TestApp};
-use domain::entities::{file, license, license_offer, model, model_version, order};
+use domain::entities::{license, order};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use server::config::PaymentsMode;
 
@@ -49,41 +49,6 @@ async fn stripe_app(db: Db) -> Option<(TestApp, FakeStripe)> {
     })
     .await?;
     Some((app, stripe))
-}
-
-async fn paid_offer(app: &TestApp) -> license_offer::Model {
-    let listing = model::Entity::find()
-        .filter(model::Column::Slug.eq("diabetes-progression"))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    license_offer::Entity::find()
-        .filter(license_offer::Column::ModelId.eq(listing.id))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-async fn licensed_file(app: &TestApp, offer: &license_offer::Model) -> String {
-    let version = model_version::Entity::find()
-        .filter(model_version::Column::ModelId.eq(offer.model_id))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let file = file::Entity::find()
-        .filter(file::Column::VersionId.eq(version.id))
-        .filter(file::Column::IsDemo.eq(false))
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    format!(
-        "/api/v1/models/tabular-works/diabetes-progression/versions/{}/files/{}",
-        version.version, file.path
-    )
 }
 
 /// Opens a checkout for `buyer`; returns the session the order opened at Stripe.
@@ -132,8 +97,7 @@ async fn licence_of(app: &TestApp, session: &str) -> Vec<license::Model> {
 }
 
 async fn a_stripe_purchase_grants_until_the_refund(app: TestApp, stripe: FakeStripe) {
-    let offer = paid_offer(&app).await;
-    let file = licensed_file(&app, &offer).await;
+    let (offer, file) = common::sold_file(&app, "diabetes-progression").await;
     let buyer = app.sign_up("buyer").await;
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
     // The publisher has finished payout onboarding: the sale is a destination charge.
@@ -222,7 +186,7 @@ enum Story {
 }
 
 async fn any_delivery_order_ends_in_the_state_stripe_reported(app: TestApp, stripe: FakeStripe) {
-    let offer = paid_offer(&app).await;
+    let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let stories = [
         Story::Paid,
         Story::Refunded,
@@ -311,7 +275,7 @@ async fn any_delivery_order_ends_in_the_state_stripe_reported(app: TestApp, stri
 }
 
 async fn a_failed_fulfilment_is_retried_and_grants_once(app: TestApp, stripe: FakeStripe) {
-    let offer = paid_offer(&app).await;
+    let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let buyer = app.sign_up("buyer").await;
     let session = open_checkout(&app, &buyer, offer.id).await;
     let events = stripe.complete_checkout(&session);
@@ -349,7 +313,7 @@ async fn a_failed_fulfilment_is_retried_and_grants_once(app: TestApp, stripe: Fa
 }
 
 async fn events_never_delivered_are_reconciled(app: TestApp, stripe: FakeStripe) {
-    let offer = paid_offer(&app).await;
+    let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let buyer = app.sign_up("buyer").await;
     let session = open_checkout(&app, &buyer, offer.id).await;
     let _lost = stripe.complete_checkout(&session); // never delivered

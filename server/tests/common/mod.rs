@@ -424,3 +424,49 @@ pub async fn make_admin(app: &TestApp, username: &str) {
     row.is_admin = Set(true);
     row.update(&app.state.db).await.unwrap();
 }
+
+/// A seeded listing's first offer, and the download address of a file of its first version
+/// that only a licence opens (not its demo file).
+pub async fn sold_file(
+    app: &TestApp,
+    slug: &str,
+) -> (domain::entities::license_offer::Model, String) {
+    use domain::entities::{file, license_offer, model, model_version, user};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let db = &app.state.db;
+    let listing = model::Entity::find()
+        .filter(model::Column::Slug.eq(slug))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("a seeded listing");
+    let owner = user::Entity::find_by_id(listing.owner_id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let offer = license_offer::Entity::find()
+        .filter(license_offer::Column::ModelId.eq(listing.id))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("the listing's offer");
+    let version = model_version::Entity::find()
+        .filter(model_version::Column::ModelId.eq(listing.id))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let file = file::Entity::find()
+        .filter(file::Column::VersionId.eq(version.id))
+        .filter(file::Column::IsDemo.eq(false))
+        .one(db)
+        .await
+        .unwrap()
+        .expect("a file only a licence opens");
+    let url = format!(
+        "/api/v1/models/{}/{slug}/versions/{}/files/{}",
+        owner.username, version.version, file.path
+    );
+    (offer, url)
+}
