@@ -337,7 +337,7 @@ def accept(out):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     write(f"{out}/bundle.tar.gz", buf.getvalue())
-    # Real text from this machine: the Python standard library's sources and licence files.
+    # Real text from this machine: the Python standard library's sources and license files.
     stdlib = sysconfig.get_paths()["stdlib"]
     taken = 0
     for root, dirs, files in sorted(os.walk(stdlib)):

@@ -13,11 +13,11 @@ use crate::names::username_key;
 /// How a model may be obtained. Stored by name in `license_offers.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LicenseKind {
-    /// Free to download under an open licence (SPDX id).
+    /// Free to download under an open license (SPDX id).
     Open,
     /// Free, but the publisher approves each request.
     Gated,
-    /// One payment, perpetual licence.
+    /// One payment, perpetual license.
     Paid,
     /// Recurring monthly payment.
     Subscription,

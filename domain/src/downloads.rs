@@ -1,7 +1,7 @@
 //! Who may see a listing and download which of its files: the one place that decides it, for
 //! the model page's buttons, the download route, the REST API, `bazaar pull` and any download
 //! route added later. A version's demo file and every file of an openly licensed listing are
-//! free; the rest needs an active licence of the caller or of one of their organizations
+//! free; the rest needs an active license of the caller or of one of their organizations
 //! that covers the version; publishers always reach their own files, drafts included.
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -48,7 +48,7 @@ pub struct Rights {
     pub open: bool,
     /// Kinds of the listing's active offers, to say what would unlock a file.
     offered: Vec<LicenseKind>,
-    /// The caller's licences for this listing, their organizations' included, usable now.
+    /// The caller's licenses for this listing, their organizations' included, usable now.
     licenses: Vec<license::Model>,
 }
 
@@ -57,7 +57,7 @@ pub struct Rights {
 pub enum FileAccess {
     /// Anyone may fetch it (shared caches may keep it).
     Free,
-    /// The caller's licence or publisher rights cover it.
+    /// The caller's license or publisher rights cover it.
     Entitled,
     /// Not for this caller, with what would change that.
     Refused(String),
@@ -120,14 +120,14 @@ impl Rights {
         FileAccess::Refused(self.refusal())
     }
 
-    /// Whether one of the caller's licences covers `version`.
+    /// Whether one of the caller's licenses covers `version`.
     pub fn covers(&self, version: &model_version::Model) -> bool {
         self.licenses
             .iter()
-            .any(|licence| licensing::covers(licence, version))
+            .any(|license| licensing::covers(license, version))
     }
 
-    /// The caller's usable licences for this listing.
+    /// The caller's usable licenses for this listing.
     pub fn licenses(&self) -> &[license::Model] {
         &self.licenses
     }
@@ -137,7 +137,7 @@ impl Rights {
         let gated = self.offered.contains(&LicenseKind::Gated);
         match (priced, gated, self.licenses.is_empty()) {
             (_, _, false) => {
-                "your licence does not cover this version; its demo file is free".into()
+                "your license does not cover this version; its demo file is free".into()
             }
             (true, _, true) => {
                 "buy a license for this model to download it; its demo file is free".into()
@@ -172,7 +172,7 @@ async fn may_see(
     })
 }
 
-/// `user`'s licences for `model_id`, their organizations' included, active and unexpired now.
+/// `user`'s licenses for `model_id`, their organizations' included, active and unexpired now.
 async fn usable_licenses(
     db: &impl ConnectionTrait,
     user: &user::Model,

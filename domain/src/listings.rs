@@ -5,13 +5,14 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    QueryOrder, TransactionTrait,
 };
 
 use crate::audit::{self, Action, Actor};
 use crate::catalog::find_user;
 use crate::entities::{file, model, model_version, user};
 use crate::error::{DomainError, DomainResult};
+use crate::licensing::offers::{self, OfferInput};
 use crate::orgs::can_publish_as;
 use crate::publishing::{self, NewModel};
 use crate::state::AppState;
@@ -64,13 +65,16 @@ pub struct ListingFields<'a> {
     pub card: &'a str,
 }
 
-/// Creates a draft listing under `owner` (the caller, or one of their organizations).
+/// Creates a draft listing under `owner` (the caller, or one of their organizations), with
+/// its first offer when one is given, so that it is never published "unavailable". The offer
+/// is checked before anything is written, and the listing and its offer land together.
 pub async fn create(
     state: &AppState,
     user: &user::Model,
     owner: &str,
     slug: &str,
     fields: ListingFields<'_>,
+    offer: Option<&OfferInput<'_>>,
 ) -> DomainResult<model::Model> {
     let owner_row = find_user(&state.db, owner)
         .await?
@@ -82,8 +86,13 @@ pub async fn create(
             format!("you cannot publish as {}", owner_row.username)
         }));
     }
-    publishing::create_model(
-        &state.db,
+    // No versions yet: every version so far is SemVer, as `offers::is_semver_listing` finds.
+    let offer = offer
+        .map(|input| offers::check(input, true).map(|terms| (terms, input.terms)))
+        .transpose()?;
+    let txn = state.db.begin().await?;
+    let listing = publishing::create_model(
+        &txn,
         NewModel {
             owner_id: owner_row.id,
             slug,
@@ -94,7 +103,12 @@ pub async fn create(
             card: fields.card,
         },
     )
-    .await
+    .await?;
+    if let Some((terms, text)) = offer {
+        offers::add(&txn, listing.id, &terms, text).await?;
+    }
+    txn.commit().await?;
+    Ok(listing)
 }
 
 /// Replaces the listing's descriptive fields (the slug stays: links depend on it).
@@ -183,6 +197,15 @@ pub async fn create_version(
     changelog: &str,
 ) -> DomainResult<model_version::Model> {
     let (_, listing) = find_for_publisher(state, user, owner, slug).await?;
+    if semver::Version::parse(version).is_err()
+        && offers::sells_until_next_major(&state.db, listing.id).await?
+    {
+        return Err(DomainError::invalid(
+            "version",
+            "this model is sold for every version up to the next major, so its versions are \
+             numbered in SemVer (like 1.2.0)",
+        ));
+    }
     publishing::create_version(&state.db, listing.id, version, changelog).await
 }
 
@@ -229,7 +252,7 @@ pub async fn publish_version(
         )));
     }
     let listing = adopt_readme(state, listing, &draft).await?;
-    mark_demo(state, &listing, &draft).await?;
+    publishing::mark_demo(&state.db, &listing, &draft).await?;
     let published = publishing::publish_version(&state.db, draft).await?;
     if !listing.is_published {
         publishing::publish_model(&state.db, listing).await?;
@@ -273,60 +296,6 @@ async fn adopt_readme(
     let mut row: model::ActiveModel = listing.into();
     row.card = Set(card);
     Ok(row.update(&state.db).await?)
-}
-
-/// Marks the file the card's `demo:` block names as the version's public demo. It must be
-/// an ONNX file of this version, since the page runs it.
-async fn mark_demo(
-    state: &AppState,
-    listing: &model::Model,
-    draft: &model_version::Model,
-) -> DomainResult<()> {
-    let Some(demo_file) = crate::card::demo_file(&listing.card) else {
-        return Ok(());
-    };
-    let file = file::Entity::find()
-        .filter(file::Column::VersionId.eq(draft.id))
-        .filter(file::Column::Path.eq(&demo_file))
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| {
-            DomainError::Conflict(format!(
-                "the model card's demo names '{demo_file}', which version {} does not have",
-                draft.version
-            ))
-        })?;
-    if file.format != "onnx" {
-        return Err(DomainError::Conflict(format!(
-            "the demo file '{demo_file}' must be an ONNX model, not {}",
-            file.format
-        )));
-    }
-    // A licence must sell something the free demo does not give away.
-    let sold = crate::catalog::active_offers(&state.db, vec![listing.id])
-        .await?
-        .iter()
-        .any(|o| o.kind != crate::catalog::LicenseKind::Open.as_str());
-    if sold {
-        let twin = file::Entity::find()
-            .filter(file::Column::VersionId.eq(draft.id))
-            .filter(file::Column::Sha256.eq(&file.sha256))
-            .filter(file::Column::Id.ne(file.id))
-            .one(&state.db)
-            .await?;
-        if let Some(twin) = twin {
-            return Err(DomainError::Conflict(format!(
-                "the demo file '{demo_file}' is byte-identical to '{}', which the licence sells: \
-                 the free demo of a paid or gated model must be a different, smaller or coarser \
-                 model",
-                twin.path
-            )));
-        }
-    }
-    let mut row: file::ActiveModel = file.into();
-    row.is_demo = Set(true);
-    row.update(&state.db).await?;
-    Ok(())
 }
 
 /// A listing with its versions and their files, as its publisher sees it (drafts included).

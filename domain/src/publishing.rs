@@ -220,6 +220,61 @@ where
     }
 }
 
+/// Marks the file the card's `demo:` block names as the version's public demo. It must be
+/// an ONNX file of this version, since the page runs it. Publishers' versions and the seed
+/// both pass through here, after the listing's offers are in place.
+pub async fn mark_demo(
+    db: &impl ConnectionTrait,
+    listing: &model::Model,
+    draft: &model_version::Model,
+) -> DomainResult<()> {
+    let Some(demo_file) = crate::card::demo_file(&listing.card) else {
+        return Ok(());
+    };
+    let file = file::Entity::find()
+        .filter(file::Column::VersionId.eq(draft.id))
+        .filter(file::Column::Path.eq(&demo_file))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            DomainError::Conflict(format!(
+                "the model card's demo names '{demo_file}', which version {} does not have",
+                draft.version
+            ))
+        })?;
+    if file.format != "onnx" {
+        return Err(DomainError::Conflict(format!(
+            "the demo file '{demo_file}' must be an ONNX model, not {}",
+            file.format
+        )));
+    }
+    // A license must sell something the free demo does not give away.
+    let sold = crate::catalog::active_offers(db, vec![listing.id])
+        .await?
+        .iter()
+        .any(|o| o.kind != crate::catalog::LicenseKind::Open.as_str());
+    if sold {
+        let twin = file::Entity::find()
+            .filter(file::Column::VersionId.eq(draft.id))
+            .filter(file::Column::Sha256.eq(&file.sha256))
+            .filter(file::Column::Id.ne(file.id))
+            .one(db)
+            .await?;
+        if let Some(twin) = twin {
+            return Err(DomainError::Conflict(format!(
+                "the demo file '{demo_file}' is byte-identical to '{}', which the license sells: \
+                 the free demo of a paid or gated model must be a different, smaller or coarser \
+                 model",
+                twin.path
+            )));
+        }
+    }
+    let mut row: file::ActiveModel = file.into();
+    row.is_demo = Set(true);
+    row.update(db).await?;
+    Ok(())
+}
+
 pub async fn publish_version(
     db: &impl ConnectionTrait,
     version: model_version::Model,

@@ -41,7 +41,7 @@ pub struct SeedModel {
     pub license: String,
     pub spdx: Option<String>,
     pub price_cents: i64,
-    /// The terms a gated or priced licence is granted under.
+    /// The terms a gated or priced license is granted under.
     #[serde(default)]
     pub terms: String,
     pub version: String,
@@ -151,16 +151,14 @@ async fn seed_model(
     )
     .await?;
     let version = publishing::create_version(db, model.id, &m.version, &m.changelog).await?;
-    // As for publishers' versions, the card's `demo:` block names the demo file.
-    let demo_file = crate::card::demo_file(card);
     for name in &m.files {
-        let bytes = Bytes::from_static(read(name)?);
-        let is_demo = demo_file.as_deref() == Some(name.as_str());
-        let body = futures::stream::iter([Ok(bytes)]);
-        publishing::add_file(db, &state.storage, &version, name, body, is_demo).await?;
+        let body = futures::stream::iter([Ok(Bytes::from_static(read(name)?))]);
+        publishing::add_file(db, &state.storage, &version, name, body, false).await?;
     }
-    publishing::publish_version(db, version).await?;
     offers::add(db, model.id, &offer, &m.terms).await?;
+    // The same demo rule as a publisher's version: a sold model's demo must differ from it.
+    publishing::mark_demo(db, &model, &version).await?;
+    publishing::publish_version(db, version).await?;
     publishing::publish_model(db, model).await?;
     txn.commit().await?;
     Ok(())

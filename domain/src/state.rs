@@ -31,7 +31,7 @@ pub struct AppState {
     pub upload_policy: UploadPolicy,
     /// The payment provider (if any) and how webhook events are checked.
     pub payments: Payments,
-    /// The key licences are signed with. A key of this process alone until start-up loads the
+    /// The key licenses are signed with. A key of this process alone until start-up loads the
     /// stored ones (`SigningKeys::load_or_create`), which needs the migrated schema.
     pub license_keys: Arc<SigningKeys>,
 }

@@ -81,6 +81,8 @@ test('every page fits a phone, signed out and signed in as an admin who publishe
   await page.getByTestId('slug').fill(model);
   await page.getByTestId('name').fill('A model with a long name for a narrow screen');
   await page.getByTestId('task').selectOption('tabular');
+  await page.getByTestId('offer-kind').selectOption('open');
+  await page.getByTestId('offer-spdx').selectOption('MIT');
   await page.getByTestId('create-model').click();
   await expect(page).toHaveURL(new RegExp(`/${me}/${model}/upload$`));
   if (info.project.name === 'hydrated') {

@@ -26,6 +26,10 @@ async function newListing(page: Page, info: TestInfo, stem = 'mae') {
   await page.getByTestId('name').fill('Iris in ONNX');
   await page.getByTestId('summary').fill('Tells iris species apart from four measurements.');
   await page.getByTestId('task').selectOption('tabular');
+  // The listing is sold from the start, so its first version is never "unavailable".
+  await page.getByTestId('offer-kind').selectOption('paid');
+  await page.getByTestId('offer-price').fill('5.00');
+  await page.getByTestId('offer-terms').fill('Use in one product.');
   await page.getByTestId('tags').fill('onnx, tabular');
   await page.getByTestId('card').fill(card);
   await page.getByTestId('create-model').click();
@@ -108,8 +112,8 @@ test('a publisher uploads files, publishes the version and sees them listed', as
   // The uploaded README is the card now.
   await expect(page.getByText('A tiny classifier.')).toBeVisible();
 
-  // The publisher may download every file; a visitor only the card's demo file until the
-  // model has a license offer.
+  // The publisher may download every file; a visitor only the card's demo file, since the
+  // model is sold.
   await expect(files.getByTestId('download')).toHaveCount(2);
   const fileUrl = (file: string) => `/api/v1/models/${owner}/${slug}/versions/1.0.0/files/${file}`;
   expect((await request.get(fileUrl('model.onnx'))).status()).toBe(200);

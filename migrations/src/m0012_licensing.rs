@@ -1,5 +1,5 @@
 //! Licensing and payments: the terms each offer sells, orders opened with a payment provider,
-//! the licences they grant (one per paid checkout session, by a unique key), gated-access
+//! the licenses they grant (one per paid checkout session, by a unique key), gated-access
 //! requests, the raw webhook events (deduplicated by id), the provider's customers and payout
 //! accounts, the test-mode provider's objects, and the leases that keep each periodic job to
 //! one instance.
@@ -13,7 +13,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // SQLite adds one column per statement.
         for column in [
-            // `individual` or `organization`: who a priced licence is for.
+            // `individual` or `organization`: who a priced license is for.
             ColumnDef::new(LicenseOffers::Seat)
                 .string_len(16)
                 .not_null()
@@ -67,7 +67,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Orders::Table)
                     .col(pk_auto(Orders::Id).big_integer())
-                    // Who paid, and whose licence it is (the same account, or their organization).
+                    // Who paid, and whose license it is (the same account, or their organization).
                     .col(big_integer(Orders::BuyerId))
                     .col(big_integer(Orders::LicenseeId))
                     .col(big_integer(Orders::ModelId))
@@ -337,7 +337,7 @@ async fn index<T: IntoIden + Copy, C: IntoIden + Copy>(
     manager.create_index(index.to_owned()).await
 }
 
-/// Orders, licences and requests outlive nothing they refer to: an account's go with it.
+/// Orders, licenses and requests outlive nothing they refer to: an account's go with it.
 fn to_user<T: IntoIden + Copy, C: IntoIden + Copy>(
     table: T,
     column: C,

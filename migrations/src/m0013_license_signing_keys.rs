@@ -1,4 +1,4 @@
-//! The keys licence keys are signed with, kept in the database so that every instance signs
+//! The keys license keys are signed with, kept in the database so that every instance signs
 //! with the same one. The unique generation lets instances starting (or rotating) at the same
 //! moment agree on one newest key.
 use sea_orm_migration::{prelude::*, schema::*};

@@ -1,6 +1,6 @@
 """Writes domain/data/common-passwords.txt: passwords too common to allow.
 
-Source: the frequency-ranked password list in the `zxcvbn` package (MIT licence, from
+Source: the frequency-ranked password list in the `zxcvbn` package (MIT license, from
 leaked-password corpora). Only entries of at least 8 characters are kept, since shorter
 ones fail the length rule anyway.
 

@@ -8,6 +8,8 @@ Everything is written under ``seed/``:
 
 * ``seed/<slug>/model.onnx`` -- the model, exported by hand with ``onnx.helper``
   (opset 17, IR version 8, float32, standard ONNX operators only);
+* ``seed/<slug>/demo.onnx`` -- for the priced models, the free demo: a coarser model
+  over the same input, so that the license sells something the demo does not give away;
 * ``seed/<slug>/README.md``  -- the model card (YAML front matter + markdown);
 * ``seed/<slug>/config.json`` -- input/output names, shapes and preprocessing;
 * ``seed/<slug>/labels.txt`` / ``vocab.txt`` where relevant;
@@ -71,14 +73,19 @@ class GraphBuilder:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
 
-    def const(self, name: str, value: np.ndarray) -> str:
-        array = np.ascontiguousarray(value, dtype=np.float32)
+    def const(self, name: str, value: np.ndarray, dtype=np.float32) -> str:
+        array = np.ascontiguousarray(value, dtype=dtype)
         self.initializers.append(numpy_helper.from_array(array, name=name))
         return name
 
     def op(self, op_type: str, inputs: list[str], output: str, **attrs) -> str:
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, **attrs))
         return output
+
+    def select(self, x: str, columns: list[int]) -> str:
+        """The given input columns only (Gather on axis 1): a coarser model's view."""
+        indices = self.const("selected.columns", np.array(columns), dtype=np.int64)
+        return self.op("Gather", [x, indices], "selected", axis=1)
 
     def standardise(self, x: str, scaler: StandardScaler) -> str:
         """(x - mean) / scale, i.e. a StandardScaler folded into the graph."""
@@ -159,6 +166,7 @@ class SeedModel:
     license: str  # open | gated | paid | subscription
     spdx: str | None
     price_cents: int
+    terms: str = ""
     files: list[str] = field(default_factory=list)
 
 
@@ -194,6 +202,7 @@ def model_card(
     demo_input: str,
     labels: str | None,
     body: str,
+    demo_file: str = "model.onnx",
 ) -> str:
     labels_line = f"  labels: {labels}\n" if labels else ""
     front = (
@@ -205,7 +214,7 @@ def model_card(
         f"datasets:\n{yaml_list(datasets)}\n"
         f"metrics:\n{yaml_list(metrics)}\n"
         "demo:\n"
-        "  file: model.onnx\n"
+        f"  file: {demo_file}\n"
         f"  task: {pipeline_tag}\n"
         f"  input: {demo_input}\n"
         f"{labels_line}"
@@ -214,18 +223,32 @@ def model_card(
     return front + body.strip() + "\n"
 
 
-def licence_section(seed: SeedModel) -> str:
+def demo_section(rows: list[tuple[str, str, str]], header: tuple[str, str], adds: str) -> str:
+    """The card's account of what the free demo is and what the license adds."""
+    table = "\n".join(f"| {file} | {used} | {score} |" for file, used, score in rows)
+    return f"""## Free demo and what the license adds
+
+The page runs `demo.onnx`, a free and coarser model over the same input, so you
+can try the model before buying. {adds}
+
+| file | {header[0]} | {header[1]} |
+| --- | --- | --- |
+{table}
+"""
+
+
+def license_section(seed: SeedModel) -> str:
     if seed.license == "open":
-        return f"Released under the `{seed.spdx}` licence."
+        return f"Released under the `{seed.spdx}` license."
     if seed.license == "gated":
         return (
-            f"Released under the `{seed.spdx}` licence; on Bazaar, downloads are gated "
+            f"Released under the `{seed.spdx}` license; on Bazaar, downloads are gated "
             "and need the publisher's approval."
         )
     dollars = f"${seed.price_cents / 100:.2f}"
     if seed.license == "paid":
-        return f"Commercial licence sold on Bazaar for a one-time {dollars} (USD)."
-    return f"Commercial licence sold on Bazaar as a {dollars} (USD) monthly subscription."
+        return f"Commercial license sold on Bazaar for a one-time {dollars} (USD)."
+    return f"Commercial license sold on Bazaar as a {dollars} (USD) monthly subscription."
 
 
 # --------------------------------------------------------------------------
@@ -242,7 +265,7 @@ def digit_classifier(out: Path) -> SeedModel:
         task="image-classification",
         tags=["onnx", "mlp", "digits", "vision"],
         license="open",
-        spdx="mit",
+        spdx="MIT",
         price_cents=0,
     )
     data = load_digits()
@@ -341,9 +364,9 @@ Trained on one small data set of carefully centred, size-normalised digits.
 Off-centre, thin or very bold drawings, other alphabets and anything that is
 not a digit are still forced into one of the ten classes.
 
-## Licence
+## License
 
-{licence_section(seed)}
+{license_section(seed)}
 
 ## How to run
 
@@ -383,8 +406,10 @@ def iris_species(out: Path) -> SeedModel:
         task="tabular-classification",
         tags=["onnx", "logistic-regression", "iris", "tabular"],
         license="gated",
-        spdx="cc-by-4.0",
+        spdx="CC-BY-4.0",
         price_cents=0,
+        terms="Research and evaluation only. Do not use this model to make decisions about "
+        "people. Cite the Iris data set (Fisher, 1936) in any publication.",
     )
     data = load_iris()
     x_train, x_test, y_train, y_test = train_test_split(
@@ -475,9 +500,9 @@ onnxruntime outputs match scikit-learn's `predict_proba` on the test split withi
 units, will still be assigned to one of the three classes. Versicolor and
 virginica overlap, so borderline flowers get split probabilities.
 
-## Licence
+## License
 
-{licence_section(seed)}
+{license_section(seed)}
 
 ## How to run
 
@@ -518,6 +543,8 @@ def diabetes_progression(out: Path) -> SeedModel:
         license="paid",
         spdx=None,
         price_cents=900,
+        terms="A perpetual license to use the model's weights in one organization's products "
+        "and services. You may not redistribute the weights themselves.",
     )
     data = load_diabetes(scaled=False)
     x_train, x_test, y_train, y_test = train_test_split(
@@ -540,6 +567,28 @@ def diabetes_progression(out: Path) -> SeedModel:
         {"bazaar.slug": seed.slug, "bazaar.version": "1.0.0", "license": "proprietary"},
     )
     assert_matches(seed.slug, run_onnx(model, "features", x_test), predicted)
+
+    # The free demo reads the same ten values but uses only the four taken without a blood
+    # test; the licensed model adds the six serum measurements.
+    demo_columns = [0, 1, 2, 3]  # age, sex, bmi, bp
+    demo_scaler = StandardScaler().fit(x_train[:, demo_columns])
+    demo_reg = Ridge(alpha=1.0).fit(demo_scaler.transform(x_train[:, demo_columns]), y_train)
+    demo_predicted = demo_reg.predict(demo_scaler.transform(x_test[:, demo_columns]))
+    demo_r2 = r2_score(y_test, demo_predicted)
+    demo_mae = mean_absolute_error(y_test, demo_predicted)
+    print(f"  [{seed.slug}] demo: test R2 {demo_r2:.4f}, MAE {demo_mae:.2f} (4 of 10 features)")
+    assert demo_r2 < r2, "the licensed model must be the better one"
+    g = GraphBuilder()
+    z = g.standardise(g.select("features", demo_columns), demo_scaler)
+    y = g.dense(z, demo_reg.coef_.reshape(-1, 1), np.array([demo_reg.intercept_]), "regression")
+    demo = build_model(
+        g, "diabetes_progression_demo",
+        "Free demo: ridge regression on the four baseline measurements that need no blood test.",
+        "features", 10, y, "progression", 1,
+        {"bazaar.slug": seed.slug, "bazaar.version": "1.0.0", "bazaar.role": "demo"},
+    )
+    assert_matches(f"{seed.slug} demo", run_onnx(demo, "features", x_test), demo_predicted)
+    write_onnx(out / "demo.onnx", demo)
 
     feature_names = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
     descriptions = [
@@ -621,15 +670,25 @@ by hand as Sub, Div, Gemm (opset 17).
 onnxruntime outputs match scikit-learn's `predict` on the test split within a
 relative 1e-5.
 
+{demo_section(
+    [
+        ("`demo.onnx` (free)", "age, sex, bmi, bp", f"{demo_r2:.4f}"),
+        ("`model.onnx` (licensed)", "all ten", f"**{r2:.4f}**"),
+    ],
+    ("measurements used", "R² on the test split"),
+    f"The license adds `model.onnx`, which also uses the six blood serum measurements "
+    f"(mean absolute error {mae:.2f} against the demo's {demo_mae:.2f}), and "
+    "`config.json` with the feature descriptions and scaling.",
+)}
 ## Limitations
 
 A linear model on 442 patients from one study explains only part of the
 variance (see R² above); individual predictions are rough. Values far outside
 the training ranges extrapolate linearly and become meaningless.
 
-## Licence
+## License
 
-{licence_section(seed)}
+{license_section(seed)}
 
 ## How to run
 
@@ -653,8 +712,9 @@ print(float(progression[0, 0]))
         '"age, sex (1/2), bmi, bp, s1..s6 as raw unscaled values"}',
         labels=None,
         body=body,
+        demo_file="demo.onnx",
     ))
-    seed.files = ["model.onnx", "config.json", "README.md"]
+    seed.files = ["model.onnx", "demo.onnx", "config.json", "README.md"]
     return seed
 
 
@@ -669,6 +729,9 @@ SENTIMENT_VOCAB = [
     "slow", "smooth", "solid", "terrible", "ugly", "unhappy", "useless", "waste", "well",
     "wonderful", "worse", "worst", "wrong",
 ]
+
+# How many of the most frequent words the free demo of the text model knows.
+DEMO_VOCAB_SIZE = 12
 
 # Hand-written training sentences: (text, 1 = positive / 0 = negative).
 SENTIMENT_SENTENCES = [
@@ -778,6 +841,8 @@ def sentiment_mini(out: Path) -> SeedModel:
         license="subscription",
         spdx=None,
         price_cents=300,
+        terms="Use of the model in your products while the subscription is active. Updates "
+        "published during the subscription are included.",
     )
     texts = [text for text, _ in SENTIMENT_SENTENCES]
     target = np.array([label for _, label in SENTIMENT_SENTENCES])
@@ -802,6 +867,28 @@ def sentiment_mini(out: Path) -> SeedModel:
         {"bazaar.slug": seed.slug, "bazaar.version": "1.0.0", "license": "proprietary"},
     )
     assert_matches(seed.slug, run_onnx(model, "token_counts", x_test), clf.predict_proba(x_test))
+
+    # The free demo reads the same counts but knows only the most frequent words.
+    frequency = x_train.sum(axis=0)
+    demo_columns = sorted(np.argsort(-frequency, kind="stable")[:DEMO_VOCAB_SIZE].tolist())
+    demo_clf = LogisticRegression(C=10.0, max_iter=1000).fit(x_train[:, demo_columns], y_train)
+    demo_accuracy = accuracy_score(y_test, demo_clf.predict(x_test[:, demo_columns]))
+    print(f"  [{seed.slug}] demo: test accuracy {demo_accuracy:.4f} ({DEMO_VOCAB_SIZE} words)")
+    weight = np.concatenate([np.zeros((DEMO_VOCAB_SIZE, 1)), demo_clf.coef_.T], axis=1)
+    g = GraphBuilder()
+    logits = g.dense(g.select("token_counts", demo_columns), weight,
+                     np.array([0.0, demo_clf.intercept_[0]]), "logits")
+    demo = build_model(
+        g, "sentiment_mini_demo",
+        f"Free demo: logistic regression over the {DEMO_VOCAB_SIZE} most frequent words.",
+        "token_counts", len(SENTIMENT_VOCAB), g.op("Softmax", [logits], "softmax", axis=1),
+        "probabilities", 2,
+        {"bazaar.slug": seed.slug, "bazaar.version": "1.0.0", "bazaar.role": "demo"},
+    )
+    assert_matches(f"{seed.slug} demo", run_onnx(demo, "token_counts", x_test),
+                   demo_clf.predict_proba(x_test[:, demo_columns]))
+    write_onnx(out / "demo.onnx", demo)
+    demo_words = ", ".join(f"`{SENTIMENT_VOCAB[i]}`" for i in demo_columns)
 
     vocab_size = len(SENTIMENT_VOCAB)
     write_onnx(out / "model.onnx", model)
@@ -867,15 +954,25 @@ the logistic sigmoid (Gemm, Softmax; opset 17).
 With only {len(y_test)} test sentences this figure is very noisy.
 onnxruntime outputs match scikit-learn's `predict_proba` on the test split within 1e-5.
 
+{demo_section(
+    [
+        ("`demo.onnx` (free)", f"{DEMO_VOCAB_SIZE} most frequent", f"{demo_accuracy:.4f}"),
+        ("`model.onnx` (licensed)", f"all {vocab_size}", f"**{accuracy:.4f}**"),
+    ],
+    ("words known", "accuracy on the test split"),
+    f"The demo only knows {demo_words}; the license adds `model.onnx`, which "
+    f"knows all {vocab_size} words of `vocab.txt`, and `config.json` with the "
+    "tokenisation rules.",
+)}
 ## Limitations
 
 Tiny hand-written training set, English only, {vocab_size}-word vocabulary, no
 word order: "not bad" counts as "not" plus "bad". Sarcasm, domain jargon and
 longer texts are out of reach.
 
-## Licence
+## License
 
-{licence_section(seed)}
+{license_section(seed)}
 
 ## How to run
 
@@ -909,8 +1006,9 @@ print(dict(zip(open("labels.txt").read().split(), probabilities[0].tolist())))
         'preprocessing: "lowercase, tokens matching [a-z\']+, counts over vocab.txt"}',
         labels="labels.txt",
         body=body,
+        demo_file="demo.onnx",
     ))
-    seed.files = ["model.onnx", "labels.txt", "vocab.txt", "config.json", "README.md"]
+    seed.files = ["model.onnx", "demo.onnx", "labels.txt", "vocab.txt", "config.json", "README.md"]
     return seed
 
 
@@ -946,6 +1044,9 @@ def write_catalog(path: Path, models: list[SeedModel]) -> None:
         assert m.owner in usernames, m.owner
         assert (m.price_cents > 0) == (m.license in ("paid", "subscription")), m.slug
         assert (m.spdx is not None) == (m.license in ("open", "gated")), m.slug
+        assert bool(m.terms) == (m.license != "open"), m.slug
+        # A priced model's free demo is a separate, coarser model.
+        assert ("demo.onnx" in m.files) == (m.price_cents > 0), m.slug
         lines += [
             "[[model]]",
             f"owner = {toml_str(m.owner)}",
@@ -956,10 +1057,13 @@ def write_catalog(path: Path, models: list[SeedModel]) -> None:
             f"tags = {toml_list(m.tags)}",
             f"license = {toml_str(m.license)}",
         ]
-        if m.spdx is not None:
+        # A gated model's SPDX id is for its card; on Bazaar its offer is the terms.
+        if m.license == "open":
             lines.append(f"spdx = {toml_str(m.spdx)}")
+        lines.append(f"price_cents = {m.price_cents}")
+        if m.terms:
+            lines.append(f"terms = {toml_str(m.terms)}")
         lines += [
-            f"price_cents = {m.price_cents}",
             'version = "1.0.0"',
             'changelog = "Initial release."',
             f"files = {toml_list(m.files)}",

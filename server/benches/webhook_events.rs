@@ -1,6 +1,6 @@
 //! Webhook throughput: the real application on loopback receives 10,000 distinct signed
 //! `checkout.session.completed` events at concurrency 32, then a flood of 1,000 copies of one
-//! event at concurrency 32; it prints events/s, p50/p99 latency and the licence counts
+//! event at concurrency 32; it prints events/s, p50/p99 latency and the license counts
 //! (exactly 10,000, and exactly 1).
 //!
 //! `cargo bench -p server --bench webhook_events [-- --postgres postgres://user@host/db] [--events N]`
@@ -76,20 +76,20 @@ async fn main() {
         }
     );
     let (rate, p50, p99) = deliver(&client, &url, distinct).await;
-    let licences = license::Entity::find().count(&db).await.unwrap();
+    let licenses = license::Entity::find().count(&db).await.unwrap();
     println!(
-        "{events} distinct events: {rate:.0} events/s, p50 {p50:?}, p99 {p99:?}, licences {licences}"
+        "{events} distinct events: {rate:.0} events/s, p50 {p50:?}, p99 {p99:?}, licenses {licenses}"
     );
     let one = completed(orders[events]);
     let (rate, p50, p99) = deliver(&client, &url, vec![one; FLOOD]).await;
     let session = format!("cs_bench_{}", orders[events]);
-    let licences = license::Entity::find()
+    let licenses = license::Entity::find()
         .filter(license::Column::CheckoutSessionId.eq(session))
         .count(&db)
         .await
         .unwrap();
     println!(
-        "{FLOOD} copies of one event: {rate:.0} events/s, p50 {p50:?}, p99 {p99:?}, licences {licences}"
+        "{FLOOD} copies of one event: {rate:.0} events/s, p50 {p50:?}, p99 {p99:?}, licenses {licenses}"
     );
     if let Some((admin_url, name)) = postgres {
         drop(db);

@@ -35,7 +35,7 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The sender of e-mail.
     pub mail_from: String,
-    /// Encrypts the licence signing keys in the database. A secret: read only from
+    /// Encrypts the license signing keys in the database. A secret: read only from
     /// `BAZAAR_LICENSE_KEY_SECRET`, never from files, and never printed.
     #[serde(skip)]
     pub license_key_secret: Option<EncryptionSecret>,
@@ -245,7 +245,7 @@ impl Config {
 
     /// How this install takes payments: `auto` picks Stripe when a key is set, else the test
     /// mode only where nobody else can reach the site (a public install that forgot its key
-    /// must not hand out licences for pretend money).
+    /// must not hand out licenses for pretend money).
     pub fn payments_mode(&self) -> PaymentsMode {
         match self.payments {
             PaymentsMode::Auto if self.stripe_secret_key.is_some() => PaymentsMode::Stripe,
@@ -398,7 +398,7 @@ mod tests {
     }
 
     #[test]
-    fn the_licence_key_secret_comes_only_from_the_environment() {
+    fn the_license_key_secret_comes_only_from_the_environment() {
         figment::Jail::expect_with(|jail| {
             jail.clear_env();
             let config = Config::load(Path::new("config"), &Overrides::default()).unwrap();

@@ -1,4 +1,4 @@
-//! `bazaar license verify`: checks a licence key against the marketplace's public keys (a saved
+//! `bazaar license verify`: checks a license key against the marketplace's public keys (a saved
 //! key set, or the one a server serves), with no database.
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ pub const DEFAULT_KEY_SET: &str = "http://127.0.0.1:3000/.well-known/bazaar-lice
 /// The claims of `key` in words when it verifies against the key set at `public_keys` (a file
 /// or an http(s) URL); the reason it was refused otherwise.
 pub async fn run(key: &str, public_keys: &str, now: DateTime<Utc>) -> anyhow::Result<String> {
-    let refused = |e| anyhow::anyhow!("licence key refused: {e}");
+    let refused = |e| anyhow::anyhow!("license key refused: {e}");
     // Before fetching anything: what is not a key at all is refused however the keys fare.
     keys::check_shape(key).map_err(refused)?;
     let set = key_set(public_keys).await?;
@@ -51,8 +51,8 @@ fn describe(claims: &LicenseClaims) -> String {
         None => "never (perpetual)".to_owned(),
     };
     format!(
-        "valid licence key, signed by key {kid}\n\
-         licence:  {license}\n\
+        "valid license key, signed by key {kid}\n\
+         license:  {license}\n\
          licensee: {licensee} (account {licensee_id})\n\
          model:    {model} (model {model_id})\n\
          offer:    {offer_kind} (offer {offer_id})\n\

@@ -43,27 +43,27 @@ enum Command {
         /// Publish the version once every file is in.
         #[arg(long)]
         publish: bool,
-        /// List a model that has no offer yet under this licence: open, gated, paid or
+        /// List a model that has no offer yet under this license: open, gated, paid or
         /// subscription.
         #[arg(long, value_name = "KIND")]
         license: Option<String>,
-        /// The SPDX id of an open licence.
+        /// The SPDX id of an open license.
         #[arg(long)]
         spdx: Option<String>,
-        /// The price of a paid or subscription licence, e.g. 9.50.
+        /// The price of a paid or subscription license, e.g. 9.50.
         #[arg(long)]
         price: Option<String>,
         /// ISO 4217 currency of the price [default: usd].
         #[arg(long)]
         currency: Option<String>,
-        /// A file holding the licence's terms (shown before anyone accepts or pays).
+        /// A file holding the license's terms (shown before anyone accepts or pays).
         #[arg(long, value_name = "FILE")]
         terms: Option<PathBuf>,
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         endpoint: String,
     },
     /// Download a version's files into a folder, resuming partial files and checking each
-    /// SHA-256. An API token in BAZAAR_TOKEN downloads what its owner's licences open;
+    /// SHA-256. An API token in BAZAAR_TOKEN downloads what its owner's licenses open;
     /// without one, open and demo files only.
     Pull {
         /// owner/name of the model.
@@ -80,7 +80,7 @@ enum Command {
     /// Operator tasks on accounts; safe to run while a server uses the same database.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Licence keys.
+    /// License keys.
     #[command(subcommand)]
     License(LicenseCommand),
     /// Payment provider tasks.
@@ -103,7 +103,7 @@ enum PaymentsCommand {
 
 #[derive(Subcommand)]
 enum LicenseCommand {
-    /// Check a licence key offline: its signature against the marketplace's public keys, and
+    /// Check a license key offline: its signature against the marketplace's public keys, and
     /// its expiry. Prints what it licenses; exits non-zero, saying why, when it is refused.
     Verify {
         /// The key (bzr1.…), or - to read it from stdin.
@@ -139,7 +139,7 @@ enum AdminCommand {
         #[command(flatten)]
         common: CommonArgs,
     },
-    /// Make a new licence signing key; the old ones stay published, so the licences they
+    /// Make a new license signing key; the old ones stay published, so the licenses they
     /// signed still verify. Running servers switch to the new key within a minute.
     RotateLicenseKey {
         #[command(flatten)]
@@ -382,7 +382,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             let state = startup::connect_without_license_keys(&config).await?;
             let secret = config.license_key_secret.as_ref();
             let keys = domain::licensing::keys::SigningKeys::rotate(&state.db, secret).await?;
-            println!("licences are now signed with key {}", keys.kid());
+            println!("licenses are now signed with key {}", keys.kid());
         }
         AdminCommand::Token {
             username,

@@ -121,9 +121,9 @@ struct SuccessQuery {
 }
 
 /// The buyer is back from paying: fulfil now (the webhook may come later) and show their
-/// licences. Fulfilling a session only grants what its order paid for, to the order's
+/// licenses. Fulfilling a session only grants what its order paid for, to the order's
 /// licensee, so it needs no session cookie (a buyer whose log-in expired meanwhile still
-/// gets the licence).
+/// gets the license).
 async fn success(State(state): State<AppState>, Query(query): Query<SuccessQuery>) -> Response {
     match domain::payments::orders::confirm_checkout(&state, &query.session_id).await {
         Ok(order) => Redirect::to(&format!("/licenses?order={}", order.id)).into_response(),

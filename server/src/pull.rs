@@ -1,6 +1,6 @@
 //! `bazaar pull`: downloads a version's files through the REST API into a folder, resuming a
 //! partial file where it stopped (HTTP Range on `<file>.part`) and checking each file's
-//! SHA-256 before it takes its name. Files the caller's licence does not open are named with
+//! SHA-256 before it takes its name. Files the caller's license does not open are named with
 //! the server's reason.
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;

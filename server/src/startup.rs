@@ -22,7 +22,7 @@ use crate::config::{Config, LICENSE_KEY_SECRET_VAR};
 use crate::{assets, security, seed_data};
 
 /// Connects to the database and object store named by the configuration, migrates the schema
-/// and loads the licence signing keys (making the first one on a new database).
+/// and loads the license signing keys (making the first one on a new database).
 pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
     let mut state = connect_without_license_keys(config).await?;
     let keys = SigningKeys::load_or_create(&state.db, config.license_key_secret.as_ref())
@@ -32,17 +32,17 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
                 SigningKeyError::SecretMissing { .. } | SigningKeyError::WrongSecret { .. } => {
                     format!(
                         " (set {LICENSE_KEY_SECRET_VAR} to the secret the key was stored with, \
-                         or replace the key with `bazaar admin rotate-license-key`: licences it \
+                         or replace the key with `bazaar admin rotate-license-key`: licenses it \
                          signed stay valid)"
                     )
                 }
                 _ => String::new(),
             };
-            anyhow::anyhow!("loading the licence signing keys: {e}{hint}")
+            anyhow::anyhow!("loading the license signing keys: {e}{hint}")
         })?;
-    tracing::info!(kid = %keys.kid(), "loaded the licence signing keys");
+    tracing::info!(kid = %keys.kid(), "loaded the license signing keys");
     state.license_keys = Arc::new(keys);
-    // Payments come last: the test mode's deliverer grants licences with this state's keys.
+    // Payments come last: the test mode's deliverer grants licenses with this state's keys.
     let (payments, test_events) = crate::payments::configure(config, &state)?;
     state.payments = payments;
     if let Some(events) = test_events {
@@ -54,7 +54,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<AppState> {
     Ok(state)
 }
 
-/// [`connect`] without reading the licence signing keys: for replacing a key that cannot be
+/// [`connect`] without reading the license signing keys: for replacing a key that cannot be
 /// read.
 pub async fn connect_without_license_keys(config: &Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
@@ -258,9 +258,9 @@ async fn refresh_license_keys(state: AppState) {
             Ok(false) => {}
             Ok(true) => tracing::info!(
                 kid = state.license_keys.kid(),
-                "licence signing key rotated"
+                "license signing key rotated"
             ),
-            Err(e) => tracing::warn!(error = %e, "refreshing the licence signing keys"),
+            Err(e) => tracing::warn!(error = %e, "refreshing the license signing keys"),
         }
     }
 }

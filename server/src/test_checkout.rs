@@ -125,7 +125,7 @@ async fn checkout_page(
             button("settle", "The payment arrives", ""),
             button("fail", "The payment fails", "button-secondary"),
         ),
-        _ => "<p>This checkout is finished.</p><p><a href=\"/licenses\">My licences</a></p>"
+        _ => "<p>This checkout is finished.</p><p><a href=\"/licenses\">My licenses</a></p>"
             .to_owned(),
     };
     page(&css, "Checkout", body)

@@ -55,7 +55,7 @@ async fn publish(app: &TestApp, publisher: &str, owner: &str, slug: &str) {
         tags: &[],
         card: "",
     };
-    domain::listings::create(&app.state, &publisher, owner, slug, fields)
+    domain::listings::create(&app.state, &publisher, owner, slug, fields, None)
         .await
         .unwrap();
     let version =

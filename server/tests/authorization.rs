@@ -44,6 +44,7 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     ("POST /api/list_models", [Ok, Ok, Ok, Ok, Ok]),
     ("POST /api/get_model", [Ok, Ok, Ok, Ok, Ok]),
     ("POST /api/get_publisher", [Ok, Ok, Ok, Ok, Ok]),
+    ("POST /api/offer_choices", [Ok, Ok, Ok, Ok, Ok]),
     // Getting in and out.
     ("POST /api/sign_up", [Ok, Ok, Ok, Ok, Ok]),
     ("POST /api/log_in", [Ok, Ok, Ok, Ok, Ok]),
@@ -96,7 +97,7 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
         "POST /api/decide_access",
         [Unauthenticated, NotFound, NotFound, NotFound, NotFound],
     ),
-    // An offer and a licence nobody has: signed-in callers are told so.
+    // An offer and a license nobody has: signed-in callers are told so.
     (
         "POST /api/buy_license",
         [Unauthenticated, NotFound, NotFound, NotFound, NotFound],
@@ -203,7 +204,7 @@ const MATRIX: &[(&str, [Expect; 5])] = &[
     ),
     // REST API (a browser session is accepted as well as a token).
     ("GET /api/v1/whoami", [Unauthenticated, Ok, Ok, Ok, Ok]),
-    // Public: a licence's status, never its holder (this one does not exist).
+    // Public: a license's status, never its holder (this one does not exist).
     (
         "GET /api/v1/licenses/{id}/status",
         [NotFound, NotFound, NotFound, NotFound, NotFound],
@@ -410,9 +411,10 @@ impl Fixture {
             tags: &[],
             card: "",
         };
-        let listing = domain::listings::create(&app.state, &self.owner, "acme", &slug, fields)
-            .await
-            .unwrap();
+        let listing =
+            domain::listings::create(&app.state, &self.owner, "acme", &slug, fields, None)
+                .await
+                .unwrap();
         let version =
             domain::listings::create_version(&app.state, &self.owner, "acme", &slug, "1.0.0", "")
                 .await
@@ -535,7 +537,7 @@ async fn prepare(
             return (format!("/api/v1/uploads/{id}"), String::new(), None);
         }
         "/api/create_model" => format!(
-            "owner=acme&slug={}&name=New&summary=&task=other&tags=a%2C+b&card=",
+            "owner=acme&slug={}&name=New&summary=&task=other&tags=a%2C+b&card=&kind=open&spdx=MIT",
             fx.fresh_name("page")
         ),
         "/api/upload_overview" => {

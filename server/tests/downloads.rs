@@ -126,10 +126,7 @@ async fn anyone_downloads_open_files_whole_or_in_ranges(app: TestApp) {
 async fn a_priced_or_gated_model_gives_away_only_its_demo_file(app: TestApp) {
     // The demo file: the card's `demo:` block names it, so anyone may try the model.
     let demo = app
-        .get(&file_url(
-            "tabular-works/diabetes-progression",
-            "model.onnx",
-        ))
+        .get(&file_url("tabular-works/diabetes-progression", "demo.onnx"))
         .await;
     assert_eq!(demo.status(), 200);
     assert!(demo.headers()[header::CACHE_CONTROL]
@@ -138,6 +135,17 @@ async fn a_priced_or_gated_model_gives_away_only_its_demo_file(app: TestApp) {
         .starts_with("public"));
 
     for (at, path, reason) in [
+        // The licensed weights are a different, better model than the free demo.
+        (
+            "tabular-works/diabetes-progression",
+            "model.onnx",
+            "buy a license",
+        ),
+        (
+            "tabular-works/sentiment-mini",
+            "model.onnx",
+            "buy a license",
+        ),
         (
             "tabular-works/diabetes-progression",
             "config.json",
@@ -177,7 +185,19 @@ async fn a_priced_or_gated_model_gives_away_only_its_demo_file(app: TestApp) {
         1,
         "{page}"
     );
-    assert!(page.contains("/versions/1.0.0/files/model.onnx"));
+    assert!(page.contains("/versions/1.0.0/files/demo.onnx"));
+    // And it says what a license adds to the free demo, before any offer is chosen.
+    let adds = page
+        .split("data-testid=\"license-adds\"")
+        .nth(1)
+        .expect("the license panel says what a license adds");
+    let adds = &adds[..adds.find("</div>").unwrap()];
+    assert!(
+        adds.contains("Free to try: <code>demo.onnx</code>"),
+        "{adds}"
+    );
+    assert!(adds.contains("A license adds 2 files"), "{adds}");
+    assert!(adds.contains("model.onnx, config.json"), "{adds}");
 }
 
 /// With a paid offer and a later open one, the open one decides: the catalog shows it, the
@@ -205,6 +225,10 @@ async fn the_page_and_the_download_route_agree_on_a_model_with_several_offers(ap
     assert!(
         files > 1,
         "every file is linked, not only the demo: {files}"
+    );
+    assert!(
+        !page.contains("license-adds"),
+        "an open model has nothing a license adds"
     );
     let config = app.get(&file_url(at, "config.json")).await;
     assert_eq!(config.status(), 200, "the route serves what the page links");

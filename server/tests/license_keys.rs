@@ -1,8 +1,8 @@
-//! Licence keys from the outside: the key set at `/.well-known/bazaar-license-key`, `bazaar
+//! License keys from the outside: the key set at `/.well-known/bazaar-license-key`, `bazaar
 //! license verify` against a saved key set (a real key, one with a flipped byte, one signed by
-//! another key, an expired one), rotation, and the licence key secret at start-up.
+//! another key, an expired one), rotation, and the license key secret at start-up.
 mod common;
-#[path = "support/verify_licence.rs"]
+#[path = "support/verify_license.rs"]
 mod readme_rust;
 
 use std::path::Path;
@@ -122,8 +122,8 @@ async fn the_cli_accepts_a_real_key_and_refuses_altered_foreign_and_expired_ones
 
     let said = accepted(&license_verify(&real, &key_set));
     for line in [
-        "valid licence key, signed by key ",
-        "licence:  42\n",
+        "valid license key, signed by key ",
+        "license:  42\n",
         "licensee: alice (account 7)\n",
         "model:    acme/sentiment (model 3)\n",
         "offer:    paid (offer 5)\n",
@@ -137,7 +137,7 @@ async fn the_cli_accepts_a_real_key_and_refuses_altered_foreign_and_expired_ones
 
     refused_with(
         &license_verify(&flip_a_byte(&real), &key_set),
-        "licence key refused: the licence key has been altered: its signature does not match \
+        "license key refused: the license key has been altered: its signature does not match \
          its contents",
     );
     let other_marketplace = SigningKeys::ephemeral().unwrap();
@@ -145,7 +145,7 @@ async fn the_cli_accepts_a_real_key_and_refuses_altered_foreign_and_expired_ones
     refused_with(
         &license_verify(&foreign, &key_set),
         &format!(
-            "licence key refused: signed by another key: key id {} is not among",
+            "license key refused: signed by another key: key id {} is not among",
             other_marketplace.kid()
         ),
     );
@@ -156,12 +156,12 @@ async fn the_cli_accepts_a_real_key_and_refuses_altered_foreign_and_expired_ones
         .issue(&grant(Some(new_year.timestamp())));
     refused_with(
         &license_verify(&expired, &key_set),
-        "licence key refused: the licence expired on 1 January 2024, 00:00 UTC",
+        "license key refused: the license expired on 1 January 2024, 00:00 UTC",
     );
     // Told without fetching any key.
     refused_with(
         &license_verify("hello", "http://127.0.0.1:9/.well-known/bazaar-license-key"),
-        "not a Bazaar licence key: it does not start with bzr1.",
+        "not a Bazaar license key: it does not start with bzr1.",
     );
     refused_with(
         &license_verify(
@@ -177,7 +177,7 @@ async fn a_rotated_key_stays_verifiable(app: TestApp) {
     let old_key = app.state.license_keys.issue(&grant(None));
     let rotated = app.cli(&["admin", "rotate-license-key"], "");
     let said = accepted(&rotated);
-    assert!(said.contains("licences are now signed with key "), "{said}");
+    assert!(said.contains("licenses are now signed with key "), "{said}");
     assert!(!said.contains(&old_kid), "{said}");
 
     let dir = tempfile::tempdir().unwrap();
@@ -203,7 +203,7 @@ async fn a_rotated_key_stays_verifiable(app: TestApp) {
     );
 }
 
-/// Runs `bazaar <args>` on the app's data with the licence key secret set to `secret`.
+/// Runs `bazaar <args>` on the app's data with the license key secret set to `secret`.
 fn cli_with_secret(app: &TestApp, args: &[&str], secret: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bazaar"));
     command
@@ -225,13 +225,13 @@ async fn an_encrypted_key_needs_its_secret_to_start(app: TestApp) {
     let missing = cli_with_secret(&app, &["migrate"], None);
     refused_with(
         &missing,
-        &format!("licence signing key {kid} is stored encrypted, and no licence key secret"),
+        &format!("license signing key {kid} is stored encrypted, and no license key secret"),
     );
     refused_with(&missing, LICENSE_KEY_SECRET_VAR);
     let wrong = cli_with_secret(&app, &["migrate"], Some("a secret of somebody else"));
     refused_with(
         &wrong,
-        &format!("the licence key secret does not decrypt licence signing key {kid}"),
+        &format!("the license key secret does not decrypt license signing key {kid}"),
     );
     accepted(&cli_with_secret(&app, &["migrate"], Some(SECRET)));
     let state = server::startup::connect_without_license_keys(&server::config::Config {
@@ -257,11 +257,11 @@ async fn an_encrypted_key_needs_its_secret_to_start(app: TestApp) {
     accepted(&cli_with_secret(&app, &["migrate"], Some(new_secret)));
 }
 
-/// The README's `lang` block under "Verifying a licence key".
+/// The README's `lang` block under "Verifying a license key".
 fn readme_snippet(lang: &str) -> String {
     let readme = include_str!("../../README.md");
     let section = readme
-        .split("### Verifying a licence key")
+        .split("### Verifying a license key")
         .nth(1)
         .expect("the README has the section");
     let fence = format!("```{lang}\n");
@@ -296,14 +296,14 @@ fn buyer_cases() -> (Vec<String>, serde_json::Value) {
 fn the_readme_rust_check_is_the_one_tested_here() {
     assert_eq!(
         readme_snippet("rust"),
-        include_str!("support/verify_licence.rs")
+        include_str!("support/verify_license.rs")
     );
     let (cases, key_set) = buyer_cases();
     let now = Utc::now().timestamp();
     let said: Vec<String> = cases
         .iter()
         .map(
-            |key| match readme_rust::verify_licence(key, &key_set, now) {
+            |key| match readme_rust::verify_license(key, &key_set, now) {
                 Ok(claims) => claims["model"]["name"].as_str().unwrap().to_owned(),
                 Err(e) => e.to_string(),
             },
@@ -313,9 +313,9 @@ fn the_readme_rust_check_is_the_one_tested_here() {
         said[..4],
         [
             "acme/sentiment",
-            "the licence key has been altered",
+            "the license key has been altered",
             "signed by another key",
-            "the licence has expired"
+            "the license has expired"
         ]
     );
     assert_ne!(said[4], "acme/sentiment", "a flipped byte is refused");
@@ -349,7 +349,7 @@ fn the_readme_python_check_accepts_a_real_key_and_refuses_the_rest() {
          key_set = json.load(open(sys.argv[1]))\n\
          for key in sys.argv[2:]:\n\
          \x20   try:\n\
-         \x20       print(verify_licence(key, key_set)['model']['name'])\n\
+         \x20       print(verify_license(key, key_set)['model']['name'])\n\
          \x20   except Exception as e:\n\
          \x20       print(type(e).__name__, e)\n",
         readme_snippet("python")
@@ -374,7 +374,7 @@ fn the_readme_python_check_accepts_a_real_key_and_refuses_the_rest() {
             "acme/sentiment",
             "InvalidSignature ",
             "ValueError signed by another key",
-            "ValueError the licence has expired"
+            "ValueError the license has expired"
         ]
     );
     assert_ne!(said[4], "acme/sentiment", "a flipped byte is refused");

@@ -1,10 +1,11 @@
 //! Publishers choosing what a listing is offered under: each offer checked field by field,
-//! withdrawn offers taken up by nobody, licences already granted untouched.
+//! withdrawn offers taken up by nobody, licenses already granted untouched.
 mod common;
 
 use common::{Auth, TestApp};
 
 on_each_database!(
+    a_new_listing_comes_with_its_first_offer,
     a_publisher_adds_checks_and_withdraws_offers,
     scripts_manage_offers_through_the_rest_api,
 );
@@ -21,6 +22,71 @@ async fn offers_of(app: &TestApp, cookie: &str) -> serde_json::Value {
     .unwrap()
 }
 
+/// `/new` chooses the offer with the listing: checked before anything is written, so a
+/// refused offer leaves no listing behind, and never a silent default.
+async fn a_new_listing_comes_with_its_first_offer(app: TestApp) {
+    let cookie = app.sign_up("maker").await;
+    let enabled = app
+        .post_form("/api/enable_publishing", "", Some(&cookie))
+        .await;
+    assert_eq!(enabled.status(), 200);
+    let listing = "owner=maker&slug=fresh&name=Fresh&summary=&task=other&tags=&card=";
+    for (offer, field) in [
+        ("", "kind"),
+        ("&kind=paid&price=free", "price"),
+        ("&kind=open&spdx=Proprietary", "spdx"),
+    ] {
+        let refused = app
+            .post_form(
+                "/api/create_model",
+                &format!("{listing}{offer}"),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{offer}");
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["Invalid"]["field"], field, "{offer}: {body}");
+        let (_, page) = app.get_text("/maker/fresh/settings").await;
+        assert!(
+            !page.contains("Fresh"),
+            "{offer}: no listing is left behind"
+        );
+        assert!(
+            domain::listings::find_listing(&app.state, "maker", "fresh")
+                .await
+                .is_err(),
+            "{offer}: no listing is left behind"
+        );
+    }
+
+    let created = app
+        .post_form(
+            "/api/create_model",
+            &format!(
+                "{listing}&kind=subscription&price=4.50&currency=EUR&interval=year&terms=Team+use."
+            ),
+            Some(&cookie),
+        )
+        .await;
+    assert!(created.status().as_u16() < 400, "{}", created.status());
+    let offers = app
+        .post_form(
+            "/api/listing_offers",
+            "owner=maker&slug=fresh",
+            Some(&cookie),
+        )
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(offers["offers"].as_array().unwrap().len(), 1, "{offers}");
+    assert_eq!(
+        offers["offers"][0]["description"], "4.50 EUR a year",
+        "{offers}"
+    );
+    assert_eq!(offers["offers"][0]["terms"], "Team use.");
+}
+
 async fn a_publisher_adds_checks_and_withdraws_offers(app: TestApp) {
     // The seeded publisher has no log-in; a site administrator acts for it.
     let admin = app.sign_up("boss").await;
@@ -30,7 +96,7 @@ async fn a_publisher_adds_checks_and_withdraws_offers(app: TestApp) {
 
     let before = offers_of(&app, &admin).await;
     assert_eq!(before["offers"].as_array().unwrap().len(), 1);
-    assert!(before["currencies"]
+    assert!(before["choices"]["currencies"]
         .as_array()
         .unwrap()
         .iter()
@@ -190,4 +256,66 @@ async fn scripts_manage_offers_through_the_rest_api(app: TestApp) {
         .await
         .unwrap();
     assert!(listed["offers"].as_array().unwrap().is_empty());
+
+    // A listing created with its first offer: refused whole when the offer is wrong.
+    let create = |body: serde_json::Value| {
+        app.client
+            .post(app.url("/api/v1/models"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let refused = create(serde_json::json!({
+        "slug": "sold", "name": "Sold", "task": "other",
+        "offer": { "kind": "paid", "price": "lots" },
+    }))
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["field"], "price", "{body}");
+    let absent = app
+        .api_get("/api/v1/models/maker/sold", Auth::Bearer(&token))
+        .await;
+    assert_eq!(absent.status(), 404, "a refused offer creates no listing");
+    let created = create(serde_json::json!({
+        "slug": "sold", "name": "Sold", "task": "other",
+        "offer": { "kind": "paid", "price": "12", "currency": "eur", "terms": "One product." },
+    }))
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201);
+    let listed: serde_json::Value = app
+        .api_get("/api/v1/models/maker/sold/offers", Auth::Bearer(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["offers"][0]["description"], "12.00 EUR once, for the versions published so far",
+        "{listed}"
+    );
+
+    // Sold "up to the next major", a listing's versions stay SemVer.
+    let major = app
+        .client
+        .post(app.url("/api/v1/models/maker/sold/offers"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "kind": "paid", "price": "30", "covers": "major" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(major.status(), 201);
+    let version = |name: &'static str| {
+        app.client
+            .post(app.url("/api/v1/models/maker/sold/versions"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "version": name }))
+            .send()
+    };
+    let nightly = version("nightly").await.unwrap();
+    assert_eq!(nightly.status(), 422);
+    let body: serde_json::Value = nightly.json().await.unwrap();
+    assert_eq!(body["field"], "version", "{body}");
+    assert_eq!(version("1.0.0").await.unwrap().status(), 201);
 }

@@ -1,4 +1,4 @@
-//! Buying a licence end to end through the built-in test-mode provider, and the webhook
+//! Buying a license end to end through the built-in test-mode provider, and the webhook
 //! endpoint as Stripe reaches it: signed events only, each applied once.
 mod common;
 
@@ -10,10 +10,10 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use common::WEBHOOK_SECRET as SECRET;
 
 on_each_database!(
-    a_bought_licence_opens_the_files_until_a_refund,
+    a_bought_license_opens_the_files_until_a_refund,
     only_genuine_events_change_anything,
     an_administrator_refunds_an_order,
-    bazaar_pull_downloads_what_the_licence_opens,
+    bazaar_pull_downloads_what_the_license_opens,
 );
 
 /// The path of an absolute URL (the test server's public address says port 0).
@@ -103,7 +103,7 @@ fn refund_event(payment_intent: &str, amount: i64) -> serde_json::Value {
     })
 }
 
-async fn licences_of(app: &TestApp, order: &order::Model) -> Vec<license::Model> {
+async fn licenses_of(app: &TestApp, order: &order::Model) -> Vec<license::Model> {
     license::Entity::find()
         .filter(license::Column::OrderId.eq(order.id))
         .all(&app.state.db)
@@ -111,7 +111,7 @@ async fn licences_of(app: &TestApp, order: &order::Model) -> Vec<license::Model>
         .unwrap()
 }
 
-async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
+async fn a_bought_license_opens_the_files_until_a_refund(app: TestApp) {
     let file = common::sold_file(&app, "diabetes-progression").await.1;
     let buyer = app.sign_up("buyer").await;
     let stranger = app.sign_up("stranger").await;
@@ -123,19 +123,19 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
     let page = model_page.text().await.unwrap();
     assert!(
         page.contains("Buy for 9.00 USD"),
-        "the page offers the licence"
+        "the page offers the license"
     );
     assert!(
-        page.contains("perpetual licence"),
+        page.contains("perpetual license"),
         "and shows its terms before paying"
     );
 
     let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let order = buy(&app, &buyer, offer.id).await;
     assert_eq!(order.status, "paid");
-    let licences = licences_of(&app, &order).await;
-    assert_eq!(licences.len(), 1, "one licence");
-    assert_eq!(licences[0].status, "active");
+    let licenses = licenses_of(&app, &order).await;
+    assert_eq!(licenses.len(), 1, "one license");
+    assert_eq!(licenses[0].status, "active");
     let published: domain::licensing::keys::KeySet = app
         .get("/.well-known/bazaar-license-key")
         .await
@@ -143,7 +143,7 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
         .await
         .unwrap();
     let claims =
-        domain::licensing::keys::verify(&licences[0].license_key, &published, chrono::Utc::now())
+        domain::licensing::keys::verify(&licenses[0].license_key, &published, chrono::Utc::now())
             .expect("the key verifies against the published key set");
     assert_eq!(claims.grant.licensee.name, "buyer");
     assert_eq!(
@@ -164,7 +164,7 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
         .unwrap();
     assert!(
         page.contains("tabular-works/diabetes-progression"),
-        "My licences lists it"
+        "My licenses lists it"
     );
     assert!(page.contains("9.00 USD on"), "with its receipt");
 
@@ -195,7 +195,7 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
         "nobody else sees it"
     );
 
-    // Buying the same licence again is refused: it is already held.
+    // Buying the same license again is refused: it is already held.
     let again = app
         .post_form(
             "/api/buy_license",
@@ -205,8 +205,8 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
         .await;
     assert_eq!(again.status(), 409);
 
-    // The checkout's own event arrives as well: still one licence.
-    assert_eq!(licences_of(&app, &order).await.len(), 1);
+    // The checkout's own event arrives as well: still one license.
+    assert_eq!(licenses_of(&app, &order).await.len(), 1);
 
     let intent = order
         .payment_intent
@@ -221,8 +221,8 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
         "a redelivery is fine"
     );
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
-    let licences = licences_of(&app, &order).await;
-    assert_eq!(licences[0].status, "revoked");
+    let licenses = licenses_of(&app, &order).await;
+    assert_eq!(licenses[0].status, "revoked");
     let order = order::Entity::find_by_id(order.id)
         .one(&app.state.db)
         .await
@@ -231,7 +231,7 @@ async fn a_bought_licence_opens_the_files_until_a_refund(app: TestApp) {
     assert_eq!(order.status, "refunded");
     // A deployment that verified the key offline learns of the refund online.
     let status: serde_json::Value = app
-        .get(&format!("/api/v1/licenses/{}/status", licences[0].id))
+        .get(&format!("/api/v1/licenses/{}/status", licenses[0].id))
         .await
         .json()
         .await
@@ -286,7 +286,7 @@ async fn an_administrator_refunds_an_order(app: TestApp) {
     assert_eq!(again.status(), 409, "nothing left to refund");
     // The provider's charge.refunded event follows and changes nothing more.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(licences_of(&app, &order).await[0].status, "revoked");
+    assert_eq!(licenses_of(&app, &order).await[0].status, "revoked");
 }
 
 async fn only_genuine_events_change_anything(app: TestApp) {
@@ -326,7 +326,7 @@ async fn only_genuine_events_change_anything(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(unsigned.status(), 400, "unsigned");
-    assert_eq!(licences_of(&app, &order).await[0].status, "active");
+    assert_eq!(licenses_of(&app, &order).await[0].status, "active");
     let stored = domain::entities::webhook_event::Entity::find()
         .filter(domain::entities::webhook_event::Column::EventType.eq("charge.refunded"))
         .count(&app.state.db)
@@ -334,7 +334,7 @@ async fn only_genuine_events_change_anything(app: TestApp) {
         .unwrap();
     assert_eq!(stored, 0, "nothing refused was stored");
     assert_eq!(deliver(&app, &refund, SECRET, now).await, 200);
-    assert_eq!(licences_of(&app, &order).await[0].status, "revoked");
+    assert_eq!(licenses_of(&app, &order).await[0].status, "revoked");
 }
 
 /// Runs `bazaar pull` for the paid seeded model into `dir`.
@@ -360,7 +360,7 @@ async fn pull(app: &TestApp, token: Option<&str>, dir: &std::path::Path) -> std:
         .unwrap()
 }
 
-async fn bazaar_pull_downloads_what_the_licence_opens(app: TestApp) {
+async fn bazaar_pull_downloads_what_the_license_opens(app: TestApp) {
     let buyer = app.sign_up("buyer").await;
     let created = app
         .post_form("/api/create_token", "name=pull&scope=read", Some(&buyer))

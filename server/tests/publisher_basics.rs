@@ -26,7 +26,7 @@ async fn publisher_with_draft(app: &TestApp, name: &str) -> String {
         tags: &[],
         card: "",
     };
-    domain::listings::create(&app.state, &user, name, "tiny", fields)
+    domain::listings::create(&app.state, &user, name, "tiny", fields, None)
         .await
         .unwrap();
     let version = domain::listings::create_version(&app.state, &user, name, "tiny", "1.0.0", "")

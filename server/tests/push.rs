@@ -89,7 +89,7 @@ async fn push_uploads_a_folder_publishes_it_and_reports_refusals() {
     assert_eq!(
         detail.listing.offer.as_ref().map(|o| o.spdx.clone()),
         Some(Some("MIT".to_owned())),
-        "listed under the licence it was pushed with"
+        "listed under the license it was pushed with"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Free under MIT"));
 

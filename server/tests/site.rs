@@ -210,7 +210,8 @@ fn the_phone_layout_check_visits_every_route() {
     );
 }
 
-/// "License" everywhere, as SPDX, Hugging Face and Stripe spell it.
+/// "License" everywhere, as SPDX, Hugging Face and Stripe spell it: on the pages anyone sees, in
+/// the seeded cards, and in refusals.
 async fn license_is_spelled_one_way(app: TestApp) {
     for path in [
         "/",

@@ -12,7 +12,7 @@ use domain::payments::{signature, PaymentProvider, ProviderError};
 use serde_json::Value;
 
 const SUCCESS: &str = "https://bazaar.example/orders/done?session={CHECKOUT_SESSION_ID}";
-const CANCEL: &str = "https://bazaar.example/m/acme/sentiment?tab=licences&from=checkout+1";
+const CANCEL: &str = "https://bazaar.example/m/acme/sentiment?tab=licenses&from=checkout+1";
 
 fn checkout<'a>(
     order_id: i64,
@@ -24,7 +24,7 @@ fn checkout<'a>(
         order_id,
         mode,
         customer_id,
-        product_name: "acme/sentiment — Commercial licence",
+        product_name: "acme/sentiment — Commercial license",
         amount_minor: 1_900,
         currency: "usd",
         success_url: SUCCESS,
@@ -141,7 +141,7 @@ async fn a_one_time_checkout_is_a_destination_charge_with_the_platform_fee() {
     assert_eq!(text(&sent, &format!("{price}/currency")), Some("usd"));
     assert_eq!(
         text(&sent, &format!("{price}/product_data/name")),
-        Some("acme/sentiment — Commercial licence")
+        Some("acme/sentiment — Commercial license")
     );
     assert_eq!(sent.pointer(&format!("{price}/recurring")), None);
     assert_eq!(text(&sent, "/line_items/0/quantity"), Some("1"));

@@ -1,6 +1,6 @@
 //! Purchases through Stripe, as the real async-stripe client reaches the fake Stripe API and
 //! Stripe's signed events reach the webhook: any sequence of duplicated, reordered and
-//! concurrent deliveries ends with one licence per paid session, in the state Stripe last
+//! concurrent deliveries ends with one license per paid session, in the state Stripe last
 //! reported; a database failure during fulfilment answers 5xx and the retry grants once.
 mod common;
 
@@ -88,7 +88,7 @@ async fn deliver(app: &TestApp, event: &SignedEvent) -> u16 {
         .as_u16()
 }
 
-async fn licence_of(app: &TestApp, session: &str) -> Vec<license::Model> {
+async fn license_of(app: &TestApp, session: &str) -> Vec<license::Model> {
     license::Entity::find()
         .filter(license::Column::CheckoutSessionId.eq(session))
         .all(&app.state.db)
@@ -139,12 +139,12 @@ async fn a_stripe_purchase_grants_until_the_refund(app: TestApp, stripe: FakeStr
     for event in stripe.complete_checkout(&session) {
         assert_eq!(deliver(&app, &event).await, 200, "{}", event.event_type);
     }
-    let granted = licence_of(&app, &session).await;
+    let granted = license_of(&app, &session).await;
     assert_eq!(granted.len(), 1);
     assert_eq!(granted[0].status, "active");
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 200);
 
-    // The success page re-reads the session from Stripe: still one licence.
+    // The success page re-reads the session from Stripe: still one license.
     let back = app
         .api_get(
             &format!("/checkout/success?session_id={session}"),
@@ -152,13 +152,13 @@ async fn a_stripe_purchase_grants_until_the_refund(app: TestApp, stripe: FakeStr
         )
         .await;
     assert!(back.status().is_redirection());
-    assert_eq!(licence_of(&app, &session).await.len(), 1);
+    assert_eq!(license_of(&app, &session).await.len(), 1);
 
     let intent = stripe.payment_intent_of(&session);
     for event in stripe.refund(&intent) {
         assert_eq!(deliver(&app, &event).await, 200, "{}", event.event_type);
     }
-    assert_eq!(licence_of(&app, &session).await[0].status, "revoked");
+    assert_eq!(license_of(&app, &session).await[0].status, "revoked");
     assert_eq!(app.api_get(&file, Auth::Cookie(&buyer)).await.status(), 403);
 }
 
@@ -175,7 +175,7 @@ impl Lcg {
     }
 }
 
-/// What Stripe last said about a purchase, and so what its licence must end as.
+/// What Stripe last said about a purchase, and so what its license must end as.
 #[derive(Clone, Copy, Debug)]
 enum Story {
     Paid,
@@ -262,14 +262,14 @@ async fn any_delivery_order_ends_in_the_state_stripe_reported(app: TestApp, stri
             "seed {seed}: deliveries never accepted"
         );
         for (session, story) in &purchases {
-            let licences = licence_of(&app, session).await;
-            assert_eq!(licences.len(), 1, "seed {seed}: one licence for {session}");
+            let licenses = license_of(&app, session).await;
+            assert_eq!(licenses.len(), 1, "seed {seed}: one license for {session}");
             let expected = match story {
                 Story::Paid | Story::DisputeWon => "active",
                 Story::Refunded | Story::DisputeLost => "revoked",
                 Story::DisputeOpen => "suspended",
             };
-            assert_eq!(licences[0].status, expected, "seed {seed}: {story:?}");
+            assert_eq!(licenses[0].status, expected, "seed {seed}: {story:?}");
         }
     }
 }
@@ -280,7 +280,7 @@ async fn a_failed_fulfilment_is_retried_and_grants_once(app: TestApp, stripe: Fa
     let session = open_checkout(&app, &buyer, offer.id).await;
     let events = stripe.complete_checkout(&session);
     let db = &app.state.db;
-    // The licences table goes away for a moment: fulfilment cannot commit.
+    // The licenses table goes away for a moment: fulfilment cannot commit.
     db.execute_unprepared("ALTER TABLE licenses RENAME TO licenses_away")
         .await
         .unwrap();
@@ -295,7 +295,7 @@ async fn a_failed_fulfilment_is_retried_and_grants_once(app: TestApp, stripe: Fa
     db.execute_unprepared("ALTER TABLE licenses_away RENAME TO licenses")
         .await
         .unwrap();
-    assert!(licence_of(&app, &session).await.is_empty());
+    assert!(license_of(&app, &session).await.is_empty());
     let paid = order::Entity::find()
         .filter(order::Column::CheckoutSessionId.eq(session.as_str()))
         .one(db)
@@ -309,7 +309,7 @@ async fn a_failed_fulfilment_is_retried_and_grants_once(app: TestApp, stripe: Fa
     for event in events.iter().chain(events.iter()) {
         assert_eq!(deliver(&app, event).await, 200);
     }
-    assert_eq!(licence_of(&app, &session).await.len(), 1);
+    assert_eq!(license_of(&app, &session).await.len(), 1);
 }
 
 async fn events_never_delivered_are_reconciled(app: TestApp, stripe: FakeStripe) {
@@ -317,16 +317,16 @@ async fn events_never_delivered_are_reconciled(app: TestApp, stripe: FakeStripe)
     let buyer = app.sign_up("buyer").await;
     let session = open_checkout(&app, &buyer, offer.id).await;
     let _lost = stripe.complete_checkout(&session); // never delivered
-    assert!(licence_of(&app, &session).await.is_empty());
+    assert!(license_of(&app, &session).await.is_empty());
     let since = chrono::Utc::now().timestamp() - 3600;
     let applied = domain::payments::webhooks::reconcile(&app.state, since)
         .await
         .unwrap();
     assert!(applied >= 1, "the missed checkout event was applied");
-    assert_eq!(licence_of(&app, &session).await.len(), 1);
+    assert_eq!(license_of(&app, &session).await.len(), 1);
     let again = domain::payments::webhooks::reconcile(&app.state, since)
         .await
         .unwrap();
     assert_eq!(again, 0, "nothing twice");
-    assert_eq!(licence_of(&app, &session).await.len(), 1);
+    assert_eq!(license_of(&app, &session).await.len(), 1);
 }

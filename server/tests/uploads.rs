@@ -502,7 +502,7 @@ async fn the_cards_demo_file_is_public_and_a_deleted_listing_is_purged(app: Test
         ]
     );
 
-    // Without a licence offer, visitors get the demo file only; the publisher gets all.
+    // Without a license offer, visitors get the demo file only; the publisher gets all.
     let files = "/api/v1/models/maker/digits/versions/1.0.0/files";
     assert_eq!(app.get(&format!("{files}/model.onnx")).await.status(), 200);
     assert_eq!(app.get(&format!("{files}/notes.txt")).await.status(), 403);

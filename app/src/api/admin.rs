@@ -86,7 +86,7 @@ pub async fn admin_orders() -> Result<Vec<crate::wire::OrderEntry>, AppError> {
         .collect())
 }
 
-/// Refunds an order in full and revokes its licence.
+/// Refunds an order in full and revokes its license.
 #[server(endpoint = "refund_order")]
 pub async fn refund_order(order_id: i64) -> Result<(), AppError> {
     let state = expect_context::<domain::AppState>();

@@ -1,4 +1,4 @@
-//! Buying and holding licences: checkout, "My licences", managing a subscription.
+//! Buying and holding licenses: checkout, "My licenses", managing a subscription.
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::wire::{AccessRequestEntry, LicenseEntry};
 
 /// Opens a checkout for an offer and sends the buyer to the payment page. `org` names the
-/// organization an organization licence is for.
+/// organization an organization license is for.
 #[server(endpoint = "buy_license")]
 pub async fn buy_license(offer_id: i64, org: Option<String>) -> Result<(), AppError> {
     let state = expect_context::<domain::AppState>();
@@ -77,7 +77,7 @@ pub async fn decide_access(request_id: i64, approve: bool) -> Result<(), AppErro
     respond(domain::licensing::access::decide(&state, &caller.user, request_id, approve).await)
 }
 
-/// The licences the caller holds, their organizations' included, newest first.
+/// The licenses the caller holds, their organizations' included, newest first.
 #[server(endpoint = "my_licenses")]
 pub async fn my_licenses() -> Result<Vec<LicenseEntry>, AppError> {
     let state = expect_context::<domain::AppState>();
@@ -86,7 +86,7 @@ pub async fn my_licenses() -> Result<Vec<LicenseEntry>, AppError> {
     Ok(held.into_iter().map(to_wire).collect())
 }
 
-/// Opens the provider's page for managing the subscription behind a licence.
+/// Opens the provider's page for managing the subscription behind a license.
 #[server(endpoint = "manage_subscription")]
 pub async fn manage_subscription(license_id: i64) -> Result<(), AppError> {
     let state = expect_context::<domain::AppState>();
@@ -132,7 +132,6 @@ pub async fn listing_offers(
     owner: String,
     slug: String,
 ) -> Result<crate::wire::ListingOffers, AppError> {
-    use domain::licensing::offers::{CURRENCIES, OPEN_LICENSES};
     let state = expect_context::<domain::AppState>();
     let caller = super::request::signed_in()?;
     let offers =
@@ -147,6 +146,20 @@ pub async fn listing_offers(
                 terms: offer.terms,
             })
             .collect(),
+        choices: offer_choices_now(),
+    })
+}
+
+/// What a new offer may choose from, for the form on `/new`.
+#[server(endpoint = "offer_choices")]
+pub async fn offer_choices() -> Result<crate::wire::OfferChoices, AppError> {
+    Ok(offer_choices_now())
+}
+
+#[cfg(feature = "ssr")]
+fn offer_choices_now() -> crate::wire::OfferChoices {
+    use domain::licensing::offers::{CURRENCIES, OPEN_LICENSES};
+    crate::wire::OfferChoices {
         licenses: OPEN_LICENSES
             .iter()
             .map(|(id, name)| ((*id).to_owned(), (*name).to_owned()))
@@ -155,46 +168,44 @@ pub async fn listing_offers(
             .iter()
             .map(|c| c.code.to_ascii_uppercase())
             .collect(),
-    })
+    }
 }
 
-/// Adds an offer to a listing. `price` is in major units as typed ("9.50").
-#[allow(clippy::too_many_arguments)]
+/// Adds an offer to a listing.
 #[server(endpoint = "add_offer")]
 pub async fn add_offer(
     owner: String,
     slug: String,
-    kind: String,
-    spdx: Option<String>,
-    price: Option<String>,
-    currency: Option<String>,
-    seat: Option<String>,
-    covers: Option<String>,
-    interval: Option<String>,
-    approval: Option<String>,
-    terms: Option<String>,
+    #[server(flatten)] offer: crate::wire::OfferForm,
 ) -> Result<(), AppError> {
     let state = expect_context::<domain::AppState>();
     let caller = super::request::signed_in()?;
-    let input = domain::licensing::offers::OfferInput {
-        kind: &kind,
-        spdx: spdx.as_deref(),
-        price: price.as_deref(),
-        price_minor: None,
-        currency: currency.as_deref(),
-        seat: seat.as_deref(),
-        covers: covers.as_deref(),
-        interval: interval.as_deref(),
-        approval: approval.as_deref(),
-        terms: terms.as_deref().unwrap_or(""),
-    };
     respond(
-        domain::licensing::offer_admin::add(&state, &caller.user, &owner, &slug, &input).await,
+        domain::licensing::offer_admin::add(&state, &caller.user, &owner, &slug, &offer.input())
+            .await,
     )?;
     Ok(())
 }
 
-/// Withdraws an offer: nobody can take it up any more; licences granted stay.
+#[cfg(feature = "ssr")]
+impl crate::wire::OfferForm {
+    pub fn input(&self) -> domain::licensing::offers::OfferInput<'_> {
+        domain::licensing::offers::OfferInput {
+            kind: &self.kind,
+            spdx: self.spdx.as_deref(),
+            price: self.price.as_deref(),
+            price_minor: None,
+            currency: self.currency.as_deref(),
+            seat: self.seat.as_deref(),
+            covers: self.covers.as_deref(),
+            interval: self.interval.as_deref(),
+            approval: self.approval.as_deref(),
+            terms: self.terms.as_deref().unwrap_or(""),
+        }
+    }
+}
+
+/// Withdraws an offer: nobody can take it up any more; licenses granted stay.
 #[server(endpoint = "withdraw_offer")]
 pub async fn withdraw_offer(owner: String, slug: String, offer_id: i64) -> Result<(), AppError> {
     let state = expect_context::<domain::AppState>();

@@ -12,7 +12,9 @@ use crate::error::AppError;
 use crate::wire::DraftFile;
 use crate::wire::ListingDraft;
 
-/// `tags` is comma-separated; `owner` empty means the caller.
+/// `tags` is comma-separated; `owner` empty means the caller. The listing's first offer comes
+/// with it, so that it is never published "unavailable".
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "create_model")]
 pub async fn create_model(
     owner: String,
@@ -22,6 +24,7 @@ pub async fn create_model(
     task: String,
     tags: String,
     card: String,
+    #[server(flatten)] offer: crate::wire::OfferForm,
 ) -> Result<(), AppError> {
     let state = expect_context::<domain::AppState>();
     let caller = signed_in()?;
@@ -37,8 +40,17 @@ pub async fn create_model(
         tags: &tags,
         card: &card,
     };
-    let listing =
-        respond(domain::listings::create(&state, &caller.user, &owner, slug.trim(), fields).await)?;
+    let listing = respond(
+        domain::listings::create(
+            &state,
+            &caller.user,
+            &owner,
+            slug.trim(),
+            fields,
+            Some(&offer.input()),
+        )
+        .await,
+    )?;
     leptos_axum::redirect(&format!("/{owner}/{}/upload", listing.slug));
     Ok(())
 }

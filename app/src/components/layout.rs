@@ -52,7 +52,7 @@ fn SignedIn(username: String, is_admin: bool, is_publisher: bool) -> impl IntoVi
                     let _ = menu.remove_attribute("open");
                 }
             }>
-                <A href="/licenses">"My licences"</A>
+                <A href="/licenses">"My licenses"</A>
                 <A href="/settings">"Settings"</A>
                 {is_publisher.then(|| view! { <A href="/new">"New model"</A> <A href="/sales">"Sales"</A> <A href="/access-requests">"Access requests"</A> })}
                 {is_admin.then(|| view! { <A href="/admin/audit">"Admin"</A> })}

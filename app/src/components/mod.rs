@@ -6,4 +6,5 @@ pub mod layout;
 pub mod license_badge;
 pub mod model_card;
 pub mod offer_editor;
+pub mod offer_fields;
 pub mod offers;

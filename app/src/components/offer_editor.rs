@@ -3,8 +3,9 @@
 use leptos::prelude::*;
 
 use crate::api::{listing_offers, AddOffer, WithdrawOffer};
-use crate::components::forms::{refusal, FieldError, FormDone, FormError};
-use crate::wire::ListingOffers;
+use crate::components::forms::{kept, refusal, FormDone, FormError};
+use crate::components::offer_fields::OfferFields;
+use crate::wire::{ListingOffers, OFFER_FIELDS};
 
 #[component]
 pub fn OfferEditor(owner: String, slug: String) -> impl IntoView {
@@ -26,9 +27,9 @@ pub fn OfferEditor(owner: String, slug: String) -> impl IntoView {
     );
     view! {
         <section class="panel" aria-labelledby="offers-heading" data-testid="offer-editor">
-            <h2 id="offers-heading">"Licences offered"</h2>
+            <h2 id="offers-heading">"Licenses offered"</h2>
             <p class="muted">
-                "What people may get this model under. Changing an offer never changes licences already granted: withdraw it and add the new one."
+                "What people may get this model under. Changing an offer never changes licenses already granted: withdraw it and add the new one."
             </p>
             <FormDone action=withdraw message="Withdrawn: nobody can take it up any more." />
             <FormError result=withdraw.value() />
@@ -55,11 +56,7 @@ fn Offers(
     add: ServerAction<AddOffer>,
     withdraw: ServerAction<WithdrawOffer>,
 ) -> impl IntoView {
-    let ListingOffers {
-        offers,
-        licenses,
-        currencies,
-    } = offers;
+    let ListingOffers { offers, choices } = offers;
     let rows = if offers.is_empty() {
         view! { <p class="notice" data-testid="no-offers">"Nothing is offered: the model shows as unavailable. Add an offer below."</p> }.into_any()
     } else {
@@ -90,76 +87,8 @@ fn Offers(
         <ActionForm action=add attr:class="stack-form" attr:data-testid="add-offer">
             <input type="hidden" name="owner" value=owner />
             <input type="hidden" name="slug" value=slug />
-            <label>
-                "Kind"
-                <select name="kind" required>
-                    <option value="open">"Open licence (free)"</option>
-                    <option value="gated">"Gated (free after accepting terms)"</option>
-                    <option value="paid">"Paid once"</option>
-                    <option value="subscription">"Subscription"</option>
-                </select>
-            </label>
-            <FieldError result=add.value() field="kind" />
-            <label>
-                "Open licence " <span class="muted">"(open only)"</span>
-                <select name="spdx">
-                    <option value="">"—"</option>
-                    {licenses.into_iter().map(|(id, name)| view! { <option value=id.clone()>{format!("{name} ({id})")}</option> }).collect_view()}
-                </select>
-            </label>
-            <FieldError result=add.value() field="spdx" />
-            <div class="form-row">
-                <label>
-                    "Price " <span class="muted">"(paid and subscription)"</span>
-                    <input type="text" name="price" inputmode="decimal" placeholder="9.00" autocomplete="off" />
-                </label>
-                <label>
-                    "Currency"
-                    <select name="currency">
-                        {currencies.into_iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
-                    </select>
-                </label>
-            </div>
-            <FieldError result=add.value() field="price" />
-            <FieldError result=add.value() field="currency" />
-            <label>
-                "For"
-                <select name="seat">
-                    <option value="individual">"one person"</option>
-                    <option value="organization">"every member of an organization"</option>
-                </select>
-            </label>
-            <FieldError result=add.value() field="seat" />
-            <label>
-                "Versions covered " <span class="muted">"(paid once)"</span>
-                <select name="covers">
-                    <option value="published">"the versions published so far"</option>
-                    <option value="major">"every version up to the next major (SemVer)"</option>
-                </select>
-            </label>
-            <FieldError result=add.value() field="covers" />
-            <label>
-                "Billed " <span class="muted">"(subscription)"</span>
-                <select name="interval">
-                    <option value="month">"monthly"</option>
-                    <option value="year">"yearly"</option>
-                </select>
-            </label>
-            <FieldError result=add.value() field="interval" />
-            <label>
-                "Requests " <span class="muted">"(gated)"</span>
-                <select name="approval">
-                    <option value="manual">"wait for my approval"</option>
-                    <option value="instant">"are granted on accepting the terms"</option>
-                </select>
-            </label>
-            <FieldError result=add.value() field="approval" />
-            <label>
-                "Terms " <span class="muted">"(shown before anyone accepts or pays)"</span>
-                <textarea name="terms" rows="5"></textarea>
-            </label>
-            <FieldError result=add.value() field="terms" />
-            <FormError result=add.value() beside=&["kind", "spdx", "price", "currency", "seat", "covers", "interval", "approval", "terms"] />
+            <OfferFields result=add.value() choices keep={kept::<AddOffer>} />
+            <FormError result=add.value() beside=OFFER_FIELDS />
             <FormDone action=add message="Offer added." />
             <button type="submit" class="button" data-testid="save-offer">"Add offer"</button>
         </ActionForm>

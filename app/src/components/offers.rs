@@ -1,4 +1,4 @@
-//! The model page's licence panel: each offer with its terms (shown before anyone accepts or
+//! The model page's license panel: each offer with its terms (shown before anyone accepts or
 //! pays) and what the viewer can do about it.
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -66,7 +66,7 @@ fn Offer(offer: OfferEntry, request: ServerAction<RequestAccess>) -> impl IntoVi
     let act = match action {
         OfferAction::Free => view! { <p class="muted">"Free to download."</p> }.into_any(),
         OfferAction::Held => view! {
-            <p class="offer-held" data-testid="offer-held">"You hold this licence. " <A href="/licenses">"My licences"</A></p>
+            <p class="offer-held" data-testid="offer-held">"You hold this license. " <A href="/licenses">"My licenses"</A></p>
         }
         .into_any(),
         OfferAction::Publisher => view! { <p class="muted">"You publish this model."</p> }.into_any(),

@@ -1,4 +1,4 @@
-//! "My licences": every licence the viewer or their organizations hold, with its key, what it
+//! "My licenses": every license the viewer or their organizations hold, with its key, what it
 //! covers, the receipt, and the way to manage a subscription.
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,19 +18,19 @@ pub fn LicensesPage() -> impl IntoView {
     let unconfirmed = move || query.read().get("order").as_deref() == Some("unconfirmed");
     let manage = ServerAction::<ManageSubscription>::new();
     view! {
-        <Title text="My licences" />
-        <h1>"My licences"</h1>
+        <Title text="My licenses" />
+        <h1>"My licenses"</h1>
         <Show when=unconfirmed>
             <p class="notice" role="status">
-                "Your payment is being confirmed. The licence appears here as soon as it is; this can take a minute."
+                "Your payment is being confirmed. The license appears here as soon as it is; this can take a minute."
             </p>
         </Show>
         <FormError result=manage.value() />
-        <Suspense fallback=|| view! { <p class="loading">"Loading licences…"</p> }>
+        <Suspense fallback=|| view! { <p class="loading">"Loading licenses…"</p> }>
             {move || Suspend::new(async move {
                 match licenses.await {
                     Ok(rows) if rows.is_empty() => view! {
-                        <p class="muted" data-testid="no-licenses">"You hold no licences yet. " <A href="/">"Browse models"</A></p>
+                        <p class="muted" data-testid="no-licenses">"You hold no licenses yet. " <A href="/">"Browse models"</A></p>
                     }.into_any(),
                     Ok(rows) => view! {
                         <ul class="licenses" data-testid="licenses">
@@ -87,7 +87,7 @@ fn License(row: LicenseEntry) -> impl IntoView {
             </dl>
             <div class="license-key">
                 <label>
-                    "Licence key"
+                    "License key"
                     <textarea readonly rows="3" data-testid="license-key">{key.clone()}</textarea>
                 </label>
                 <CopyButton text=key />

@@ -7,7 +7,7 @@ use crate::components::copy::CopyButton;
 use crate::components::license_badge::{LicenseTag, PriceTag};
 use crate::components::offers::OfferList;
 use crate::pages::not_found::NotFound;
-use crate::wire::{format_size, CardFacts, FileEntry, ModelDetail, VersionEntry};
+use crate::wire::{format_size, CardFacts, FileEntry, LicenseBadge, ModelDetail, VersionEntry};
 
 #[component]
 pub fn ModelPage() -> impl IntoView {
@@ -93,6 +93,7 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
                 <section class="panel license-panel" data-testid="license-panel">
                     <h2>"License"</h2>
                     <p class="price-big"><PriceTag license=model.license.clone() /></p>
+                    {latest.as_ref().map(|v| view! { <LicenseAdds license=model.license.clone() files=v.files.clone() /> })}
                     <OfferList offers />
                 </section>
                 <Facts facts />
@@ -107,6 +108,39 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// What is free to try and what a license adds, for a listing that is not open: the buyer
+/// should know what they pay for before they choose an offer.
+#[component]
+fn LicenseAdds(license: LicenseBadge, files: Vec<FileEntry>) -> impl IntoView {
+    if matches!(
+        license,
+        LicenseBadge::Open { .. } | LicenseBadge::Unavailable
+    ) {
+        return None;
+    }
+    let demo = files.iter().find(|f| f.is_demo).map(|f| f.path.clone());
+    // The card is on the page already; it is not what a license sells.
+    let sold: Vec<&FileEntry> = files
+        .iter()
+        .filter(|f| !f.is_demo && f.path != "README.md")
+        .collect();
+    let size: i64 = sold.iter().map(|f| f.size).sum();
+    let names = sold
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(view! {
+        <div class="license-adds" data-testid="license-adds">
+            {demo.map(|path| view! { <p>"Free to try: " <code>{path}</code> ", the demo model."</p> })}
+            <p>
+                {format!("A license adds {} file{} ({}): ", sold.len(), if sold.len() == 1 { "" } else { "s" }, format_size(size))}
+                <span class="license-adds-files">{names}</span>
+            </p>
+        </div>
+    })
 }
 
 #[component]

@@ -5,9 +5,11 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::api::{
-    get_account, upload_overview, CreateDraftVersion, CreateModel, PublishDraft, RemoveDraftFile,
+    get_account, offer_choices, upload_overview, CreateDraftVersion, CreateModel, PublishDraft,
+    RemoveDraftFile,
 };
 use crate::components::forms::{kept, refusal, FieldError, FormDone, FormError};
+use crate::components::offer_fields::OfferFields;
 use crate::uploader::{format_eta, Row, RowState, Target};
 use crate::wire::{format_size, DraftFile, ListingDraft};
 
@@ -25,6 +27,12 @@ pub(crate) const TASKS: [(&str, &str); 8] = [
 
 const CARD_TEMPLATE: &str = "---\nlicense: apache-2.0\ntags: []\n---\n\n# My model\n\nWhat it does, how it was trained, and how to use it.\n";
 
+/// The fields of the new-model form, whose errors show beside them (the offer's included).
+const NEW_MODEL_FIELDS: &[&str] = &[
+    "slug", "name", "summary", "task", "tags", "card", "kind", "spdx", "price", "currency", "seat",
+    "covers", "interval", "approval", "terms",
+];
+
 #[component]
 pub fn NewModelPage() -> impl IntoView {
     let create = ServerAction::<CreateModel>::new();
@@ -35,7 +43,8 @@ pub fn NewModelPage() -> impl IntoView {
             let mut owners = vec![account.username.clone()];
             // The server says where the account publishes: the organizations it manages.
             owners.extend(account.managed_orgs.into_iter().map(|o| o.name));
-            Ok::<_, crate::error::AppError>((account.is_publisher, owners))
+            let choices = offer_choices().await?;
+            Ok::<_, crate::error::AppError>((account.is_publisher, owners, choices))
         },
     );
     view! {
@@ -44,13 +53,13 @@ pub fn NewModelPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match owners.await {
-                    Ok((false, _)) => view! {
+                    Ok((false, _, _)) => view! {
                         <section class="panel">
                             <p>"Turn on publishing in your account settings to list models."</p>
                             <A href="/settings" attr:class="button">"Account settings"</A>
                         </section>
                     }.into_any(),
-                    Ok((true, owners)) => {
+                    Ok((true, owners, choices)) => {
                         let kept_task = kept::<CreateModel>("task");
                         view! {
                         <section class="panel">
@@ -105,7 +114,8 @@ pub fn NewModelPage() -> impl IntoView {
                                     <textarea name="card" rows="12" class="card-editor" data-testid="card">{kept::<CreateModel>("card").unwrap_or_else(|| CARD_TEMPLATE.to_owned())}</textarea>
                                     <FieldError result=create.value() field="card" />
                                 </label>
-                                <FormError result=create.value() beside=&["slug", "name", "summary", "task", "tags", "card"] />
+                                <OfferFields result=create.value() choices keep={kept::<CreateModel>} />
+                                <FormError result=create.value() beside=NEW_MODEL_FIELDS />
                                 <button type="submit" class="button" data-testid="create-model">"Create and upload files"</button>
                             </ActionForm>
                         </section>

@@ -66,7 +66,7 @@ fn Dashboard(report: SalesDashboard) -> impl IntoView {
             } else {
                 view! {
                     <div class="table-scroll">
-                        <table class="stack-on-phone" data-testid="sales-by-offer">
+                        <table class="data-table stack-on-phone" data-testid="sales-by-offer">
                             <thead><tr>
                                 <th scope="col">"Model"</th><th scope="col">"Offer"</th>
                                 <th scope="col" class="num">"Sales"</th><th scope="col" class="num">"Revenue"</th>

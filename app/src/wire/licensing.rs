@@ -1,4 +1,4 @@
-//! What the browser is told about offers and licences.
+//! What the browser is told about offers and licenses.
 use serde::{Deserialize, Serialize};
 
 /// One way to obtain a model, as its page shows it.
@@ -14,7 +14,7 @@ pub struct OfferEntry {
     /// What accepting them records, so a change meanwhile is noticed.
     pub terms_sha256: String,
     pub action: OfferAction,
-    /// Organizations the viewer may buy an organization licence for.
+    /// Organizations the viewer may buy an organization license for.
     pub orgs: Vec<String>,
 }
 
@@ -39,7 +39,7 @@ pub enum OfferAction {
     NotConfigured,
 }
 
-/// A licence as "My licences" lists it.
+/// A license as "My licenses" lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenseEntry {
     pub id: i64,
@@ -89,7 +89,43 @@ pub struct OfferRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListingOffers {
     pub offers: Vec<OfferRow>,
-    /// `(SPDX id, name)` of the open licences offered.
+    pub choices: OfferChoices,
+}
+
+/// A new offer as its form posts it (beside other fields: see `#[server(flatten)]`). The
+/// server checks every field with `licensing::offers::check`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferForm {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub spdx: Option<String>,
+    /// In major units as typed ("9.50").
+    #[serde(default)]
+    pub price: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub seat: Option<String>,
+    #[serde(default)]
+    pub covers: Option<String>,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub approval: Option<String>,
+    #[serde(default)]
+    pub terms: Option<String>,
+}
+
+/// The form fields of `OfferForm`, for errors shown beside them.
+pub const OFFER_FIELDS: &[&str] = &[
+    "kind", "spdx", "price", "currency", "seat", "covers", "interval", "approval", "terms",
+];
+
+/// What a new offer may choose from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferChoices {
+    /// `(SPDX id, name)` of the open licenses offered.
     pub licenses: Vec<(String, String)>,
     /// ISO 4217 codes prices may be set in.
     pub currencies: Vec<String>,

@@ -24,7 +24,7 @@ pub struct Model {
     pub terms_sha256: String,
     /// The person who bought or accepted it.
     pub granted_to: i64,
-    /// The signed licence key handed to the licensee.
+    /// The signed license key handed to the licensee.
     pub license_key: String,
     pub issued_at: DateTimeUtc,
     /// When access ends (a subscription's paid period); None: never.

@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// A key licences are signed with. The newest generation signs; older ones are retired and
-/// stay only to verify the licences they signed.
+/// A key licenses are signed with. The newest generation signs; older ones are retired and
+/// stay only to verify the licenses they signed.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "license_signing_keys")]
 pub struct Model {
@@ -16,7 +16,7 @@ pub struct Model {
     pub algorithm: String,
     /// The raw 32-byte public key.
     pub public_key: Vec<u8>,
-    /// PKCS#8, sealed with the licence key secret when `private_key_encrypted`; removed when
+    /// PKCS#8, sealed with the license key secret when `private_key_encrypted`; removed when
     /// the key is retired, as it never signs again.
     pub private_key: Option<PrivateKey>,
     pub private_key_encrypted: bool,

@@ -8,7 +8,7 @@ pub struct Model {
     pub id: i64,
     /// The account that paid.
     pub buyer_id: i64,
-    /// Whose licence it is: the buyer, or an organization for an organization seat.
+    /// Whose license it is: the buyer, or an organization for an organization seat.
     pub licensee_id: i64,
     pub model_id: i64,
     pub offer_id: i64,

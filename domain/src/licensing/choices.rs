@@ -14,7 +14,7 @@ pub struct ViewerOffer {
     pub offer: license_offer::Model,
     pub description: String,
     pub action: ViewerAction,
-    /// Organizations the viewer may buy an organization licence for.
+    /// Organizations the viewer may buy an organization license for.
     pub orgs: Vec<String>,
 }
 

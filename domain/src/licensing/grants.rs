@@ -1,5 +1,5 @@
-//! Granting licences and changing their status. A paid grant is keyed by its checkout session
-//! under a unique constraint, so however many deliveries race, one licence exists per session.
+//! Granting licenses and changing their status. A paid grant is keyed by its checkout session
+//! under a unique constraint, so however many deliveries race, one license exists per session.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -12,7 +12,7 @@ use crate::licensing::offers::{Covers, OfferTerms};
 use crate::licensing::LicenseStatus;
 use crate::state::AppState;
 
-/// A licence to create.
+/// A license to create.
 #[derive(Debug, Clone)]
 pub struct NewGrant<'a> {
     pub offer: &'a license_offer::Model,
@@ -27,7 +27,7 @@ pub struct NewGrant<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// Creates the licence unless one exists for the same checkout session; returns the licence
+/// Creates the license unless one exists for the same checkout session; returns the license
 /// either way. Run it inside the transaction that records the payment.
 pub async fn grant(
     state: &AppState,
@@ -74,29 +74,29 @@ pub async fn grant(
                 )
                 .exec_without_returning(db)
                 .await?;
-            let licence = license::Entity::find()
+            let license = license::Entity::find()
                 .filter(license::Column::CheckoutSessionId.eq(session))
                 .one(db)
                 .await?
-                .ok_or_else(|| DomainError::Internal("a granted licence vanished".into()))?;
+                .ok_or_else(|| DomainError::Internal("a granted license vanished".into()))?;
             if done == 0 {
-                return Ok(licence); // granted by an earlier delivery
+                return Ok(license); // granted by an earlier delivery
             }
-            licence
+            license
         }
         None => row.insert(db).await?,
     };
     sign(state, db, inserted).await
 }
 
-/// Gives the new licence its signed key.
+/// Gives the new license its signed key.
 async fn sign(
     state: &AppState,
     db: &impl ConnectionTrait,
-    licence: license::Model,
+    license: license::Model,
 ) -> DomainResult<license::Model> {
-    let key = crate::licensing::license_key(state, db, &licence).await?;
-    let mut row: license::ActiveModel = licence.into();
+    let key = crate::licensing::license_key(state, db, &license).await?;
+    let mut row: license::ActiveModel = license.into();
     row.license_key = Set(key);
     Ok(row.update(db).await?)
 }
@@ -116,7 +116,7 @@ async fn next_major(db: &impl ConnectionTrait, model_id: i64) -> DomainResult<St
     Ok(semver::Version::new(newest.major + 1, 0, 0).to_string())
 }
 
-/// Sets the status (and, when given, the expiry) of every licence matching `filter`;
+/// Sets the status (and, when given, the expiry) of every license matching `filter`;
 /// returns how many changed.
 pub async fn set_status(
     db: &impl ConnectionTrait,
@@ -149,19 +149,19 @@ pub enum LicenseFilter<'a> {
 /// events are on their way.
 const RENEWAL_GRACE: chrono::Duration = chrono::Duration::days(2);
 
-/// Makes the licences of `subscription` follow its state at the provider: access while the
+/// Makes the licenses of `subscription` follow its state at the provider: access while the
 /// provider says it grants access, until the period end (with a grace for a renewal).
 pub async fn apply_subscription(
     db: &impl ConnectionTrait,
-    licence_id: i64,
+    license_id: i64,
     subscription: &crate::payments::provider::Subscription,
 ) -> DomainResult<()> {
     let (status, expires_at) = subscription_access(subscription);
-    set_status(db, LicenseFilter::Id(licence_id), status, Some(expires_at)).await?;
+    set_status(db, LicenseFilter::Id(license_id), status, Some(expires_at)).await?;
     Ok(())
 }
 
-/// The same, for every licence of the subscription; returns how many there are.
+/// The same, for every license of the subscription; returns how many there are.
 pub async fn follow_subscription(
     db: &impl ConnectionTrait,
     subscription: &crate::payments::provider::Subscription,

@@ -1,4 +1,4 @@
-//! The licences a person holds, for "My licences": their own and their organizations'.
+//! The licenses a person holds, for "My licenses": their own and their organizations'.
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entities::{license, license_offer, model, order, payment_customer, user};
@@ -13,11 +13,11 @@ pub struct HeldLicense {
     pub model: String,
     pub licensee: String,
     pub description: String,
-    /// What was paid, in words, for a bought licence.
+    /// What was paid, in words, for a bought license.
     pub paid: Option<String>,
 }
 
-/// `user`'s licences and their organizations', newest first.
+/// `user`'s licenses and their organizations', newest first.
 pub async fn of(state: &AppState, user: &user::Model) -> DomainResult<Vec<HeldLicense>> {
     let mut licensees = vec![user.clone()];
     licensees.extend(
@@ -26,14 +26,14 @@ pub async fn of(state: &AppState, user: &user::Model) -> DomainResult<Vec<HeldLi
             .into_iter()
             .map(|(org, _)| org),
     );
-    let licences = license::Entity::find()
+    let licenses = license::Entity::find()
         .filter(license::Column::LicenseeId.is_in(licensees.iter().map(|l| l.id)))
         .order_by_desc(license::Column::Id)
         .all(&state.db)
         .await?;
-    let mut held = Vec::with_capacity(licences.len());
-    for licence in licences {
-        let Some(listing) = model::Entity::find_by_id(licence.model_id)
+    let mut held = Vec::with_capacity(licenses.len());
+    for license in licenses {
+        let Some(listing) = model::Entity::find_by_id(license.model_id)
             .one(&state.db)
             .await?
         else {
@@ -43,10 +43,10 @@ pub async fn of(state: &AppState, user: &user::Model) -> DomainResult<Vec<HeldLi
             .one(&state.db)
             .await?
             .map_or_else(String::new, |o| o.username);
-        let offer = license_offer::Entity::find_by_id(licence.offer_id)
+        let offer = license_offer::Entity::find_by_id(license.offer_id)
             .one(&state.db)
             .await?;
-        let paid = match licence.order_id {
+        let paid = match license.order_id {
             Some(id) => order::Entity::find_by_id(id)
                 .one(&state.db)
                 .await?
@@ -63,14 +63,14 @@ pub async fn of(state: &AppState, user: &user::Model) -> DomainResult<Vec<HeldLi
             model: format!("{owner}/{}", listing.slug),
             licensee: licensees
                 .iter()
-                .find(|l| l.id == licence.licensee_id)
+                .find(|l| l.id == license.licensee_id)
                 .map_or_else(String::new, |l| l.username.clone()),
             description: offer
                 .as_ref()
                 .and_then(OfferTerms::of)
-                .map_or_else(|| licence.kind.clone(), |t| t.in_words()),
+                .map_or_else(|| license.kind.clone(), |t| t.in_words()),
             paid,
-            license: licence,
+            license,
         });
     }
     Ok(held)
@@ -83,14 +83,14 @@ pub async fn manage_subscription(
     license_id: i64,
 ) -> DomainResult<String> {
     let held = of(state, user).await?;
-    let licence = held
+    let license = held
         .iter()
         .map(|h| &h.license)
         .find(|l| l.id == license_id && l.subscription_id.is_some())
         .ok_or(DomainError::NotFound("subscription"))?;
     let provider = state.payments.provider()?;
     let customer = payment_customer::Entity::find()
-        .filter(payment_customer::Column::AccountId.eq(licence.licensee_id))
+        .filter(payment_customer::Column::AccountId.eq(license.licensee_id))
         .filter(payment_customer::Column::Provider.eq(provider.name()))
         .one(&state.db)
         .await?
@@ -101,7 +101,7 @@ pub async fn manage_subscription(
         .await?)
 }
 
-/// Where one licence stands now.
+/// Where one license stands now.
 #[derive(Debug, Clone)]
 pub struct Standing {
     pub status: String,
@@ -111,17 +111,17 @@ pub struct Standing {
 }
 
 pub async fn standing(state: &AppState, license_id: i64) -> DomainResult<Standing> {
-    let licence = license::Entity::find_by_id(license_id)
+    let license = license::Entity::find_by_id(license_id)
         .one(&state.db)
         .await?
         .ok_or(DomainError::NotFound("license"))?;
-    let active = licence.status == crate::licensing::LicenseStatus::Active.as_str()
-        && licence
+    let active = license.status == crate::licensing::LicenseStatus::Active.as_str()
+        && license
             .expires_at
             .is_none_or(|end| end > chrono::Utc::now());
     Ok(Standing {
-        status: licence.status,
+        status: license.status,
         active,
-        expires_at: licence.expires_at,
+        expires_at: license.expires_at,
     })
 }

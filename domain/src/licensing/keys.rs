@@ -1,4 +1,4 @@
-//! Licence keys: a licence's terms signed with the marketplace's Ed25519 key, so that anyone
+//! License keys: a license's terms signed with the marketplace's Ed25519 key, so that anyone
 //! holding the published key set can check one offline.
 //!
 //! A key reads `bzr1.<payload>.<signature>`: the payload is the [`LicenseClaims`] as JSON and
@@ -30,7 +30,7 @@ pub struct LicenseClaims {
     pub grant: LicenseGrant,
 }
 
-/// What a licence grants, and to whom.
+/// What a license grants, and to whom.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenseGrant {
     pub license_id: i64,
@@ -40,12 +40,12 @@ pub struct LicenseGrant {
     pub versions: VersionsCovered,
     /// Unix seconds.
     pub issued_at: i64,
-    /// Unix seconds; `None` (JSON `null`) for a perpetual licence. A subscription's licence
+    /// Unix seconds; `None` (JSON `null`) for a perpetual license. A subscription's license
     /// ends with its paid period and gets a new key when it renews.
     pub expires_at: Option<i64>,
 }
 
-/// The account holding the licence.
+/// The account holding the license.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Licensee {
     pub id: i64,
@@ -67,7 +67,7 @@ pub struct LicensedOffer {
     pub kind: String,
 }
 
-/// Which of the model's versions the licence covers: in JSON the string `"*"` for every
+/// Which of the model's versions the license covers: in JSON the string `"*"` for every
 /// version, present and future, or a list of version names (`["1.0.0", "1.1.0"]`). Names, not
 /// SemVer ranges, because a version may be named anything the version rule allows
 /// (`v2-rc1`), and so a verifier needs no SemVer library.
@@ -127,16 +127,16 @@ impl From<VersionsCovered> for VersionsJson {
 /// Why a key was refused. The messages are for the person holding the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
-    #[error("not a Bazaar licence key: {0}")]
+    #[error("not a Bazaar license key: {0}")]
     Malformed(&'static str),
     #[error(
         "signed by another key: key id {kid} is not among the marketplace's published keys \
          (a key of another marketplace, or a key set fetched before the key was made)"
     )]
     UnknownKey { kid: String },
-    #[error("the licence key has been altered: its signature does not match its contents")]
+    #[error("the license key has been altered: its signature does not match its contents")]
     Altered,
-    #[error("the licence expired on {}", date_in_words(*expires_at))]
+    #[error("the license expired on {}", date_in_words(*expires_at))]
     Expired { expires_at: i64 },
 }
 
@@ -183,7 +183,7 @@ pub fn verify(
     }
 }
 
-/// Whether `key` is shaped as a licence key at all, which needs no public key to tell.
+/// Whether `key` is shaped as a license key at all, which needs no public key to tell.
 pub fn check_shape(key: &str) -> Result<(), VerifyError> {
     split(key).map(drop)
 }
@@ -223,7 +223,7 @@ fn split(key: &str) -> Result<Parts<'_>, VerifyError> {
 /// Signs the claims into a key; [`SigningKeys::issue`] fills in which key.
 fn sign(claims: &LicenseClaims, pair: &Ed25519KeyPair) -> String {
     // Strings and integers only: serialising cannot fail.
-    let json = serde_json::to_vec(claims).expect("licence claims serialise");
+    let json = serde_json::to_vec(claims).expect("license claims serialise");
     let signed = format!("{PREFIX}.{}", URL_SAFE_NO_PAD.encode(json));
     let signature = pair.sign(signed.as_bytes());
     format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
@@ -237,7 +237,7 @@ pub fn date_in_words(unix_seconds: i64) -> String {
     }
 }
 
-/// The public keys licences verify against, as served at `/.well-known/bazaar-license-key`:
+/// The public keys licenses verify against, as served at `/.well-known/bazaar-license-key`:
 /// a JWK Set, newest key first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySet {
@@ -292,7 +292,7 @@ impl KeySet {
         self.ed25519().any(|(id, _)| id == kid)
     }
 
-    /// Whether the set holds any key a licence could be verified with.
+    /// Whether the set holds any key a license could be verified with.
     pub fn is_usable(&self) -> bool {
         self.ed25519().next().is_some()
     }

@@ -1,4 +1,4 @@
-//! Licences: what a listing offers (`offers`), the entitlements granted under an offer, the
+//! Licenses: what a listing offers (`offers`), the entitlements granted under an offer, the
 //! signed key that proves one offline (`keys`), and which versions each covers.
 pub mod access;
 pub mod choices;
@@ -10,7 +10,7 @@ pub mod offers;
 
 use crate::entities::{license, model_version};
 
-/// Where a licence stands. Only `Active` ones (and not past their expiry) grant downloads.
+/// Where a license stands. Only `Active` ones (and not past their expiry) grant downloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LicenseStatus {
     Active,
@@ -39,14 +39,14 @@ impl LicenseStatus {
     }
 }
 
-/// Whether `licence` covers `version` (its status and expiry are the caller's to check).
-pub fn covers(licence: &license::Model, version: &model_version::Model) -> bool {
-    let published_in_time = match (licence.covers_published_until, version.published_at) {
+/// Whether `license` covers `version` (its status and expiry are the caller's to check).
+pub fn covers(license: &license::Model, version: &model_version::Model) -> bool {
+    let published_in_time = match (license.covers_published_until, version.published_at) {
         (None, _) => true,
         (Some(until), Some(published)) => published <= until,
         (Some(_), None) => false,
     };
-    let below_bound = match &licence.covers_below {
+    let below_bound = match &license.covers_below {
         None => true,
         Some(bound) => match (
             semver::Version::parse(&version.version),
@@ -59,12 +59,12 @@ pub fn covers(licence: &license::Model, version: &model_version::Model) -> bool 
     published_in_time && below_bound
 }
 
-/// The signed key handed to the licensee of `licence`: who holds it, for which model and
-/// offer, which versions (those published now, for a licence limited to them), and until when.
+/// The signed key handed to the licensee of `license`: who holds it, for which model and
+/// offer, which versions (those published now, for a license limited to them), and until when.
 pub(crate) async fn license_key(
     state: &crate::state::AppState,
     db: &impl sea_orm::ConnectionTrait,
-    licence: &license::Model,
+    license: &license::Model,
 ) -> crate::error::DomainResult<String> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -73,12 +73,12 @@ pub(crate) async fn license_key(
     use keys::{LicenseGrant, LicensedModel, LicensedOffer, Licensee, VersionsCovered};
 
     let missing =
-        || DomainError::Internal(format!("licence {} refers to a missing row", licence.id));
-    let licensee = user::Entity::find_by_id(licence.licensee_id)
+        || DomainError::Internal(format!("license {} refers to a missing row", license.id));
+    let licensee = user::Entity::find_by_id(license.licensee_id)
         .one(db)
         .await?
         .ok_or_else(missing)?;
-    let listing = model::Entity::find_by_id(licence.model_id)
+    let listing = model::Entity::find_by_id(license.model_id)
         .one(db)
         .await?
         .ok_or_else(missing)?;
@@ -86,7 +86,7 @@ pub(crate) async fn license_key(
         .one(db)
         .await?
         .ok_or_else(missing)?;
-    let versions = if licence.covers_published_until.is_none() && licence.covers_below.is_none() {
+    let versions = if license.covers_published_until.is_none() && license.covers_below.is_none() {
         VersionsCovered::All
     } else {
         let published = model_version::Entity::find()
@@ -97,13 +97,13 @@ pub(crate) async fn license_key(
         VersionsCovered::Only(
             published
                 .into_iter()
-                .filter(|v| covers(licence, v))
+                .filter(|v| covers(license, v))
                 .map(|v| v.version)
                 .collect(),
         )
     };
     Ok(state.license_keys.issue(&LicenseGrant {
-        license_id: licence.id,
+        license_id: license.id,
         licensee: Licensee {
             id: licensee.id,
             name: licensee.username,
@@ -113,11 +113,11 @@ pub(crate) async fn license_key(
             name: format!("{}/{}", owner.username, listing.slug),
         },
         offer: LicensedOffer {
-            id: licence.offer_id,
-            kind: licence.kind.clone(),
+            id: license.offer_id,
+            kind: license.kind.clone(),
         },
         versions,
-        issued_at: licence.issued_at.timestamp(),
-        expires_at: licence.expires_at.map(|t| t.timestamp()),
+        issued_at: license.issued_at.timestamp(),
+        expires_at: license.expires_at.map(|t| t.timestamp()),
     }))
 }

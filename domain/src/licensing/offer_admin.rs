@@ -1,5 +1,5 @@
 //! Publishers changing what a listing offers: add an offer (checked by `offers::check`) or
-//! withdraw one. Licences granted under a withdrawn offer stay as they were.
+//! withdraw one. Licenses granted under a withdrawn offer stay as they were.
 use crate::entities::{license_offer, user};
 use crate::error::DomainResult;
 use crate::licensing::offers::{self, OfferInput};

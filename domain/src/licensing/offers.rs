@@ -1,4 +1,4 @@
-//! What a listing offers: its licence terms and prices, checked once here for every caller
+//! What a listing offers: its license terms and prices, checked once here for every caller
 //! (the listing's settings page, `/new`, the REST API, `bazaar push` and the seed).
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -9,7 +9,7 @@ use crate::entities::{license_offer, model_version};
 use crate::error::{DomainError, DomainResult};
 use crate::payments::provider::BillingInterval;
 
-/// The open licences a listing may choose from (SPDX identifiers, and the RAIL family's
+/// The open licenses a listing may choose from (SPDX identifiers, and the RAIL family's
 /// names as the Hub spells them), with their names in words.
 pub const OPEN_LICENSES: &[(&str, &str)] = &[
     ("Apache-2.0", "Apache License 2.0"),
@@ -194,7 +194,7 @@ impl Seat {
     }
 }
 
-/// Which versions a one-time licence covers.
+/// Which versions a one-time license covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Covers {
     /// The versions published when it was bought.
@@ -471,7 +471,7 @@ pub fn check(input: &OfferInput<'_>, semver_listing: bool) -> DomainResult<Offer
         match present(value) {
             Some(_) => Err(DomainError::invalid(
                 field,
-                format!("{} licences have no {field}", kind.as_str()),
+                format!("{} licenses have no {field}", kind.as_str()),
             )),
             None => Ok(()),
         }
@@ -480,14 +480,14 @@ pub fn check(input: &OfferInput<'_>, semver_listing: bool) -> DomainResult<Offer
         LicenseKind::Open => {
             free("price", input.price)?;
             if input.price_minor.is_some_and(|p| p != 0) {
-                return Err(DomainError::invalid("price", "open licences are free"));
+                return Err(DomainError::invalid("price", "open licenses are free"));
             }
             let raw = present(input.spdx)
-                .ok_or_else(|| DomainError::invalid("spdx", "choose an open licence"))?;
+                .ok_or_else(|| DomainError::invalid("spdx", "choose an open license"))?;
             let (spdx, _) = open_license(raw).ok_or_else(|| {
                 DomainError::invalid(
                     "spdx",
-                    format!("'{raw}' is not one of the open licences Bazaar offers"),
+                    format!("'{raw}' is not one of the open licenses Bazaar offers"),
                 )
             })?;
             OfferTerms::Open { spdx }
@@ -541,7 +541,7 @@ pub fn check(input: &OfferInput<'_>, semver_listing: bool) -> DomainResult<Offer
     })
 }
 
-/// The SHA-256 of the terms text (hex): what an acceptance or a licence records.
+/// The SHA-256 of the terms text (hex): what an acceptance or a license records.
 pub fn terms_sha256(terms: &str) -> String {
     hex::encode(Sha256::digest(terms.as_bytes()))
 }
@@ -555,6 +555,18 @@ pub async fn is_semver_listing(db: &impl ConnectionTrait, model_id: i64) -> Doma
     Ok(versions
         .iter()
         .all(|v| semver::Version::parse(&v.version).is_ok()))
+}
+
+/// Whether an active offer of the listing covers "every version up to the next major": its
+/// versions must then stay SemVer, or nobody could tell what a license covers.
+pub async fn sells_until_next_major(
+    db: &impl ConnectionTrait,
+    model_id: i64,
+) -> DomainResult<bool> {
+    Ok(crate::catalog::active_offers(db, vec![model_id])
+        .await?
+        .iter()
+        .any(|o| o.covers.as_deref() == Some(Covers::UntilNextMajor.as_str())))
 }
 
 /// Adds an active offer to a listing.
@@ -595,7 +607,7 @@ pub async fn add(
     Ok(row.insert(db).await?)
 }
 
-/// Withdraws an offer: nobody can take it up any more, and licences already granted under
+/// Withdraws an offer: nobody can take it up any more, and licenses already granted under
 /// it stay exactly as they were (they refer to the row, which is kept).
 pub async fn withdraw(db: &impl ConnectionTrait, model_id: i64, offer_id: i64) -> DomainResult<()> {
     let result = license_offer::Entity::update_many()

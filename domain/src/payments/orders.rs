@@ -108,7 +108,7 @@ pub async fn start_checkout(
         .any(|l| l.offer_id == offer.id && l.licensee_id == licensee.id);
     if held {
         return Err(DomainError::Conflict(format!(
-            "{} already holds this licence: see your licences",
+            "{} already holds this license: see your licenses",
             licensee.username
         )));
     }
@@ -173,7 +173,7 @@ pub async fn start_checkout(
     Ok(url)
 }
 
-/// Whose licence a purchase makes: the buyer's, or an organization's they administer.
+/// Whose license a purchase makes: the buyer's, or an organization's they administer.
 async fn licensee_for(
     state: &AppState,
     buyer: &user::Model,
@@ -184,11 +184,11 @@ async fn licensee_for(
         (Seat::Individual, None) => Ok(buyer.clone()),
         (Seat::Individual, Some(_)) => Err(DomainError::invalid(
             "org",
-            "this licence is for one person; choose the organization licence to buy for a team",
+            "this license is for one person; choose the organization license to buy for a team",
         )),
         (Seat::Organization, None) => Err(DomainError::invalid(
             "org",
-            "choose the organization this licence is for",
+            "choose the organization this license is for",
         )),
         (Seat::Organization, Some(name)) => {
             let org = crate::orgs::find(&state.db, name).await?;
@@ -196,7 +196,7 @@ async fn licensee_for(
                 Some(role) if role >= Role::Admin => Ok(org),
                 _ => Err(DomainError::invalid(
                     "org",
-                    format!("only an owner or admin of {name} can buy licences for it"),
+                    format!("only an owner or admin of {name} can buy licenses for it"),
                 )),
             }
         }
@@ -246,7 +246,7 @@ async fn customer_of(state: &AppState, account: &user::Model) -> DomainResult<St
 }
 
 /// The buyer's return from the provider's payment page: re-reads the session and fulfils it
-/// at once, so the licence shows before the webhook arrives. Returns the order.
+/// at once, so the license shows before the webhook arrives. Returns the order.
 pub async fn confirm_checkout(state: &AppState, session_id: &str) -> DomainResult<order::Model> {
     let order = order::Entity::find()
         .filter(order::Column::CheckoutSessionId.eq(session_id))
@@ -272,11 +272,11 @@ pub enum Fulfilment {
     NotOurs,
     /// Not paid yet: the order waits.
     Waiting,
-    /// Paid: the licence exists (granted now or by an earlier delivery).
+    /// Paid: the license exists (granted now or by an earlier delivery).
     Granted,
 }
 
-/// Grants the licence for a completed, paid session, once however often it is called.
+/// Grants the license for a completed, paid session, once however often it is called.
 pub async fn fulfil_checkout(
     state: &AppState,
     session: &CheckoutSession,
@@ -330,7 +330,7 @@ pub async fn fulfil_checkout(
         .or(order.subscription_id.clone()));
     row.updated_at = Set(Utc::now());
     row.update(&txn).await?;
-    let licence = grants::grant(
+    let license = grants::grant(
         state,
         &txn,
         NewGrant {
@@ -349,7 +349,7 @@ pub async fn fulfil_checkout(
     )
     .await?;
     if let Some(subscription) = &subscription {
-        grants::apply_subscription(&txn, licence.id, subscription).await?;
+        grants::apply_subscription(&txn, license.id, subscription).await?;
     }
     txn.commit().await?;
     Ok(Fulfilment::Granted)
@@ -438,7 +438,7 @@ pub async fn recent(
 }
 
 /// Refunds a one-time payment in full at the provider (reversing the publisher's transfer and
-/// the platform fee) and revokes its licence at once; the provider's `charge.refunded` event
+/// the platform fee) and revokes its license at once; the provider's `charge.refunded` event
 /// then changes nothing more.
 pub async fn refund(
     state: &AppState,

@@ -1,5 +1,5 @@
 //! What Bazaar asks of a payment provider. Stripe and the built-in test mode both implement
-//! it; everything else (orders, fulfilment, licences) is written once against this trait.
+//! it; everything else (orders, fulfilment, licenses) is written once against this trait.
 use async_trait::async_trait;
 
 /// A provider's refusal or failure, with what to tell the operator (never the buyer: it may
@@ -75,7 +75,7 @@ pub struct NewCheckout<'a> {
     pub order_id: i64,
     pub mode: CheckoutMode,
     pub customer_id: &'a str,
-    /// What the buyer sees on the payment page, e.g. "acme/sentiment — Commercial licence".
+    /// What the buyer sees on the payment page, e.g. "acme/sentiment — Commercial license".
     pub product_name: &'a str,
     /// Price in minor units of `currency` (cents for USD, yen for JPY).
     pub amount_minor: i64,

@@ -166,7 +166,7 @@ async fn apply(state: &AppState, envelope: &Envelope) -> DomainResult<()> {
                 .await?;
             }
         }
-        // A partial refund leaves the licence; a full one ends it.
+        // A partial refund leaves the license; a full one ends it.
         "charge.refunded" if object["refunded"].as_bool() == Some(true) => {
             let payment = text(object, "payment_intent")?;
             payment_event(state, envelope, payment, OrderStatus::Refunded).await?;
@@ -196,7 +196,7 @@ async fn apply(state: &AppState, envelope: &Envelope) -> DomainResult<()> {
     Ok(())
 }
 
-/// A refund or dispute on a one-time payment: the order and its licences follow, unless a
+/// A refund or dispute on a one-time payment: the order and its licenses follow, unless a
 /// newer such event has already been applied.
 async fn payment_event(
     state: &AppState,
@@ -235,12 +235,12 @@ async fn payment_event(
     if changed == 0 {
         return Ok(()); // older than what is applied, or final
     }
-    let licence_status = match status {
+    let license_status = match status {
         OrderStatus::Refunded => LicenseStatus::Revoked,
         OrderStatus::Disputed => LicenseStatus::Suspended,
         _ => LicenseStatus::Active,
     };
-    grants::set_status(&txn, LicenseFilter::Order(order.id), licence_status, None).await?;
+    grants::set_status(&txn, LicenseFilter::Order(order.id), license_status, None).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -75,7 +75,7 @@ pub async fn file(
         )
         .header(
             header::CACHE_CONTROL,
-            // Published files never change; files behind a licence stay out of shared caches.
+            // Published files never change; files behind a license stay out of shared caches.
             if download.public {
                 "public, max-age=31536000, immutable"
             } else {

@@ -1,4 +1,4 @@
-//! `GET /.well-known/bazaar-license-key`: the public keys licence keys verify against, as a JWK
+//! `GET /.well-known/bazaar-license-key`: the public keys license keys verify against, as a JWK
 //! Set. Read from the database on each request, so every instance publishes a key as soon as
 //! any instance may sign with it; clients keep it for five minutes.
 use axum::{

@@ -1,4 +1,4 @@
-//! `GET /api/v1/licenses/{id}/status`: whether a licence still stands, for a deployment that
+//! `GET /api/v1/licenses/{id}/status`: whether a license still stands, for a deployment that
 //! verified its key offline and can go online now and then to learn of a refund or
 //! revocation. It tells only the status and the end date, nothing of the licensee.
 use axum::{

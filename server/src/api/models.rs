@@ -17,6 +17,8 @@ pub struct NewListing {
     /// The account or organization the model is listed under; the caller by default.
     owner: Option<String>,
     slug: String,
+    /// The first offer, added with the listing (or later, through the offers endpoint).
+    offer: Option<super::offers::NewOffer>,
     #[serde(flatten)]
     fields: Fields,
 }
@@ -61,6 +63,7 @@ pub async fn create(
         &owner,
         &new.slug,
         new.fields.as_domain(),
+        new.offer.as_ref().map(|offer| offer.input()).as_ref(),
     )
     .await?;
     Ok((

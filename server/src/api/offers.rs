@@ -30,6 +30,23 @@ pub struct NewOffer {
     terms: String,
 }
 
+impl NewOffer {
+    pub fn input(&self) -> OfferInput<'_> {
+        OfferInput {
+            kind: &self.kind,
+            spdx: self.spdx.as_deref(),
+            price: self.price.as_deref(),
+            price_minor: self.price_minor,
+            currency: self.currency.as_deref(),
+            seat: self.seat.as_deref(),
+            covers: self.covers.as_deref(),
+            interval: self.interval.as_deref(),
+            approval: self.approval.as_deref(),
+            terms: &self.terms,
+        }
+    }
+}
+
 fn describe(offer: &domain::entities::license_offer::Model) -> Value {
     json!({
         "id": offer.id,
@@ -65,20 +82,9 @@ pub async fn add(
     Json(new): Json<NewOffer>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = require(caller, Scope::Write)?;
-    let input = OfferInput {
-        kind: &new.kind,
-        spdx: new.spdx.as_deref(),
-        price: new.price.as_deref(),
-        price_minor: new.price_minor,
-        currency: new.currency.as_deref(),
-        seat: new.seat.as_deref(),
-        covers: new.covers.as_deref(),
-        interval: new.interval.as_deref(),
-        approval: new.approval.as_deref(),
-        terms: &new.terms,
-    };
     let offer =
-        domain::licensing::offer_admin::add(&state, &caller.user, &owner, &slug, &input).await?;
+        domain::licensing::offer_admin::add(&state, &caller.user, &owner, &slug, &new.input())
+            .await?;
     Ok((StatusCode::CREATED, Json(describe(&offer))))
 }
 

@@ -426,7 +426,7 @@ pub async fn make_admin(app: &TestApp, username: &str) {
 }
 
 /// A seeded listing's first offer, and the download address of a file of its first version
-/// that only a licence opens (not its demo file).
+/// that only a license opens (not its demo file).
 pub async fn sold_file(
     app: &TestApp,
     slug: &str,
@@ -463,7 +463,7 @@ pub async fn sold_file(
         .one(db)
         .await
         .unwrap()
-        .expect("a file only a licence opens");
+        .expect("a file only a license opens");
     let url = format!(
         "/api/v1/models/{}/{slug}/versions/{}/files/{}",
         owner.username, version.version, file.path

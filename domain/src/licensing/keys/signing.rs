@@ -1,6 +1,6 @@
 //! The marketplace's signing keys, kept in the database so that every instance signs with the
 //! same key: made by the first instance to start, replaced by [`SigningKeys::rotate`]. Retired
-//! keys stay published, so the licences they signed still verify.
+//! keys stay published, so the licenses they signed still verify.
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
@@ -21,21 +21,21 @@ const ALGORITHM: &str = "Ed25519";
 #[derive(Debug, thiserror::Error)]
 pub enum SigningKeyError {
     #[error(
-        "licence signing key {kid} is stored encrypted, and no licence key secret is set \
+        "license signing key {kid} is stored encrypted, and no license key secret is set \
          to decrypt it"
     )]
     SecretMissing { kid: String },
     #[error(
-        "the licence key secret does not decrypt licence signing key {kid}: the key was \
+        "the license key secret does not decrypt license signing key {kid}: the key was \
          stored with another secret"
     )]
     WrongSecret { kid: String },
     #[error(
-        "the licence key secret must be at least {} characters long",
+        "the license key secret must be at least {} characters long",
         EncryptionSecret::MIN_LEN
     )]
     SecretTooShort,
-    #[error("licence signing key {kid} is not a usable Ed25519 key")]
+    #[error("license signing key {kid} is not a usable Ed25519 key")]
     Unusable { kid: String },
     #[error("cryptography failed: {0}")]
     Crypto(&'static str),
@@ -43,7 +43,7 @@ pub enum SigningKeyError {
     Database(#[from] DbErr),
 }
 
-/// The key this marketplace signs licences with, and the public keys they verify against.
+/// The key this marketplace signs licenses with, and the public keys they verify against.
 pub struct SigningKeys {
     /// Kept to open the next key when another process rotates.
     secret: Option<EncryptionSecret>,
@@ -137,7 +137,7 @@ impl SigningKeys {
         }
     }
 
-    /// A licence key for `grant`, signed with the current key.
+    /// A license key for `grant`, signed with the current key.
     pub fn issue(&self, grant: &LicenseGrant) -> String {
         let current = self.current();
         let claims = LicenseClaims {
@@ -258,7 +258,7 @@ async fn insert_new(
     };
     match row.insert(db).await {
         Ok(_) => {
-            tracing::info!(kid, generation, "made a new licence signing key");
+            tracing::info!(kid, generation, "made a new license signing key");
             Ok(true)
         }
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(false),
@@ -284,7 +284,7 @@ async fn seal_plain_keys(
             .filter(Column::PrivateKeyEncrypted.eq(false))
             .exec(db)
             .await?;
-        tracing::info!(kid = row.kid, "encrypted a licence signing key at rest");
+        tracing::info!(kid = row.kid, "encrypted a license signing key at rest");
     }
     Ok(())
 }

@@ -133,9 +133,9 @@ fn an_expired_key_is_refused_with_its_date() {
     let refused = verify(&key, &keys.key_set(), end).unwrap_err();
     assert_eq!(
         refused.to_string(),
-        "the licence expired on 14 March 2025, 09:30 UTC"
+        "the license expired on 14 March 2025, 09:30 UTC"
     );
-    // A perpetual licence never expires.
+    // A perpetual license never expires.
     let perpetual = keys.issue(&grant(None));
     assert!(verify(&perpetual, &keys.key_set(), end + Duration::days(36500)).is_ok());
 }
@@ -154,7 +154,7 @@ fn what_is_not_a_key_says_so() {
         let refused = verify(input, &keys.key_set(), Utc::now()).unwrap_err();
         let message = refused.to_string();
         assert!(
-            message.starts_with("not a Bazaar licence key") && message.contains(says),
+            message.starts_with("not a Bazaar license key") && message.contains(says),
             "{input:?}: {message}"
         );
     }
@@ -316,7 +316,7 @@ async fn a_secret_encrypts_keys_at_rest_and_a_missing_or_wrong_one_is_refused() 
 
     let missing = SigningKeys::load_or_create(&db, None).await.unwrap_err();
     assert!(matches!(missing, SigningKeyError::SecretMissing { .. }));
-    assert!(missing.to_string().contains("no licence key secret is set"));
+    assert!(missing.to_string().contains("no license key secret is set"));
     let other = EncryptionSecret::new("somebody else's secret, not ours").unwrap();
     let wrong = SigningKeys::load_or_create(&db, Some(&other))
         .await
