@@ -6,10 +6,10 @@ source "$(dirname "$0")/common.sh"
 # Raised from 540,000 for the account and publisher basics (profile, deleted models, draft file
 # removal, invitations, account deletion: ten more server actions in the browser, their pages
 # and wire types); raised again to 700,000 for licensing (the offer panel and editor, My
-# licenses, access requests, the sales dashboard, the orders page: about 90 KB). Every page is
-# in the one bundle; the in-page demo work must bring it under 500,000 by loading routes
-# lazily.
-BUDGET_BYTES=700000
+# licenses, access requests, the sales dashboard, the orders page: about 90 KB); and to 720,000
+# for a new listing's offer on /new (about 18 KB). Every page is in the one bundle; the in-page
+# demo work must bring it under 500,000 by loading routes lazily.
+BUDGET_BYTES=720000
 
 pkg="$ROOT/target/site/pkg"
 bundle="$pkg/$(cat "$pkg/current")"

@@ -171,15 +171,35 @@ fn offer_choices_now() -> crate::wire::OfferChoices {
     }
 }
 
-/// Adds an offer to a listing.
+/// Adds an offer to a listing. `price` is in major units as typed ("9.50").
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "add_offer")]
 pub async fn add_offer(
     owner: String,
     slug: String,
-    #[server(flatten)] offer: crate::wire::OfferForm,
+    kind: Option<String>,
+    spdx: Option<String>,
+    price: Option<String>,
+    currency: Option<String>,
+    seat: Option<String>,
+    covers: Option<String>,
+    interval: Option<String>,
+    approval: Option<String>,
+    terms: Option<String>,
 ) -> Result<(), AppError> {
     let state = expect_context::<domain::AppState>();
     let caller = super::request::signed_in()?;
+    let offer = OfferForm {
+        kind,
+        spdx,
+        price,
+        currency,
+        seat,
+        covers,
+        interval,
+        approval,
+        terms,
+    };
     respond(
         domain::licensing::offer_admin::add(&state, &caller.user, &owner, &slug, &offer.input())
             .await,
@@ -187,11 +207,27 @@ pub async fn add_offer(
     Ok(())
 }
 
+/// A new offer's fields as a form posts them (see `components::offer_fields`). Server
+/// functions take them one by one: a nested or flattened argument would bring serde's
+/// buffering deserializer into the browser bundle.
 #[cfg(feature = "ssr")]
-impl crate::wire::OfferForm {
+pub(crate) struct OfferForm {
+    pub kind: Option<String>,
+    pub spdx: Option<String>,
+    pub price: Option<String>,
+    pub currency: Option<String>,
+    pub seat: Option<String>,
+    pub covers: Option<String>,
+    pub interval: Option<String>,
+    pub approval: Option<String>,
+    pub terms: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+impl OfferForm {
     pub fn input(&self) -> domain::licensing::offers::OfferInput<'_> {
         domain::licensing::offers::OfferInput {
-            kind: &self.kind,
+            kind: self.kind.as_deref().unwrap_or(""),
             spdx: self.spdx.as_deref(),
             price: self.price.as_deref(),
             price_minor: None,

@@ -24,8 +24,27 @@ pub async fn create_model(
     task: String,
     tags: String,
     card: String,
-    #[server(flatten)] offer: crate::wire::OfferForm,
+    kind: Option<String>,
+    spdx: Option<String>,
+    price: Option<String>,
+    currency: Option<String>,
+    seat: Option<String>,
+    covers: Option<String>,
+    interval: Option<String>,
+    approval: Option<String>,
+    terms: Option<String>,
 ) -> Result<(), AppError> {
+    let offer = super::licensing::OfferForm {
+        kind,
+        spdx,
+        price,
+        currency,
+        seat,
+        covers,
+        interval,
+        approval,
+        terms,
+    };
     let state = expect_context::<domain::AppState>();
     let caller = signed_in()?;
     let owner = match owner.trim() {

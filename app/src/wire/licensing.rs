@@ -92,32 +92,7 @@ pub struct ListingOffers {
     pub choices: OfferChoices,
 }
 
-/// A new offer as its form posts it (beside other fields: see `#[server(flatten)]`). The
-/// server checks every field with `licensing::offers::check`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OfferForm {
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub spdx: Option<String>,
-    /// In major units as typed ("9.50").
-    #[serde(default)]
-    pub price: Option<String>,
-    #[serde(default)]
-    pub currency: Option<String>,
-    #[serde(default)]
-    pub seat: Option<String>,
-    #[serde(default)]
-    pub covers: Option<String>,
-    #[serde(default)]
-    pub interval: Option<String>,
-    #[serde(default)]
-    pub approval: Option<String>,
-    #[serde(default)]
-    pub terms: Option<String>,
-}
-
-/// The form fields of `OfferForm`, for errors shown beside them.
+/// The form fields of a new offer (see `components::offer_fields`), for errors shown beside them.
 pub const OFFER_FIELDS: &[&str] = &[
     "kind", "spdx", "price", "currency", "seat", "covers", "interval", "approval", "terms",
 ];
