@@ -11,16 +11,17 @@ cd "$ROOT"
 
 log "formatting"
 cargo fmt --all --check
-cargo fmt --manifest-path runner/Cargo.toml --check
 
 log "lints"
-cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
+# runner-bench only times runners (tract included); scripts/runner/bench.sh builds it.
+cargo clippy --workspace --exclude frontend --exclude runner-bench --all-targets --locked -- -D warnings
 
 log "unit and integration tests"
 "$ROOT/scripts/pickle-corpus.sh" # files the inspect crate's pickle tests read
 # The browser entry point is compiled for wasm32 by build-site.sh; building it here would
 # unify the app's `hydrate` and `ssr` features into one native build.
-cargo test --workspace --exclude frontend --locked
+# The runner's tests need the ONNX test data and MiniLM: scripts/runner/test.sh prepares them.
+cargo test --workspace --exclude frontend --exclude runner --exclude runner-bench --locked
 
 log "end-to-end tests (Chromium)"
 export BAZAAR_BIN="$CARGO_TARGET_DIR/debug/bazaar"
