@@ -41,8 +41,20 @@ profile_dir="$profile"
 wasm_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile_dir/${lib_package//-/_}.wasm"
 pkg_root="$site_root/$pkg_dir"
 
+# The runner's own bundle, loaded only by the model page's "Try it" worker: built for speed,
+# with wasm SIMD128 (chosen at compile time: wasm has no run-time CPU feature detection).
+runner_profile="wasm-runner"
+[[ "$mode" == "dev" ]] && runner_profile="dev"
+log "compiling the runner's browser bundle ($runner_profile)"
+# shellcheck disable=SC2046
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
+  $(wasm_cargo) build --package runner-web --lib --target wasm32-unknown-unknown --profile "$runner_profile"
+runner_dir="$runner_profile"
+[[ "$runner_profile" == "dev" ]] && runner_dir="debug"
+runner_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$runner_dir/runner_web.wasm"
+
 # Nothing to do when the compiled wasm, the stylesheet, the assets and the mode are unchanged.
-source_key="$( (cat "$wasm_in" "$style_file"; echo "$mode"; find "$assets_dir" -type f -exec cat {} +) | sha256sum | cut -c1-32)"
+source_key="$( (cat "$wasm_in" "$runner_in" "$style_file"; echo "$mode"; find "$assets_dir" -type f -exec cat {} +) | sha256sum | cut -c1-32)"
 if [[ -f "$pkg_root/current" && -d "$pkg_root/$(cat "$pkg_root/current")" \
       && "$(cat "$pkg_root/source" 2>/dev/null)" == "$source_key" ]]; then
   log "site is up to date ($site_root)"
@@ -55,6 +67,10 @@ wasm-bindgen --target web --no-typescript --out-dir "$staging" --out-name "$name
 if [[ "$mode" == "release" ]]; then
   log "optimising the wasm for size"
   "$ROOT/scripts/wasm-opt.sh" "$staging/${name}_bg.wasm"
+fi
+wasm-bindgen --target web --no-typescript --out-dir "$staging" --out-name runner_web "$runner_in"
+if [[ "$mode" == "release" ]]; then
+  "$ROOT/scripts/wasm-opt.sh" --speed "$staging/runner_web_bg.wasm"
 fi
 cp "$style_file" "$staging/$name.css"
 
@@ -77,4 +93,4 @@ find "$pkg_root" -mindepth 1 -maxdepth 1 -type d ! -name "$hash" -printf '%T@ %p
 
 cp -r "$assets_dir"/. "$site_root"/
 echo "$source_key" >"$pkg_root/source"
-log "site built in $site_root (bundle $pkg_dir/$hash: $(du -h "$pkg_root/$hash/${name}_bg.wasm" | cut -f1) wasm, $(du -h "$pkg_root/$hash/${name}_bg.wasm.br" | cut -f1) brotli)"
+log "site built in $site_root (bundle $pkg_dir/$hash: $(du -h "$pkg_root/$hash/${name}_bg.wasm" | cut -f1) wasm, $(du -h "$pkg_root/$hash/${name}_bg.wasm.br" | cut -f1) brotli; runner $(du -h "$pkg_root/$hash/runner_web_bg.wasm" | cut -f1) wasm, $(du -h "$pkg_root/$hash/runner_web_bg.wasm.br" | cut -f1) brotli)"

@@ -34,6 +34,8 @@ use pages::{home::HomePage, model::ModelPage, not_found::NotFound, publisher::Pu
 /// content-hashed asset directory is referenced correctly.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    // The runner's own bundle, which only the "Try it" worker loads.
+    let runner = format!("/{}/runner_web.js", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -43,6 +45,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <link rel="stylesheet" href=css />
+                <meta name="bazaar-runner" content=runner />
+                // The "Try it" panels' widgets (a few kilobytes; the runner loads only on "Try it").
+                <script type="module" src="/try.js"></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

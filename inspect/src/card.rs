@@ -29,6 +29,17 @@ pub struct DemoSpec {
     pub task: String,
     #[serde(default)]
     pub labels: Option<String>,
+    #[serde(default)]
+    pub input: Option<DemoInput>,
+}
+
+/// What the demo's input is, in the card's words (the model itself says its names and shapes).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DemoInput {
+    /// How to prepare a value, e.g. "sepal length, sepal width, … in cm" or "8x8 grayscale,
+    /// 0..16 per pixel": the page shows it, and names a tabular model's fields from it.
+    #[serde(default)]
+    pub preprocessing: Option<String>,
 }
 
 /// Hugging Face cards write `tags: foo` as often as `tags: [foo]`.

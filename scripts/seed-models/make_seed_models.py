@@ -13,7 +13,9 @@ Everything is written under ``seed/``:
 * ``seed/<slug>/README.md``  -- the model card (YAML front matter + markdown);
 * ``seed/<slug>/config.json`` -- input/output names, shapes and preprocessing;
 * ``seed/<slug>/labels.txt`` / ``vocab.txt`` where relevant;
-* ``seed/catalog.toml`` -- the manifest read by ``bazaar seed``.
+* ``seed/catalog.toml`` -- the manifest read by ``bazaar seed``;
+* ``end2end/fixtures/demos.json`` and ``end2end/fixtures/digits/*.png`` -- what the in-page
+  demo tests feed each demo model and what onnxruntime answers.
 
 Only data sets bundled with scikit-learn are used (nothing is downloaded) plus a
 small hand-written sentence list for the text model. All seeds are fixed, so a
@@ -46,6 +48,36 @@ IR_VERSION = 8
 TOLERANCE = 1e-5
 PRODUCER = "bazaar-seed-models"
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed"
+FIXTURES_DIR = Path(__file__).resolve().parents[2] / "end2end" / "fixtures"
+
+# For the in-page demo tests: per slug, one input row of the demo file and onnxruntime's output.
+DEMO_EXPECTATIONS: dict[str, dict] = {}
+
+
+def expect_demo(slug: str, model: onnx.ModelProto, input_name: str, row: np.ndarray) -> None:
+    row = np.asarray(row, dtype=np.float32).reshape(1, -1)
+    output = run_onnx(model, input_name, row)
+    DEMO_EXPECTATIONS[slug] = {
+        "input": [round(float(v), 6) for v in row[0]],
+        "output": [round(float(v), 6) for v in output.reshape(-1)],
+    }
+
+
+def write_png_gray(path: Path, pixels: np.ndarray) -> None:
+    """An 8-bit grayscale PNG, written with zlib alone."""
+    import struct
+    import zlib
+
+    height, width = pixels.shape
+    raw = b"".join(b"\x00" + bytes(int(v) for v in row) for row in pixels)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 
 PUBLISHERS = [
     {
@@ -296,6 +328,15 @@ def digit_classifier(out: Path) -> SeedModel:
         {"bazaar.slug": seed.slug, "bazaar.version": "1.0.0", "license": "mit"},
     )
     assert_matches(seed.slug, run_onnx(model, "pixels", x_test), clf.predict_proba(x_test / 16.0))
+    expect_demo(seed.slug, model, "pixels", x_test[0])
+    # Sample images for the in-page demo: the first correctly classified test image of each of
+    # three digits, drawn as dark ink on white and scaled up 8x (the page scales them back).
+    predicted = clf.predict(x_test / 16.0)
+    for digit in (0, 3, 7):
+        k = next(i for i in range(len(y_test)) if y_test[i] == digit and predicted[i] == digit)
+        ink = x_test[k].reshape(8, 8) / 16.0
+        gray = np.round(255 * (1 - ink)).astype(np.uint8)
+        write_png_gray(FIXTURES_DIR / "digits" / f"{digit}.png", np.kron(gray, np.ones((8, 8), dtype=np.uint8)))
 
     labels = [str(d) for d in range(10)]
     write_onnx(out / "model.onnx", model)
@@ -433,6 +474,7 @@ def iris_species(out: Path) -> SeedModel:
     assert_matches(
         seed.slug, run_onnx(model, "features", x_test), clf.predict_proba(scaler.transform(x_test))
     )
+    expect_demo(seed.slug, model, "features", x_test[0])
 
     feature_names = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
     labels = [str(name) for name in data.target_names]
@@ -589,6 +631,7 @@ def diabetes_progression(out: Path) -> SeedModel:
     )
     assert_matches(f"{seed.slug} demo", run_onnx(demo, "features", x_test), demo_predicted)
     write_onnx(out / "demo.onnx", demo)
+    expect_demo(seed.slug, demo, "features", x_test[0])
 
     feature_names = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
     descriptions = [
@@ -888,6 +931,7 @@ def sentiment_mini(out: Path) -> SeedModel:
     assert_matches(f"{seed.slug} demo", run_onnx(demo, "token_counts", x_test),
                    demo_clf.predict_proba(x_test[:, demo_columns]))
     write_onnx(out / "demo.onnx", demo)
+    expect_demo(seed.slug, demo, "token_counts", x_test[0])
     demo_words = ", ".join(f"`{SENTIMENT_VOCAB[i]}`" for i in demo_columns)
 
     vocab_size = len(SENTIMENT_VOCAB)
@@ -1085,6 +1129,7 @@ def main() -> None:
         assert on_disk == sorted(model.files), (slug, on_disk)
         models.append(model)
     write_catalog(SEED_DIR / "catalog.toml", models)
+    write_text(FIXTURES_DIR / "demos.json", json.dumps(DEMO_EXPECTATIONS, indent=2) + "\n")
     total = sum(p.stat().st_size for p in SEED_DIR.rglob("*") if p.is_file())
     print(f"wrote {len(models)} models and catalog.toml to seed/ ({total / 1024:.1f} KiB)")
 

@@ -197,7 +197,7 @@ async fn a_priced_or_gated_model_gives_away_only_its_demo_file(app: TestApp) {
         "{adds}"
     );
     assert!(adds.contains("A license adds 2 files"), "{adds}");
-    assert!(adds.contains("model.onnx, config.json"), "{adds}");
+    assert!(adds.contains("config.json, model.onnx"), "{adds}");
 }
 
 /// With a paid offer and a later open one, the open one decides: the catalog shows it, the

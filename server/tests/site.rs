@@ -24,6 +24,7 @@ on_each_database!(
     seeding_again_adds_nothing,
     pages_keep_rendering_while_another_router_is_built,
     license_is_spelled_one_way,
+    every_seeded_model_page_offers_its_demo_to_try,
 );
 
 async fn probes_answer(app: TestApp) {
@@ -232,4 +233,35 @@ async fn license_is_spelled_one_way(app: TestApp) {
         .await
         .unwrap();
     assert!(!refused.to_lowercase().contains("licence"), "{refused}");
+}
+
+/// Each seeded model page has a "Try it" panel naming its demo file on this origin, with the
+/// SHA-256 the worker checks; the page refers to the runner's bundle but does not load it.
+async fn every_seeded_model_page_offers_its_demo_to_try(app: TestApp) {
+    for (path, demo) in [
+        ("sklearn-lab/digit-classifier", "model.onnx"),
+        ("sklearn-lab/iris-species", "model.onnx"),
+        ("tabular-works/diabetes-progression", "demo.onnx"),
+        ("tabular-works/sentiment-mini", "demo.onnx"),
+    ] {
+        let (status, page) = app.get_text(&format!("/{path}")).await;
+        assert_eq!(status, 200, "{path}");
+        let url = format!("/api/v1/models/{path}/versions/1.0.0/files/{demo}");
+        assert!(
+            page.contains(&format!("data-try-demo=\"{url}\"")),
+            "{path}: the panel names {url}"
+        );
+        let sha256 = page
+            .split("data-try-sha256=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the panel carries the demo's SHA-256");
+        let bytes = app.get(&url).await.bytes().await.unwrap();
+        assert_eq!(sha256, hex::encode(Sha256::digest(&bytes)), "{path}");
+        assert!(page.contains("<meta name=\"bazaar-runner\""), "{path}");
+        assert!(
+            !page.contains("runner_web_bg.wasm"),
+            "{path}: no runner code up front"
+        );
+    }
 }

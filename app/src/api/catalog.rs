@@ -110,9 +110,11 @@ mod to_wire {
         let owner = detail.listing.owner.username.clone();
         let slug = detail.listing.model.slug.clone();
         let listing = detail.listing.model.clone();
+        let mut demo_spec = None;
         let (facts, card_html) = match domain::card::parse(&card) {
             Ok(parsed) => {
                 let fm = parsed.front_matter;
+                demo_spec = fm.demo.clone();
                 let facts = CardFacts {
                     license: fm.license,
                     library: fm.library_name,
@@ -125,9 +127,31 @@ mod to_wire {
             // Stored cards were validated on write; show an old malformed one as plain markdown.
             Err(_) => (CardFacts::default(), domain::card::render_html(&card)),
         };
+        let demo = demo_spec
+            .zip(detail.versions.first())
+            .and_then(|(spec, latest)| {
+                let file = latest.files.iter().find(|f| f.is_demo)?;
+                let url = |path: &str| download_url(&owner, &slug, &latest.version.version, path);
+                let labels_url = spec.labels.as_deref().and_then(|labels| {
+                    let file = latest.files.iter().find(|f| f.path == labels)?;
+                    rights
+                        .file(&listing, &latest.version, file)
+                        .allowed()
+                        .then(|| url(labels))
+                });
+                Some(DemoPanel {
+                    url: url(&file.path),
+                    sha256: file.sha256.clone(),
+                    size: file.size,
+                    task: spec.task,
+                    labels_url,
+                    preprocessing: spec.input.and_then(|input| input.preprocessing),
+                })
+            });
         ModelDetail {
             summary: summary(detail.listing),
             can_edit: rights.is_publisher,
+            demo,
             offers: offers.into_iter().map(offer).collect(),
             card_html,
             facts,

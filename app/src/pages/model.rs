@@ -7,7 +7,9 @@ use crate::components::copy::CopyButton;
 use crate::components::license_badge::{LicenseTag, PriceTag};
 use crate::components::offers::OfferList;
 use crate::pages::not_found::NotFound;
-use crate::wire::{format_size, CardFacts, FileEntry, LicenseBadge, ModelDetail, VersionEntry};
+use crate::wire::{
+    format_size, CardFacts, DemoPanel, FileEntry, LicenseBadge, ModelDetail, VersionEntry,
+};
 
 #[component]
 pub fn ModelPage() -> impl IntoView {
@@ -42,6 +44,7 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
         versions,
         can_edit,
         offers,
+        demo,
     } = detail;
     let owner_href = format!("/{}", model.owner);
     let edit_links = can_edit.then(|| {
@@ -77,6 +80,7 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
         </header>
         <div class="model-layout">
             <div class="model-main">
+                {demo.map(|demo| view! { <TryPanel demo /> })}
                 <section aria-labelledby="files-heading">
                     <h2 id="files-heading">
                         "Files"
@@ -108,6 +112,26 @@ fn ModelView(detail: ModelDetail) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// The "Try it" panel: `/try.js` builds the widget for the demo's task when it is opened, and
+/// runs the demo file in a worker (`/try-worker.js`) with the runner's own wasm bundle, so the
+/// page itself loads no runner code.
+#[component]
+fn TryPanel(demo: DemoPanel) -> impl IntoView {
+    view! {
+        <section class="panel try-panel" aria-labelledby="try-heading" data-testid="try-panel"
+            data-try-demo=demo.url data-try-sha256=demo.sha256 data-try-task=demo.task.clone()
+            data-try-labels=demo.labels_url data-try-input=demo.preprocessing>
+            <h2 id="try-heading">"Try it"</h2>
+            <p class="muted">
+                {format!("Runs the {} demo ({}) in your browser, on WebGPU or on the CPU: nothing you enter leaves this page.", demo.task, format_size(demo.size))}
+            </p>
+            <button type="button" class="button" data-try-open data-testid="try-open">"Try it"</button>
+            <noscript><p class="muted">"Trying a model in the page needs JavaScript."</p></noscript>
+            <div class="try-body" data-try-body></div>
+        </section>
+    }
 }
 
 /// What is free to try and what a license adds, for a listing that is not open: the buyer

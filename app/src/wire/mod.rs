@@ -184,6 +184,24 @@ pub struct ModelDetail {
     pub can_edit: bool,
     /// The active offers, open ones first.
     pub offers: Vec<OfferEntry>,
+    /// What the "Try it" panel runs: the latest version's demo file, when it has one.
+    pub demo: Option<DemoPanel>,
+}
+
+/// The demo file the page runs in the browser, and what its card's `demo:` block says of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DemoPanel {
+    /// Always on Bazaar's own origin: the worker fetches it and checks its SHA-256.
+    pub url: String,
+    pub sha256: String,
+    pub size: i64,
+    /// The `demo:` block's task (`tabular-regression`, `image-classification`…), which picks
+    /// the widget.
+    pub task: String,
+    /// The labels file the block names, when the viewer may download it.
+    pub labels_url: Option<String>,
+    /// How to prepare the input, in the card's words.
+    pub preprocessing: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -223,6 +223,13 @@ impl GpuBackend {
         &self.adapter
     }
 
+    /// The largest tensor, in bytes, one storage buffer of this adapter can hold.
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.limits
+            .max_buffer_size
+            .min(self.limits.max_storage_buffer_binding_size)
+    }
+
     fn check_errors(&self) -> Result<()> {
         let mut e = self.errors.lock().unwrap_or_else(|p| p.into_inner());
         if e.is_empty() {
