@@ -82,8 +82,9 @@ function openPanel(panel, button) {
         showStatus(data);
         if (!built) {
           built = true;
-          labels = await loadLabels(panel.dataset.tryLabels);
-          buildWidget(widget, task, data.inputs[0], panel.dataset.tryInput, run, () => labels, fail);
+          labels = await loadLines(panel.dataset.tryLabels);
+          const vocab = await loadLines(panel.dataset.tryVocab);
+          buildWidget(widget, task, data.inputs[0], panel.dataset.tryInput, vocab, run, () => labels, fail);
         }
         break;
       case 'result':
@@ -111,7 +112,8 @@ function openPanel(panel, button) {
   });
 }
 
-async function loadLabels(url) {
+// A labels or vocabulary file: one entry per line.
+async function loadLines(url) {
   if (!url) return null;
   try {
     const response = await fetch(url);
@@ -125,16 +127,51 @@ async function loadLabels(url) {
 // The element count of one example (the batch dimension, 1 or unknown, aside).
 const features = (input) => input.shape.slice(1).reduce((a, d) => a * Math.max(d, 1), 1);
 
-function buildWidget(root, task, input, preprocessing, run, labels, fail) {
+function buildWidget(root, task, input, preprocessing, vocab, run, labels, fail) {
   if (preprocessing) root.append(el('p', { class: 'muted try-hint' }, `Input: ${preprocessing}`));
   const output = el('div', { class: 'try-output', 'data-testid': 'try-output', 'aria-live': 'polite' });
   if (task.startsWith('image')) {
     imageWidget(root, input, preprocessing, run, (outs) => showClasses(output, outs, labels()), fail);
+  } else if (task.startsWith('text')) {
+    textWidget(root, input, vocab, run, (outs) => showClasses(output, outs, labels()), fail);
   } else {
     tabularWidget(root, input, preprocessing, run, (outs) => (task.endsWith('regression')
       ? showValues(output, outs) : showClasses(output, outs, labels())), fail);
   }
   root.append(output);
+}
+
+// A text box for bag-of-words text models: the vocabulary's counts of the lowercased tokens
+// (letters and apostrophes), the encoding such models' cards describe.
+const MAX_TEXT = 2000;
+function textWidget(root, input, vocab, run, show, fail) {
+  const n = features(input);
+  if (!vocab || vocab.length !== n) {
+    fail(`This page encodes text as counts over the model's vocabulary; the card names no vocabulary of ${n} entries.`);
+    return;
+  }
+  const index = new Map(vocab.map((word, i) => [word, i]));
+  const form = el('form', { class: 'try-text', 'data-testid': 'try-form', novalidate: '' });
+  const text = el('textarea', { rows: '3', maxlength: String(MAX_TEXT), 'data-testid': 'try-text', 'aria-label': 'Text to classify' });
+  const known = el('p', { class: 'muted', 'data-testid': 'try-known' });
+  form.append(text, el('button', { type: 'submit', class: 'button', 'data-testid': 'try-run' }, 'Classify'), known);
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const value = text.value.trim();
+    if (!value) return fail('Type some text first.');
+    if (value.length > MAX_TEXT) return fail(`The text is ${value.length} characters; the demo takes up to ${MAX_TEXT}.`);
+    const counts = new Float32Array(n);
+    const seen = [];
+    for (const token of value.toLowerCase().match(/[a-z']+/g) || []) {
+      if (index.has(token)) {
+        counts[index.get(token)] += 1;
+        seen.push(token);
+      }
+    }
+    known.textContent = seen.length ? `Words the model knows: ${seen.join(', ')}` : 'None of these words is in the model\'s vocabulary: the answer is its prior.';
+    run([counts], [new Uint32Array([1, n])], show);
+  };
+  root.append(form);
 }
 
 // A form with one number field per input column, named by the card where it lists them.

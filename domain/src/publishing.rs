@@ -228,9 +228,10 @@ pub async fn mark_demo(
     listing: &model::Model,
     draft: &model_version::Model,
 ) -> DomainResult<()> {
-    let Some(demo_file) = crate::card::demo_file(&listing.card) else {
+    let Some(spec) = crate::card::demo_spec(&listing.card) else {
         return Ok(());
     };
+    let demo_file = spec.file.clone();
     let file = file::Entity::find()
         .filter(file::Column::VersionId.eq(draft.id))
         .filter(file::Column::Path.eq(&demo_file))
@@ -272,6 +273,23 @@ pub async fn mark_demo(
     let mut row: file::ActiveModel = file.into();
     row.is_demo = Set(true);
     row.update(db).await?;
+    // Its labels and vocabulary are public with it: the page's widget reads them.
+    for companion in spec.companions() {
+        let file = file::Entity::find()
+            .filter(file::Column::VersionId.eq(draft.id))
+            .filter(file::Column::Path.eq(companion))
+            .one(db)
+            .await?
+            .ok_or_else(|| {
+                DomainError::Conflict(format!(
+                    "the model card's demo names '{companion}', which version {} does not have",
+                    draft.version
+                ))
+            })?;
+        let mut row: file::ActiveModel = file.into();
+        row.is_demo = Set(true);
+        row.update(db).await?;
+    }
     Ok(())
 }
 

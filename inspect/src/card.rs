@@ -29,8 +29,20 @@ pub struct DemoSpec {
     pub task: String,
     #[serde(default)]
     pub labels: Option<String>,
+    /// A text model's vocabulary (one token per line), which the page's widget reads.
+    #[serde(default)]
+    pub vocab: Option<String>,
     #[serde(default)]
     pub input: Option<DemoInput>,
+}
+
+impl DemoSpec {
+    /// The files the demo needs beside the model: public with it, since the page reads them.
+    pub fn companions(&self) -> impl Iterator<Item = &str> {
+        [self.labels.as_deref(), self.vocab.as_deref()]
+            .into_iter()
+            .flatten()
+    }
 }
 
 /// What the demo's input is, in the card's words (the model itself says its names and shapes).
@@ -95,9 +107,9 @@ pub fn parse(card: &str) -> Result<ParsedCard<'_>, CardError> {
     Ok(ParsedCard { front_matter, body })
 }
 
-/// The file the card's `demo:` block names, if the card has one (and parses).
-pub fn demo_file(card: &str) -> Option<String> {
-    parse(card).ok()?.front_matter.demo.map(|demo| demo.file)
+/// The card's `demo:` block, if the card has one (and parses).
+pub fn demo_spec(card: &str) -> Option<DemoSpec> {
+    parse(card).ok()?.front_matter.demo
 }
 
 /// Renders card markdown to HTML that is safe to inline: publishers are untrusted, so raw HTML

@@ -235,8 +235,10 @@ def model_card(
     labels: str | None,
     body: str,
     demo_file: str = "model.onnx",
+    vocab: str | None = None,
 ) -> str:
     labels_line = f"  labels: {labels}\n" if labels else ""
+    labels_line += f"  vocab: {vocab}\n" if vocab else ""
     front = (
         "---\n"
         f"license: {card_license}\n"
@@ -931,7 +933,9 @@ def sentiment_mini(out: Path) -> SeedModel:
     assert_matches(f"{seed.slug} demo", run_onnx(demo, "token_counts", x_test),
                    demo_clf.predict_proba(x_test[:, demo_columns]))
     write_onnx(out / "demo.onnx", demo)
-    expect_demo(seed.slug, demo, "token_counts", x_test[0])
+    sample = "Great app, fast and reliable!"
+    expect_demo(seed.slug, demo, "token_counts", bag_of_words([sample])[0])
+    DEMO_EXPECTATIONS[seed.slug]["text"] = sample
     demo_words = ", ".join(f"`{SENTIMENT_VOCAB[i]}`" for i in demo_columns)
 
     vocab_size = len(SENTIMENT_VOCAB)
@@ -1051,6 +1055,7 @@ print(dict(zip(open("labels.txt").read().split(), probabilities[0].tolist())))
         labels="labels.txt",
         body=body,
         demo_file="demo.onnx",
+        vocab="vocab.txt",
     ))
     seed.files = ["model.onnx", "demo.onnx", "labels.txt", "vocab.txt", "config.json", "README.md"]
     return seed

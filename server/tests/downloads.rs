@@ -151,8 +151,12 @@ async fn a_priced_or_gated_model_gives_away_only_its_demo_file(app: TestApp) {
             "config.json",
             "buy a license",
         ),
-        ("tabular-works/sentiment-mini", "vocab.txt", "buy a license"),
-        ("sklearn-lab/iris-species", "labels.txt", "gated"),
+        (
+            "tabular-works/sentiment-mini",
+            "config.json",
+            "buy a license",
+        ),
+        ("sklearn-lab/iris-species", "config.json", "gated"),
     ] {
         let refused = app.get(&file_url(at, path)).await;
         assert_eq!(refused.status(), 403, "{at}/{path}");
@@ -196,6 +200,14 @@ async fn a_priced_or_gated_model_gives_away_only_its_demo_file(app: TestApp) {
         adds.contains("Free to try: <code>demo.onnx</code>"),
         "{adds}"
     );
+    // A text demo's labels and vocabulary are free with it: the page reads them.
+    for (path, status) in [("labels.txt", 200), ("vocab.txt", 200), ("model.onnx", 403)] {
+        let got = app
+            .get(&file_url("tabular-works/sentiment-mini", path))
+            .await
+            .status();
+        assert_eq!(got, status, "sentiment-mini/{path}");
+    }
     assert!(adds.contains("A license adds 2 files"), "{adds}");
     assert!(adds.contains("config.json, model.onnx"), "{adds}");
 }

@@ -373,8 +373,12 @@ async fn bazaar_pull_downloads_what_the_license_opens(app: TestApp) {
     assert!(!before.status.success());
     let said = String::from_utf8_lossy(&before.stderr);
     assert!(said.contains("buy a license"), "{said}");
-    let demo = dir.path().join("model.onnx");
+    let demo = dir.path().join("demo.onnx");
     assert!(demo.exists(), "the free demo file came anyway");
+    assert!(
+        !dir.path().join("model.onnx").exists(),
+        "the licensed weights did not"
+    );
 
     let offer = common::sold_file(&app, "diabetes-progression").await.0;
     let order = buy(&app, &buyer, offer.id).await;

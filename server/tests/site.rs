@@ -227,7 +227,7 @@ async fn license_is_spelled_one_way(app: TestApp) {
         );
     }
     let refused = app
-        .get("/api/v1/models/tabular-works/sentiment-mini/versions/1.0.0/files/vocab.txt")
+        .get("/api/v1/models/tabular-works/sentiment-mini/versions/1.0.0/files/config.json")
         .await
         .text()
         .await

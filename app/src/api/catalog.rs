@@ -130,22 +130,19 @@ mod to_wire {
         let demo = demo_spec
             .zip(detail.versions.first())
             .and_then(|(spec, latest)| {
-                let file = latest.files.iter().find(|f| f.is_demo)?;
+                let named = |path: &str| latest.files.iter().find(|f| f.path == path && f.is_demo);
+                let file = named(&spec.file)?;
                 let url = |path: &str| download_url(&owner, &slug, &latest.version.version, path);
-                let labels_url = spec.labels.as_deref().and_then(|labels| {
-                    let file = latest.files.iter().find(|f| f.path == labels)?;
-                    rights
-                        .file(&listing, &latest.version, file)
-                        .allowed()
-                        .then(|| url(labels))
-                });
+                // Companions are public with the demo (see `publishing::mark_demo`).
+                let companion = |path: Option<&str>| path.and_then(named).map(|f| url(&f.path));
                 Some(DemoPanel {
                     url: url(&file.path),
                     sha256: file.sha256.clone(),
                     size: file.size,
-                    task: spec.task,
-                    labels_url,
+                    labels_url: companion(spec.labels.as_deref()),
+                    vocab_url: companion(spec.vocab.as_deref()),
                     preprocessing: spec.input.and_then(|input| input.preprocessing),
+                    task: spec.task,
                 })
             });
         ModelDetail {

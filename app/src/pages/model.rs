@@ -122,7 +122,7 @@ fn TryPanel(demo: DemoPanel) -> impl IntoView {
     view! {
         <section class="panel try-panel" aria-labelledby="try-heading" data-testid="try-panel"
             data-try-demo=demo.url data-try-sha256=demo.sha256 data-try-task=demo.task.clone()
-            data-try-labels=demo.labels_url data-try-input=demo.preprocessing>
+            data-try-labels=demo.labels_url data-try-vocab=demo.vocab_url data-try-input=demo.preprocessing>
             <h2 id="try-heading">"Try it"</h2>
             <p class="muted">
                 {format!("Runs the {} demo ({}) in your browser, on WebGPU or on the CPU: nothing you enter leaves this page.", demo.task, format_size(demo.size))}
@@ -144,7 +144,12 @@ fn LicenseAdds(license: LicenseBadge, files: Vec<FileEntry>) -> impl IntoView {
     ) {
         return None;
     }
-    let demo = files.iter().find(|f| f.is_demo).map(|f| f.path.clone());
+    let free: Vec<&str> = files
+        .iter()
+        .filter(|f| f.is_demo)
+        .map(|f| f.path.as_str())
+        .collect();
+    let demo = (!free.is_empty()).then(|| free.join(", "));
     // The card is on the page already; it is not what a license sells.
     let sold: Vec<&FileEntry> = files
         .iter()
@@ -158,7 +163,7 @@ fn LicenseAdds(license: LicenseBadge, files: Vec<FileEntry>) -> impl IntoView {
         .join(", ");
     Some(view! {
         <div class="license-adds" data-testid="license-adds">
-            {demo.map(|path| view! { <p>"Free to try: " <code>{path}</code> ", the demo model."</p> })}
+            {demo.map(|paths| view! { <p>"Free to try: " <code>{paths}</code> ", the demo."</p> })}
             <p>
                 {format!("A license adds {} file{} ({}): ", sold.len(), if sold.len() == 1 { "" } else { "s" }, format_size(size))}
                 <span class="license-adds-files">{names}</span>

@@ -198,8 +198,10 @@ pub struct DemoPanel {
     /// The `demo:` block's task (`tabular-regression`, `image-classification`…), which picks
     /// the widget.
     pub task: String,
-    /// The labels file the block names, when the viewer may download it.
+    /// The labels file the block names (one label per line).
     pub labels_url: Option<String>,
+    /// A text model's vocabulary file (one token per line).
+    pub vocab_url: Option<String>,
     /// How to prepare the input, in the card's words.
     pub preprocessing: Option<String>,
 }
