@@ -12,6 +12,7 @@ cd "$ROOT"
 log "formatting"
 cargo fmt --all --check
 cargo fmt --manifest-path runner/Cargo.toml --check
+cargo fmt --manifest-path tools/wasm-split/Cargo.toml --check
 
 log "lints"
 cargo clippy --workspace --exclude frontend --all-targets --locked -- -D warnings
