@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the site the server serves: the hydration bundle (wasm + JS), the stylesheet and the
-# public files, into the `site-root` named in Cargo.toml's [[workspace.metadata.leptos]] —
-# the same settings `cargo leptos` reads, so both produce the same layout.
+# Builds the site the server serves: the hydration bundle (wasm + JS, split into a main module
+# and lazily loaded ones), the stylesheet and the public files, into the `site-root` named in
+# Cargo.toml's [[workspace.metadata.leptos]] — the same settings `cargo leptos` reads, so both
+# produce the same layout (`cargo leptos build --split`, without the content-hashed directory).
 #   scripts/build-site.sh            optimised bundle (profile `lib-profile-release`)
 #   scripts/build-site.sh --dev      unoptimised, quicker to build
 source "$(dirname "$0")/common.sh"
@@ -29,13 +30,20 @@ for k, v in fields.items():
 
 profile="dev"
 [[ "$mode" == "release" ]] && profile="$release_profile"
-cargo_args=(build --package "$lib_package" --lib --target wasm32-unknown-unknown --profile "$profile")
+cargo_args=(rustc --package "$lib_package" --lib --target wasm32-unknown-unknown --profile "$profile")
 [[ -n "$lib_features" ]] && cargo_args+=(--features "$lib_features")
 [[ "$lib_default_features" == "false" ]] && cargo_args+=(--no-default-features)
+# Code splitting (as `cargo leptos build --split`): the splitter needs the linker's relocations.
+# Passed to the entry crate's own link only, so no dependency is rebuilt for it.
+cargo_args+=(-- -C link-arg=--emit-relocs)
 
 log "compiling the hydration bundle ($profile)"
 # shellcheck disable=SC2046
 $(wasm_cargo) "${cargo_args[@]}"
+
+# The splitter (tools/wasm-split, its own small workspace): a no-op once built.
+cargo build --quiet --release --locked --manifest-path "$ROOT/tools/wasm-split/Cargo.toml"
+splitter="$CARGO_TARGET_DIR/release/bazaar-wasm-split"
 profile_dir="$profile"
 [[ "$profile" == "dev" ]] && profile_dir="debug"
 wasm_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile_dir/${lib_package//-/_}.wasm"
@@ -54,7 +62,7 @@ runner_dir="$runner_profile"
 runner_in="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$runner_dir/runner_web.wasm"
 
 # Nothing to do when the compiled wasm, the stylesheet, the assets and the mode are unchanged.
-source_key="$( (cat "$wasm_in" "$runner_in" "$style_file"; echo "$mode"; find "$assets_dir" -type f -exec cat {} +) | sha256sum | cut -c1-32)"
+source_key="$( (cat "$wasm_in" "$runner_in" "$splitter" "$style_file"; echo "$mode"; find "$assets_dir" -type f -exec cat {} +) | sha256sum | cut -c1-32)"
 if [[ -f "$pkg_root/current" && -d "$pkg_root/$(cat "$pkg_root/current")" \
       && "$(cat "$pkg_root/source" 2>/dev/null)" == "$source_key" ]]; then
   log "site is up to date ($site_root)"
@@ -62,11 +70,22 @@ if [[ -f "$pkg_root/current" && -d "$pkg_root/$(cat "$pkg_root/current")" \
 fi
 
 staging="$(mktemp -d)"
-trap 'rm -rf "$staging"' EXIT
-wasm-bindgen --target web --no-typescript --out-dir "$staging" --out-name "$name" "$wasm_in"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$staging" "$scratch"' EXIT
+# The lazily loaded pages (app/src/lazy_pages.rs) go into wasm modules of their own,
+# `split_*.wasm` (one per group of pages) and `chunk_*.wasm` (code some groups share), which the
+# loader `__wasm_split.*.js` fetches when a page needs them; `__wasm_split_manifest.json` tells
+# the server which files to preload with a lazy page. The main module goes on to wasm-bindgen,
+# keeping the exports the lazy modules link against.
+log "splitting the lazily loaded pages out of the bundle"
+"$splitter" "$wasm_in" "$staging" "$scratch/$name.wasm" "$name" >/dev/null
+wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle \
+  --out-dir "$staging" --out-name "$name" "$scratch/$name.wasm"
 if [[ "$mode" == "release" ]]; then
   log "optimising the wasm for size"
-  "$ROOT/scripts/wasm-opt.sh" "$staging/${name}_bg.wasm"
+  for wasm in "$staging"/*.wasm; do
+    "$ROOT/scripts/wasm-opt.sh" "$wasm"
+  done
 fi
 wasm-bindgen --target web --no-typescript --out-dir "$staging" --out-name runner_web "$runner_in"
 if [[ "$mode" == "release" ]]; then

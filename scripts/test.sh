@@ -11,6 +11,7 @@ cd "$ROOT"
 
 log "formatting"
 cargo fmt --all --check
+cargo fmt --manifest-path tools/wasm-split/Cargo.toml --check
 
 log "lints"
 # runner-bench only times runners (tract included); scripts/runner/bench.sh builds it.

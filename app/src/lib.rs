@@ -3,6 +3,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod lazy_pages;
 pub mod pages;
 pub mod uploader;
 pub mod viewer;
@@ -12,22 +13,18 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 use components::layout::{SiteFooter, SiteHeader};
-use pages::access_requests::AccessRequestsPage;
+use lazy_pages::{
+    AccessRequestsRoute, AuditRoute, DeletedListingsRoute, LicensesRoute, ListingSettingsRoute,
+    MyDeletedModelsRoute, NewModelRoute, OrdersRoute, OrgRoute, OrgsRoute, OutboxRoute, SalesRoute,
+    SessionsRoute, SettingsRoute, TokensRoute, UploadRoute,
+};
 use pages::account::{
     ForgotPasswordPage, LoginPage, ResetPasswordPage, SignupPage, VerifyEmailPage,
 };
-use pages::admin::{AuditPage, DeletedListingsPage, OrdersPage, OutboxPage};
-use pages::deleted_models::MyDeletedModelsPage;
-use pages::licenses::LicensesPage;
-use pages::listing_settings::ListingSettingsPage;
-use pages::orgs::{OrgPage, OrgsPage};
-use pages::publish::{NewModelPage, UploadPage};
-use pages::sales::SalesPage;
-use pages::settings::{SessionsPage, SettingsPage, TokensPage};
 use pages::{home::HomePage, model::ModelPage, not_found::NotFound, publisher::PublisherPage};
 
 /// The HTML document around the app. Asset URLs come from the server's options so a
@@ -91,22 +88,22 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("reset-password/:token") view=ResetPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("verify-email/:token") view=VerifyEmailPage ssr=SsrMode::Async />
-                    <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/sessions") view=SessionsPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/tokens") view=TokensPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/organizations") view=OrgsPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/deleted") view=MyDeletedModelsPage ssr=SsrMode::Async />
-                    <Route path=path!("settings/organizations/:name") view=OrgPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/audit") view=AuditPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/outbox") view=OutboxPage ssr=SsrMode::Async />
-                    <Route path=path!("new") view=NewModelPage ssr=SsrMode::Async />
-                    <Route path=path!("licenses") view=LicensesPage ssr=SsrMode::Async />
-                    <Route path=path!("access-requests") view=AccessRequestsPage ssr=SsrMode::Async />
-                    <Route path=path!("sales") view=SalesPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/deleted") view=DeletedListingsPage ssr=SsrMode::Async />
-                    <Route path=path!("admin/orders") view=OrdersPage ssr=SsrMode::Async />
-                    <Route path=path!(":owner/:slug/upload") view=UploadPage ssr=SsrMode::Async />
-                    <Route path=path!(":owner/:slug/settings") view=ListingSettingsPage ssr=SsrMode::Async />
+                    <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/sessions") view={Lazy::<SessionsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/tokens") view={Lazy::<TokensRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/organizations") view={Lazy::<OrgsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/deleted") view={Lazy::<MyDeletedModelsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("settings/organizations/:name") view={Lazy::<OrgRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/outbox") view={Lazy::<OutboxRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("new") view={Lazy::<NewModelRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("licenses") view={Lazy::<LicensesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("access-requests") view={Lazy::<AccessRequestsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("sales") view={Lazy::<SalesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/deleted") view={Lazy::<DeletedListingsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("admin/orders") view={Lazy::<OrdersRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!(":owner/:slug/upload") view={Lazy::<UploadRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!(":owner/:slug/settings") view={Lazy::<ListingSettingsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!(":owner/:slug") view=ModelPage ssr=SsrMode::Async />
                     <Route path=path!(":owner") view=PublisherPage ssr=SsrMode::Async />
                 </Routes>

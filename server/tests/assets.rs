@@ -24,6 +24,37 @@ async fn wasm_is_served_compressed_as_application_wasm_and_cached_forever() {
         .contains("immutable"));
 }
 
+/// The lazily loaded page modules and their loader live beside the main module and are served
+/// like it: their own types, precompressed, cached forever (their directory's name changes with
+/// their content).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lazy_modules_and_their_loader_are_served_like_the_main_module() {
+    let app = spawn_app(Db::Sqlite).await.unwrap();
+    for (file, content_type) in [
+        ("split_account_pages_42.wasm", "application/wasm"),
+        ("__wasm_split.______________________.js", "text/javascript"),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&format!("/pkg/0123abcd/{file}")))
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{file}");
+        let headers = response.headers();
+        assert_eq!(headers[header::CONTENT_TYPE], content_type, "{file}");
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip", "{file}");
+        assert!(
+            headers[header::CACHE_CONTROL]
+                .to_str()
+                .unwrap()
+                .contains("immutable"),
+            "{file}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_reference_the_hashed_bundle() {
     let app = spawn_app(Db::Sqlite).await.unwrap();

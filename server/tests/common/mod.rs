@@ -155,20 +155,32 @@ async fn fresh_postgres_database() -> Option<(String, String, String)> {
 }
 
 /// A site root shaped like the build's output: a content-hashed bundle directory named by
-/// `pkg/current`, with a precompressed copy of the wasm, and a public file.
+/// `pkg/current`, with a precompressed copy of the wasm, a lazily loaded module and its loader
+/// (precompressed too), and a public file.
 fn write_fake_site(root: &Path) {
     let pkg = root.join("pkg/0123abcd");
     std::fs::create_dir_all(&pkg).unwrap();
     std::fs::write(root.join("pkg/current"), "0123abcd\n").unwrap();
     let mut wasm = b"\0asm\x01\0\0\0".to_vec();
     wasm.extend(std::iter::repeat_n(0u8, 4096));
+    let gzip = |file: &str| {
+        let status = std::process::Command::new("gzip")
+            .args(["-k", "-n", "-9"])
+            .arg(pkg.join(file))
+            .status()
+            .expect("gzip runs");
+        assert!(status.success());
+    };
     std::fs::write(pkg.join("bazaar_bg.wasm"), &wasm).unwrap();
-    let status = std::process::Command::new("gzip")
-        .args(["-k", "-n", "-9"])
-        .arg(pkg.join("bazaar_bg.wasm"))
-        .status()
-        .expect("gzip runs");
-    assert!(status.success());
+    gzip("bazaar_bg.wasm");
+    std::fs::write(pkg.join("split_account_pages_42.wasm"), &wasm).unwrap();
+    gzip("split_account_pages_42.wasm");
+    std::fs::write(
+        pkg.join("__wasm_split.______________________.js"),
+        "export const __wasm_split_load_account_pages_42 = () => {};",
+    )
+    .unwrap();
+    gzip("__wasm_split.______________________.js");
     std::fs::write(pkg.join("bazaar.js"), "export default function init() {}").unwrap();
     std::fs::write(pkg.join("bazaar.css"), "body{}").unwrap();
     std::fs::write(
