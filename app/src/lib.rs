@@ -44,7 +44,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="stylesheet" href=css />
                 <meta name="bazaar-runner" content=runner />
                 // The "Try it" panels' widgets (a few kilobytes; the runner loads only on "Try it").
-                <script type="module" src="/try.js"></script>
+                <script type="module" src="/try.js" nonce=leptos::nonce::use_nonce()></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
