@@ -74,8 +74,8 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$staging" "$scratch"' EXIT
 # The lazily loaded pages (app/src/lazy_pages.rs) go into wasm modules of their own,
 # `split_*.wasm` (one per group of pages) and `chunk_*.wasm` (code some groups share), which the
-# loader `__wasm_split.*.js` fetches when a page needs them; `__wasm_split_manifest.json` tells
-# the server which files to preload with a lazy page. The main module goes on to wasm-bindgen,
+# loader `__wasm_split.*.js` fetches when a page needs them; `lazy_modules.json` tells the
+# server which files to preload with a lazy page. The main module goes on to wasm-bindgen,
 # keeping the exports the lazy modules link against.
 log "splitting the lazily loaded pages out of the bundle"
 "$splitter" "$wasm_in" "$staging" "$scratch/$name.wasm" "$name" >/dev/null

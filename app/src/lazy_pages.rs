@@ -6,7 +6,8 @@
 //! hydrate bundle into wasm modules of their own, one per group below plus the modules that
 //! groups share. The browser fetches a group when one of its pages is first hydrated or
 //! navigated to; the server renders every page as before, and names the modules a lazy page
-//! needs in `<link rel="preload">`s, so they load alongside the main bundle.
+//! needs in `<link rel="preload">`s (from the build's `lazy_modules.json`, see
+//! [`LazyModules`]), so they load alongside the main bundle.
 //!
 //! Pages are grouped by who opens them together, so that opening one fetches a few files
 //! rather than one per piece of code two pages share. `scripts/build-site.sh` does the
@@ -59,6 +60,8 @@ macro_rules! lazy_groups {
                 }
 
                 async fn view(_this: Self) -> AnyView {
+                    #[cfg(feature = "ssr")]
+                    preload(stringify!($group));
                     $group::render($pages::$page).await
                 }
 
@@ -98,4 +101,76 @@ lazy_groups! {
         DeletedListingsRoute => DeletedListingsPage,
         OrdersRoute => OrdersPage,
     }
+}
+
+/// What the site build split off (`lazy_modules.json` in the bundle directory): per group of
+/// pages, the wasm modules it needs, and the loader script that fetches them.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LazyModules {
+    loader: String,
+    groups: std::collections::HashMap<String, Vec<String>>,
+    /// The bundle directory's URL path, `/pkg/<hash>`.
+    #[serde(skip)]
+    base: String,
+}
+
+#[cfg(feature = "ssr")]
+impl LazyModules {
+    /// The site's, read once per bundle directory; none when the bundle was built unsplit.
+    pub fn of_site(options: &leptos::config::LeptosOptions) -> std::sync::Arc<Self> {
+        use std::collections::HashMap;
+        use std::path::PathBuf;
+        use std::sync::{Arc, Mutex, OnceLock};
+
+        static READ: OnceLock<Mutex<HashMap<PathBuf, Arc<LazyModules>>>> = OnceLock::new();
+        let dir = PathBuf::from(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+        let mut read = READ
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        read.entry(dir.clone())
+            .or_insert_with(|| {
+                let file = dir.join("lazy_modules.json");
+                let mut modules = match std::fs::read(&file) {
+                    Ok(json) => serde_json::from_slice(&json).unwrap_or_else(|err| {
+                        tracing::warn!(
+                            "{} is unreadable, so lazy pages are not preloaded: {err}",
+                            file.display()
+                        );
+                        LazyModules::default()
+                    }),
+                    Err(_) => LazyModules::default(),
+                };
+                modules.base = format!("/{}", options.site_pkg_dir);
+                Arc::new(modules)
+            })
+            .clone()
+    }
+}
+
+/// Names `group`'s modules (and their loader) in the page's `<head>` for preloading, so the
+/// browser fetches them beside the main bundle instead of after it. Registered with the head
+/// (as leptos_meta's `to_html` does), leaving nothing in the body to hydrate.
+#[cfg(feature = "ssr")]
+fn preload(group: &str) {
+    use leptos_meta::Link;
+
+    let Some(modules) = use_context::<std::sync::Arc<LazyModules>>() else {
+        return;
+    };
+    let Some(files) = modules.groups.get(group) else {
+        return;
+    };
+    for file in files {
+        // `fetch()` requests, so the preload must be CORS-mode to be the one they use.
+        let _ = view! {
+            <Link rel="preload" href=format!("{}/{file}", modules.base) as_="fetch"
+                type_="application/wasm" crossorigin="anonymous" />
+        }
+        .to_html();
+    }
+    let _ =
+        view! { <Link rel="modulepreload" href=format!("{}/{}", modules.base, modules.loader) /> }
+            .to_html();
 }

@@ -30,6 +30,8 @@ use pages::{home::HomePage, model::ModelPage, not_found::NotFound, publisher::Pu
 /// The HTML document around the app. Asset URLs come from the server's options so a
 /// content-hashed asset directory is referenced correctly.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    provide_context(lazy_pages::LazyModules::of_site(&options));
     let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     // The runner's own bundle, which only the "Try it" worker loads.
     let runner = format!("/{}/runner_web.js", options.site_pkg_dir);

@@ -1,7 +1,7 @@
 //! Static assets: the hashed hydration bundle is cached forever and served compressed.
 mod common;
 
-use common::{spawn_app, Db};
+use common::{spawn_app, Auth, Db};
 use http::header;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,6 +53,49 @@ async fn lazy_modules_and_their_loader_are_served_like_the_main_module() {
             "{file}"
         );
     }
+}
+
+/// A lazy page's modules are named in its `<head>` on every render, however many render at
+/// once; a visitor's page names none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lazy_page_names_its_modules_for_preloading_on_every_render() {
+    let app = spawn_app(Db::Sqlite).await.unwrap();
+    let cookie = app.sign_up("preloader").await;
+    let renders = (0..12).map(|_| async {
+        let response = app.api_get("/settings", Auth::Cookie(&cookie)).await;
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    });
+    for html in futures::future::join_all(renders).await {
+        let head = &html[..html.find("</head>").expect("a head")];
+        // The `<link>` naming `href`, whatever the order of its attributes.
+        let link = |href: &str| {
+            head.split("<link ")
+                .skip(1)
+                .map(|tag| &tag[..tag.find('>').unwrap_or(tag.len())])
+                .find(|tag| tag.contains(&format!("href=\"/pkg/0123abcd/{href}\"")))
+                .unwrap_or_else(|| panic!("{href} is not preloaded: {head}"))
+                .to_owned()
+        };
+        for module in ["split_account_pages_42.wasm", "chunk_1.wasm"] {
+            let tag = link(module);
+            for attribute in [
+                r#"rel="preload""#,
+                r#"as="fetch""#,
+                r#"type="application/wasm""#,
+                r#"crossorigin="anonymous""#,
+            ] {
+                assert!(tag.contains(attribute), "{attribute} in {tag}");
+            }
+        }
+        let loader = link("__wasm_split.______________________.js");
+        assert!(loader.contains(r#"rel="modulepreload""#), "{loader}");
+    }
+    let (_, home) = app.get_text("/").await;
+    assert!(
+        !home.contains("split_"),
+        "a visitor's page preloads no lazy module"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

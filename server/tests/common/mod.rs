@@ -181,6 +181,12 @@ fn write_fake_site(root: &Path) {
     )
     .unwrap();
     gzip("__wasm_split.______________________.js");
+    std::fs::write(
+        pkg.join("lazy_modules.json"),
+        r#"{"loader": "__wasm_split.______________________.js",
+            "groups": {"account_pages": ["split_account_pages_42.wasm", "chunk_1.wasm"]}}"#,
+    )
+    .unwrap();
     std::fs::write(pkg.join("bazaar.js"), "export default function init() {}").unwrap();
     std::fs::write(pkg.join("bazaar.css"), "body{}").unwrap();
     std::fs::write(
