@@ -6,7 +6,13 @@
 
 pub const WG: u32 = 64;
 
-const HEADER: &str = "@group(0) @binding(0) var<storage, read> prm: array<u32>;\n";
+const HEADER: &str = r#"@group(0) @binding(0) var<storage, read> prm: array<u32>;
+// WGSL rejects a constant expression that is not a finite f32 (browsers' compilers enforce
+// it), so f32's largest value is written exactly, and infinities and NaN come from bits
+// through a function call, which is never constant.
+const F32_MAX: f32 = 0x1.fffffep+127f;
+fn f32_from_bits(bits: u32) -> f32 { return bitcast<f32>(bits); }
+"#;
 
 /// Helpers shared by element-wise kernels.
 const PRELUDE: &str = r#"
@@ -249,7 +255,7 @@ pub fn reduce() -> String {
 {ELEM_MAIN}
     let n = prm[1]; let cnt = prm[2]; let kind = prm[3];
     let base = idx[i];
-    var mx = -3.4028235e38;
+    var mx = -F32_MAX;
     var any_nan = false;
     for (var r = 0u; r < cnt; r = r + 1u) {{
         let v = xs[base + idx[n + r]];
@@ -257,8 +263,8 @@ pub fn reduce() -> String {
         mx = max(mx, v);
     }}
     var acc = 0.0;
-    if (kind == 2u) {{ acc = -3.4028235e38; if (cnt == 0u) {{ acc = bitcast<f32>(0xff800000u); }} }}
-    if (kind == 3u) {{ acc = 3.4028235e38; if (cnt == 0u) {{ acc = bitcast<f32>(0x7f800000u); }} }}
+    if (kind == 2u) {{ acc = -F32_MAX; if (cnt == 0u) {{ acc = f32_from_bits(0xff800000u); }} }}
+    if (kind == 3u) {{ acc = F32_MAX; if (cnt == 0u) {{ acc = f32_from_bits(0x7f800000u); }} }}
     if (kind == 4u) {{ acc = 1.0; }}
     for (var r = 0u; r < cnt; r = r + 1u) {{
         let v = xs[base + idx[n + r]];
@@ -276,10 +282,10 @@ pub fn reduce() -> String {
         case 1u: {{ acc = acc / f32(cnt); }}
         case 6u: {{ acc = sqrt(acc); }}
         case 7u: {{ acc = log(acc); }}
-        case 8u: {{ if (cnt == 0u) {{ acc = bitcast<f32>(0xff800000u); }} else {{ acc = log(acc) + mx; }} }}
+        case 8u: {{ if (cnt == 0u) {{ acc = f32_from_bits(0xff800000u); }} else {{ acc = log(acc) + mx; }} }}
         default: {{ }}
     }}
-    if (any_nan && (kind == 2u || kind == 3u)) {{ acc = bitcast<f32>(0x7fc00000u); }}
+    if (any_nan && (kind == 2u || kind == 3u)) {{ acc = f32_from_bits(0x7fc00000u); }}
     out[i] = acc;
 }}
 "
@@ -296,7 +302,7 @@ pub fn softmax() -> String {
 {ELEM_MAIN}
     let d = prm[2]; let inner = prm[3]; let kind = prm[4];
     let base = (i / inner) * d * inner + (i % inner);
-    var mx = -3.4028235e38;
+    var mx = -F32_MAX;
     var arg = 0u;
     for (var j = 0u; j < d; j = j + 1u) {{
         let v = xs[base + j * inner];
@@ -470,7 +476,7 @@ pub fn pool() -> String {
 {ELEM_MAIN}{GEOM}
     let kind = prm[24];
     let p = bitcast<f32>(prm[29]);
-    var best = -3.4028235e38;
+    var best = -F32_MAX;
     var seen = false;
     var acc = 0.0;
     var cnt = 0u;
