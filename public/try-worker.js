@@ -2,8 +2,8 @@
 // page's), fetches the demo file with progress, keeps it in the Cache API under its SHA-256 so
 // a second visit does not download it again, and runs the model off the main thread.
 //
-// Page → worker: {type: 'open', runner, demo, sha256, backend}, {type: 'run', inputs, shapes},
-//                {type: 'switch', backend}
+// Page → worker: {type: 'open', runner, demo, sha256, backend, tokenizer?},
+//                {type: 'run', inputs, shapes}, {type: 'run-text', texts}, {type: 'switch', backend}
 // Worker → page: {type: 'progress', loaded, total}, {type: 'ready', backend, adapter, reason,
 //                loadMs, cached, inputs}, {type: 'result', outputs, ms}, {type: 'error', message}
 
@@ -11,6 +11,7 @@ const CACHE = 'bazaar-demo-files';
 let runner = null;
 let bytes = null;
 let session = null;
+let tokenizer = null;
 
 const post = (message, transfer) => self.postMessage(message, transfer || []);
 
@@ -53,6 +54,19 @@ async function demoBytes(url, sha256) {
   return { buffer, cached: false };
 }
 
+// The browser's words for its WebGPU adapter (wgpu's are empty there): vendor, architecture,
+// description, as far as the browser tells.
+async function adapterName(fallback) {
+  try {
+    const info = (await navigator.gpu.requestAdapter())?.info;
+    const words = [info?.vendor, info?.architecture, info?.description].filter(Boolean);
+    if (words.length) return [...new Set(words)].join(' · ');
+  } catch {
+    // Not told: wgpu's name stands.
+  }
+  return fallback;
+}
+
 async function open(backend) {
   const started = performance.now();
   let choice = backend;
@@ -68,11 +82,43 @@ async function open(backend) {
   session = await runner.Session.open(new Uint8Array(bytes), choice);
   return {
     backend: session.backend,
-    adapter: session.adapter,
+    adapter: session.backend === 'webgpu' ? await adapterName(session.adapter) : '',
     reason: reason || session.reason,
     loadMs: performance.now() - started,
     inputs: session.inputs(),
   };
+}
+
+// A text model's tokenizer (a Hugging Face tokenizer.json), when its card names one.
+async function loadTokenizer(url) {
+  if (!url) return null;
+  const response = await fetch(url, { credentials: 'same-origin' });
+  if (!response.ok) throw new Error(`the tokenizer could not be downloaded (${response.status})`);
+  return new runner.Tokenizer(await response.text());
+}
+
+// Token ids and masks for `texts`, one tensor per model input, matched by the inputs' names
+// as BERT-family exports name them.
+function encodeTexts(texts) {
+  if (!tokenizer) throw new Error('the card names no tokenizer for this text model');
+  texts.forEach((text, i) => {
+    const count = tokenizer.countTokens(text);
+    if (count > tokenizer.maxLength) {
+      throw new Error(`Sentence ${i + 1} is ${count} tokens long; the model reads at most ${tokenizer.maxLength}. Shorten it.`);
+    }
+  });
+  const encoded = tokenizer.encode(texts);
+  const byName = {
+    input_ids: encoded.input_ids,
+    attention_mask: encoded.attention_mask,
+    token_type_ids: new Float32Array(encoded.input_ids.length),
+  };
+  const inputs = session.inputs().map((input) => {
+    const data = byName[input.name];
+    if (!data) throw new Error(`the model's input ${input.name} is not one a tokenizer makes`);
+    return data;
+  });
+  return { inputs, shapes: inputs.map(() => Uint32Array.from(encoded.shape)) };
 }
 
 async function handle(message) {
@@ -86,6 +132,7 @@ async function handle(message) {
       await module.default();
       runner = module;
       bytes = demo.buffer;
+      tokenizer = await loadTokenizer(message.tokenizer);
       const ready = await open(message.backend);
       ready.loadMs = performance.now() - started;
       post({ type: 'ready', cached: demo.cached, ...ready });
@@ -97,6 +144,13 @@ async function handle(message) {
     case 'run': {
       const started = performance.now();
       const outputs = await session.run(message.inputs, message.shapes);
+      post({ type: 'result', outputs, ms: performance.now() - started });
+      break;
+    }
+    case 'run-text': {
+      const { inputs, shapes } = encodeTexts(message.texts);
+      const started = performance.now();
+      const outputs = await session.run(inputs, shapes);
       post({ type: 'result', outputs, ms: performance.now() - started });
       break;
     }

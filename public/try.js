@@ -4,6 +4,7 @@
 // delegation, so panels rendered later by the router work too.
 
 const fmtBytes = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`);
+const fmtMs = (ms) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 10 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -52,8 +53,8 @@ function openPanel(panel, button) {
       ['Backend', ready.backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm SIMD)'],
       ['Adapter', ready.adapter || '—'],
       ['Why', ready.reason || '—'],
-      ['Loaded in', `${ready.loadMs.toFixed(0)} ms${ready.cached ? ' (demo file from cache)' : ''}`],
-      ['Median latency', latencies.length ? `${median(latencies).toFixed(1)} ms over ${latencies.length} run${latencies.length > 1 ? 's' : ''}` : '—'],
+      ['Loaded in', `${fmtMs(ready.loadMs)}${ready.cached ? ' (demo file from cache)' : ''}`],
+      ['Median latency', latencies.length ? `${fmtMs(median(latencies))} over ${latencies.length} run${latencies.length > 1 ? 's' : ''}` : '—'],
     ];
     status.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-testid': `try-${k.toLowerCase().replace(/ /g, '-')}` }, v)]));
     status.lastReady = ready;
@@ -66,6 +67,12 @@ function openPanel(panel, button) {
     error.hidden = true;
     worker.pending = show;
     worker.postMessage({ type: 'run', inputs, shapes });
+  };
+  // Text models with a tokenizer: the worker tokenises, so the page never loads it.
+  run.texts = (texts, show) => {
+    error.hidden = true;
+    worker.pending = show;
+    worker.postMessage({ type: 'run-text', texts });
   };
 
   worker.onmessage = async ({ data }) => {
@@ -108,6 +115,7 @@ function openPanel(panel, button) {
     runner: document.querySelector('meta[name="bazaar-runner"]').content,
     demo: panel.dataset.tryDemo,
     sha256: panel.dataset.trySha256,
+    tokenizer: panel.dataset.tryTokenizer,
     backend: 'auto',
   });
 }
@@ -130,7 +138,9 @@ const features = (input) => input.shape.slice(1).reduce((a, d) => a * Math.max(d
 function buildWidget(root, task, input, preprocessing, vocab, run, labels, fail) {
   if (preprocessing) root.append(el('p', { class: 'muted try-hint' }, `Input: ${preprocessing}`));
   const output = el('div', { class: 'try-output', 'data-testid': 'try-output', 'aria-live': 'polite' });
-  if (task.startsWith('image')) {
+  if (EMBEDDING_TASKS.includes(task)) {
+    embeddingWidget(root, run, output, fail);
+  } else if (task.startsWith('image')) {
     imageWidget(root, input, preprocessing, run, (outs) => showClasses(output, outs, labels()), fail);
   } else if (task.startsWith('text')) {
     textWidget(root, input, vocab, run, (outs) => showClasses(output, outs, labels()), fail);
@@ -139,6 +149,71 @@ function buildWidget(root, task, input, preprocessing, vocab, run, labels, fail)
       ? showValues(output, outs) : showClasses(output, outs, labels())), fail);
   }
   root.append(output);
+}
+
+// Sentences in, one vector each out: the similarity of every pair is what people compare.
+const EMBEDDING_TASKS = ['text-embedding', 'sentence-similarity', 'feature-extraction'];
+const MAX_SENTENCES = 8;
+const MAX_SENTENCE_CHARS = 500;
+const EXAMPLE_SENTENCES = [
+  'A man is eating food.',
+  'A man is eating a piece of bread.',
+  'The girl is carrying a baby.',
+  'A man is riding a horse.',
+];
+
+function embeddingWidget(root, run, output, fail) {
+  const form = el('form', { class: 'try-text', 'data-testid': 'try-form', novalidate: '' });
+  const text = el('textarea', { rows: String(EXAMPLE_SENTENCES.length + 1), 'data-testid': 'try-text', 'aria-label': 'Sentences, one per line' });
+  text.value = EXAMPLE_SENTENCES.join('\n');
+  form.append(el('label', { class: 'muted' }, `Two to ${MAX_SENTENCES} sentences, one per line.`), text,
+    el('button', { type: 'submit', class: 'button', 'data-testid': 'try-run' }, 'Compare'));
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    const sentences = text.value.split('\n').map((l) => l.trim()).filter(Boolean);
+    if (sentences.length < 2) return fail('Type at least two sentences, one per line, to compare them.');
+    if (sentences.length > MAX_SENTENCES) return fail(`That is ${sentences.length} sentences; the demo compares up to ${MAX_SENTENCES}.`);
+    const long = sentences.findIndex((s) => s.length > MAX_SENTENCE_CHARS);
+    if (long >= 0) return fail(`Sentence ${long + 1} is ${sentences[long].length} characters; the demo takes up to ${MAX_SENTENCE_CHARS}.`);
+    run.texts(sentences, (outputs) => showSimilarities(output, sentences, outputs));
+  };
+  root.append(form);
+}
+
+// Cosine similarity of every pair as a matrix on a colour scale, and the nearest pairs.
+function showSimilarities(output, sentences, outputs) {
+  const out = outputs[0];
+  const n = sentences.length;
+  const dim = out.data.length / n;
+  const vectors = sentences.map((_, i) => {
+    const v = out.data.subarray(i * dim, (i + 1) * dim);
+    const norm = Math.hypot(...v) || 1;
+    return Array.from(v, (x) => x / norm);
+  });
+  const cosine = (a, b) => vectors[a].reduce((sum, x, k) => sum + x * vectors[b][k], 0);
+  const sim = sentences.map((_, a) => sentences.map((_, b) => cosine(a, b)));
+  const head = el('tr', {}, el('th', { scope: 'col' }, el('span', { class: 'visually-hidden' }, 'Sentence')),
+    ...sentences.map((_, b) => el('th', { scope: 'col', title: sentences[b] }, `${b + 1}`)));
+  const rows = sentences.map((sentence, a) => el('tr', {},
+    el('th', { scope: 'row', class: 'try-sentence' }, `${a + 1}. ${sentence}`),
+    ...sentences.map((_, b) => el('td', { 'data-testid': `try-sim-${a}-${b}`, 'data-sim': sim[a][b].toFixed(6), title: `${sentences[a]} ↔ ${sentences[b]}` },
+      sim[a][b].toFixed(2)))));
+  const pairs = [];
+  for (let a = 0; a < n; a++) for (let b = a + 1; b < n; b++) pairs.push([sim[a][b], a, b]);
+  pairs.sort((x, y) => y[0] - x[0]);
+  output.replaceChildren(
+    el('div', { class: 'table-scroll' }, el('table', { class: 'try-matrix', 'data-testid': 'try-matrix' },
+      el('caption', {}, 'Cosine similarity of each pair of sentences'), el('thead', {}, head), el('tbody', {}, ...rows))),
+    el('p', { class: 'try-scale muted', 'aria-hidden': 'true' }, el('span', {}, '0'), el('span', { class: 'try-scale-bar' }), el('span', {}, '1')),
+    el('h3', { class: 'try-pairs-heading' }, 'Nearest pairs'),
+    el('ol', { class: 'try-pairs', 'data-testid': 'try-pairs' }, ...pairs.slice(0, 3).map(([s, a, b]) =>
+      el('li', { 'data-pair': `${a}-${b}` }, `${s.toFixed(2)}: “${sentences[a]}” and “${sentences[b]}”`))));
+  // Colours through the CSSOM (the CSP allows no inline styles): white at 0, the accent at 1.
+  output.querySelectorAll('.try-matrix td').forEach((cell) => {
+    const t = Math.max(0, Math.min(1, Number(cell.dataset.sim)));
+    cell.style.background = `color-mix(in srgb, var(--accent, #6d4aff) ${(100 * t).toFixed(0)}%, transparent)`;
+    if (t > 0.55) cell.style.color = '#fff';
+  });
 }
 
 // A text box for bag-of-words text models: the vocabulary's counts of the lowercased tokens
@@ -204,15 +279,31 @@ function tabularWidget(root, input, preprocessing, run, show, fail) {
   root.append(form);
 }
 
-// Draw or pick an image; it is scaled to the model's square input, in grayscale, ink high.
-function imageWidget(root, input, preprocessing, run, show, fail) {
-  const n = features(input);
-  const side = Math.round(Math.sqrt(n));
-  if (side * side !== n) {
-    fail(`This page draws square grayscale images; the model wants ${input.shape.join('×')}.`);
-    return;
+// How an image becomes the model's input: `[1, C, H, W]` (C = 1 or 3, NCHW) or a flattened
+// square `[1, H*W]`; colour as RGB values, grayscale as ink (dark high), scaled to the card's
+// `0..N` range.
+function imageLayout(input, preprocessing) {
+  const dims = input.shape.slice(1);
+  let channels = 1;
+  let side = Math.round(Math.sqrt(features(input)));
+  if (dims.length === 3 && (dims[0] === 1 || dims[0] === 3) && dims[1] === dims[2] && dims[1] > 0) {
+    [channels, side] = [dims[0], dims[1]];
+  } else if (side * side !== features(input)) {
+    return null;
   }
   const top = Number((preprocessing || '').match(/0\s*\.\.\s*(\d+(?:\.\d+)?)/)?.[1] ?? 1);
+  return { channels, side, top, shape: [1, ...(dims.length === 3 ? [channels, side, side] : [side * side])] };
+}
+
+// Draw or pick an image; it is scaled to the model's square input.
+function imageWidget(root, input, preprocessing, run, show, fail) {
+  const layout = imageLayout(input, preprocessing);
+  if (!layout) {
+    fail(`This page makes square images of one or three channels; the model wants ${input.shape.join('×')}.`);
+    return;
+  }
+  const { channels, side, top } = layout;
+  const n = channels * side * side;
   const canvas = el('canvas', { width: '160', height: '160', class: 'try-canvas', 'data-testid': 'try-canvas', 'aria-label': 'Draw here' });
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const clear = () => {
@@ -251,11 +342,16 @@ function imageWidget(root, input, preprocessing, run, show, fail) {
     sctx.drawImage(canvas, 0, 0, side, side);
     const rgba = sctx.getImageData(0, 0, side, side).data;
     const values = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const lum = (0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]) / 255;
-      values[i] = (1 - lum) * top;
+    const plane = side * side;
+    for (let i = 0; i < plane; i++) {
+      if (channels === 3) {
+        for (let c = 0; c < 3; c++) values[c * plane + i] = (rgba[4 * i + c] / 255) * top;
+      } else {
+        const lum = (0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]) / 255;
+        values[i] = (1 - lum) * top;
+      }
     }
-    run([values], [new Uint32Array([1, n])], show);
+    run([values], [Uint32Array.from(layout.shape)], show);
   };
   const pick = el('input', { type: 'file', accept: 'image/png,image/jpeg,image/webp,image/gif', 'data-testid': 'try-image' });
   pick.onchange = async () => {

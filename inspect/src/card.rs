@@ -32,6 +32,9 @@ pub struct DemoSpec {
     /// A text model's vocabulary (one token per line), which the page's widget reads.
     #[serde(default)]
     pub vocab: Option<String>,
+    /// A Hugging Face `tokenizer.json` (WordPiece) the widget tokenises text with.
+    #[serde(default)]
+    pub tokenizer: Option<String>,
     #[serde(default)]
     pub input: Option<DemoInput>,
 }
@@ -39,9 +42,13 @@ pub struct DemoSpec {
 impl DemoSpec {
     /// The files the demo needs beside the model: public with it, since the page reads them.
     pub fn companions(&self) -> impl Iterator<Item = &str> {
-        [self.labels.as_deref(), self.vocab.as_deref()]
-            .into_iter()
-            .flatten()
+        [
+            self.labels.as_deref(),
+            self.vocab.as_deref(),
+            self.tokenizer.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
     }
 }
 

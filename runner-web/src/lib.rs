@@ -11,7 +11,8 @@ use js_sys::{Array, Float32Array, Object, Reflect};
 use runner::backend::Backend;
 use runner::cpu::CpuBackend;
 use runner::gpu::GpuBackend;
-use runner::{Model, Tensor};
+use runner::tokenizer::WordPiece;
+use runner::{Data, DataType, Model, Tensor};
 use wasm_bindgen::prelude::*;
 
 enum Engine {
@@ -166,20 +167,21 @@ impl Session {
     ) -> js_sys::Promise {
         let inner = self.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let tensors = inputs
-                .iter()
-                .zip(&shapes)
-                .map(|(data, shape)| {
-                    let shape: Vec<usize> =
-                        shape.to_vec().into_iter().map(|d| d as usize).collect();
-                    Tensor::from_f32(shape, data.to_vec())
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| JsValue::from(js_error(e)))?;
             // The worker awaits each run before the next; a second one at once is refused.
             let mut inner = inner
                 .try_borrow_mut()
                 .map_err(|_| JsValue::from(JsError::new("a run is already in progress")))?;
+            let tensors = inputs
+                .iter()
+                .zip(&shapes)
+                .zip(&inner.model.graph.inputs)
+                .map(|((data, shape), (_, ty))| {
+                    let shape: Vec<usize> =
+                        shape.to_vec().into_iter().map(|d| d as usize).collect();
+                    input_tensor(shape, data.to_vec(), ty.dtype)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| JsValue::from(js_error(e)))?;
             let Inner { model, engine } = &mut *inner;
             let outputs = match engine {
                 Engine::Cpu(cpu) => cpu.run(model, &tensors),
@@ -210,9 +212,72 @@ impl Session {
     }
 }
 
+/// A graph input from the page's numbers, in the element type the model declares: token ids
+/// and masks are int64 (exact as float32 up to 2^24, far beyond any vocabulary).
+fn input_tensor(
+    shape: Vec<usize>,
+    values: Vec<f32>,
+    dtype: Option<DataType>,
+) -> runner::Result<Tensor> {
+    let data = match dtype {
+        Some(DataType::I64) => Data::I64(values.iter().map(|&x| x as i64).collect()),
+        Some(DataType::I32) => Data::I32(values.iter().map(|&x| x as i32).collect()),
+        Some(DataType::Bool) => Data::Bool(values.iter().map(|&x| x != 0.0).collect()),
+        _ => Data::F32(values),
+    };
+    Tensor::new(shape, data)
+}
+
+/// A WordPiece tokenizer (BERT family) from a Hugging Face `tokenizer.json`, for text
+/// embedding demos.
+#[wasm_bindgen]
+pub struct Tokenizer(WordPiece);
+
+#[wasm_bindgen]
+impl Tokenizer {
+    #[wasm_bindgen(constructor)]
+    pub fn new(json: &str) -> Result<Tokenizer, JsError> {
+        WordPiece::from_json(json).map(Tokenizer).map_err(js_error)
+    }
+
+    /// The longest encoding the model takes, [CLS] and [SEP] included.
+    #[wasm_bindgen(getter, js_name = maxLength)]
+    pub fn max_length(&self) -> usize {
+        self.0.max_len
+    }
+
+    /// How many tokens `text` has before truncation, [CLS] and [SEP] included.
+    #[wasm_bindgen(js_name = countTokens)]
+    pub fn count_tokens(&self, text: &str) -> usize {
+        self.0.token_count(text)
+    }
+
+    /// Encodes `texts` padded to the longest: `{ shape, input_ids, attention_mask }` with the
+    /// ids and mask as Float32Array, ready for `Session.run`.
+    pub fn encode(&self, texts: Vec<String>) -> Result<Object, JsError> {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let batch = self.0.encode_batch(&texts).map_err(js_error)?;
+        let shape: Array = batch
+            .input_ids
+            .shape
+            .iter()
+            .map(|&d| JsValue::from(d as f64))
+            .collect();
+        let out = Object::new();
+        let _ = Reflect::set(&out, &"shape".into(), &shape);
+        for (name, tensor) in [
+            ("input_ids", &batch.input_ids),
+            ("attention_mask", &batch.attention_mask),
+        ] {
+            let data = Float32Array::from(as_f32(tensor).as_slice());
+            let _ = Reflect::set(&out, &name.into(), &data);
+        }
+        Ok(out)
+    }
+}
+
 /// An output's values as numbers: integer outputs (class indices) and booleans included.
 fn as_f32(tensor: &Tensor) -> Vec<f32> {
-    use runner::Data;
     match &tensor.data {
         Data::F32(v) => v.clone(),
         Data::F64(v) => v.iter().map(|&x| x as f32).collect(),

@@ -154,6 +154,22 @@ impl WordPiece {
 
     /// Token ids of `text` with [CLS]/[SEP], truncated to `max_len`.
     pub fn encode(&self, text: &str) -> Vec<i64> {
+        let mut ids = self.encode_whole(text);
+        if ids.len() > self.max_len.max(2) {
+            ids.truncate(self.max_len.max(2) - 1);
+            ids.push(self.sep);
+        }
+        ids
+    }
+
+    /// How many tokens `text` has before truncation, [CLS] and [SEP] included: whether
+    /// `encode` would drop some of it.
+    pub fn token_count(&self, text: &str) -> usize {
+        self.encode_whole(text).len()
+    }
+
+    /// Token ids of all of `text` with [CLS]/[SEP].
+    fn encode_whole(&self, text: &str) -> Vec<i64> {
         let norm = self.normalize(text);
         let mut ids = vec![self.cls];
         let mut word = String::new();
@@ -175,7 +191,6 @@ impl WordPiece {
             }
         }
         flush(&mut word, &mut ids);
-        ids.truncate(self.max_len.max(2) - 1);
         ids.push(self.sep);
         ids
     }
@@ -232,4 +247,44 @@ fn is_punctuation(c: char) -> bool {
             | 0xFE10..=0xFE19 | 0xFE30..=0xFE52 | 0xFE54..=0xFE61 | 0xFE63 | 0xFE68 | 0xFE6A | 0xFE6B
             | 0xFF01..=0xFF03 | 0xFF05..=0xFF0A | 0xFF0C..=0xFF0F | 0xFF1A | 0xFF1B | 0xFF1F | 0xFF20
             | 0xFF3B..=0xFF3D | 0xFF3F | 0xFF5B | 0xFF5D | 0xFF5F..=0xFF65)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BERT-shaped `tokenizer.json` with a handful of tokens and room for `max_length`.
+    fn tiny(max_length: usize) -> WordPiece {
+        let json = serde_json::json!({
+            "truncation": { "max_length": max_length },
+            "normalizer": { "type": "BertNormalizer", "lowercase": true },
+            "model": {
+                "type": "WordPiece",
+                "unk_token": "[UNK]",
+                "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100,
+                "vocab": {
+                    "[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3,
+                    "a": 4, "cat": 5, "sat": 6, "##s": 7, ".": 8
+                }
+            }
+        });
+        WordPiece::from_json(&json.to_string()).unwrap()
+    }
+
+    #[test]
+    fn encodes_words_pieces_and_punctuation() {
+        assert_eq!(tiny(16).encode("A cats sat."), vec![2, 4, 5, 7, 6, 8, 3]);
+        assert_eq!(tiny(16).encode("dog"), vec![2, 1, 3]);
+    }
+
+    #[test]
+    fn truncates_to_max_length_keeping_sep_and_counts_the_whole_text() {
+        let tokenizer = tiny(4);
+        assert_eq!(tokenizer.encode("a cat sat a"), vec![2, 4, 5, 3]);
+        assert_eq!(tokenizer.token_count("a cat sat a"), 6);
+        // Short texts are not padded or cut.
+        assert_eq!(tokenizer.encode("a"), vec![2, 4, 3]);
+        assert_eq!(tokenizer.token_count("a"), 3);
+    }
 }

@@ -141,6 +141,7 @@ mod to_wire {
                     size: file.size,
                     labels_url: companion(spec.labels.as_deref()),
                     vocab_url: companion(spec.vocab.as_deref()),
+                    tokenizer_url: companion(spec.tokenizer.as_deref()),
                     preprocessing: spec.input.and_then(|input| input.preprocessing),
                     task: spec.task,
                 })

@@ -122,7 +122,7 @@ fn TryPanel(demo: DemoPanel) -> impl IntoView {
     view! {
         <section class="panel try-panel" aria-labelledby="try-heading" data-testid="try-panel"
             data-try-demo=demo.url data-try-sha256=demo.sha256 data-try-task=demo.task.clone()
-            data-try-labels=demo.labels_url data-try-vocab=demo.vocab_url data-try-input=demo.preprocessing>
+            data-try-labels=demo.labels_url data-try-vocab=demo.vocab_url data-try-tokenizer=demo.tokenizer_url data-try-input=demo.preprocessing>
             <h2 id="try-heading">"Try it"</h2>
             <p class="muted">
                 {format!("Runs the {} demo ({}) in your browser, on WebGPU or on the CPU: nothing you enter leaves this page.", demo.task, format_size(demo.size))}

@@ -202,6 +202,8 @@ pub struct DemoPanel {
     pub labels_url: Option<String>,
     /// A text model's vocabulary file (one token per line).
     pub vocab_url: Option<String>,
+    /// A text model's Hugging Face `tokenizer.json` (WordPiece).
+    pub tokenizer_url: Option<String>,
     /// How to prepare the input, in the card's words.
     pub preprocessing: Option<String>,
 }
