@@ -27,6 +27,9 @@ cargo test --workspace --exclude frontend --exclude runner --exclude runner-benc
 log "end-to-end tests (Chromium)"
 export BAZAAR_BIN="$CARGO_TARGET_DIR/debug/bazaar"
 export BAZAAR_SITE_ROOT="$ROOT/target/site"
+# The text-embedding demo's model, seeded from disk as the run command does.
+export BAZAAR_SEED_CATALOG="$CARGO_TARGET_DIR/seed-catalog"
+"$ROOT/scripts/seed-models/prepare-minilm-catalog.sh" "$BAZAAR_SEED_CATALOG"
 (cd "$ROOT/end2end" && npx playwright test)
 
 log "inference engine (runner)"

@@ -1,5 +1,8 @@
-//! The demo catalog: real small models (see `seed/` and the script that generates it), loaded
-//! through the same publishing and storage services as any upload.
+//! Seed catalogs: real models loaded through the same publishing and storage services as any
+//! upload. The demo catalog (`seed/` and the script that generates it) is compiled into the
+//! binary; larger ones (all-MiniLM-L6-v2, prepared by the run command) are read from a directory.
+use std::path::Path;
+
 use bytes::Bytes;
 use include_dir::Dir;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
@@ -55,15 +58,37 @@ pub struct SeedReport {
     pub models_present: usize,
 }
 
+/// Where a catalog's files come from: `catalog.toml` and one folder per model.
+pub trait SeedFiles: Sync {
+    /// The file at `path` (relative, `/`-separated), or `None` when there is none.
+    fn read(&self, path: &str) -> Option<Bytes>;
+}
+
+/// A catalog compiled into the binary.
+impl SeedFiles for Dir<'static> {
+    fn read(&self, path: &str) -> Option<Bytes> {
+        self.get_file(path)
+            .map(|f| Bytes::from_static(f.contents()))
+    }
+}
+
+/// A catalog in a directory on disk.
+impl SeedFiles for Path {
+    fn read(&self, path: &str) -> Option<Bytes> {
+        std::fs::read(self.join(path)).ok().map(Bytes::from)
+    }
+}
+
 /// Loads `catalog.toml` and the model folders beside it. Idempotent: models that exist are left alone.
 pub async fn seed_catalog(
     state: &AppState,
-    dir: &'static Dir<'static>,
+    dir: &(impl SeedFiles + ?Sized),
 ) -> DomainResult<SeedReport> {
     let manifest = dir
-        .get_file("catalog.toml")
-        .and_then(|f| f.contents_utf8())
-        .ok_or(DomainError::NotFound("seed/catalog.toml"))?;
+        .read("catalog.toml")
+        .ok_or(DomainError::NotFound("catalog.toml"))?;
+    let manifest = std::str::from_utf8(&manifest)
+        .map_err(|_| DomainError::invalid("catalog.toml", "the file is not UTF-8"))?;
     let catalog: SeedCatalog = toml::from_str(manifest)
         .map_err(|e| DomainError::invalid("catalog.toml", e.to_string()))?;
     let db = &state.db;
@@ -107,23 +132,22 @@ pub async fn seed_catalog(
 
 async fn seed_model(
     state: &AppState,
-    dir: &'static Dir<'static>,
+    dir: &(impl SeedFiles + ?Sized),
     owner_id: i64,
     m: &SeedModel,
 ) -> DomainResult<()> {
     // One transaction per model: a crash mid-seed leaves no half-made listing behind.
     let txn = state.db.begin().await?;
     let db = &txn;
-    let read = |name: &str| -> DomainResult<&'static [u8]> {
+    let read = |name: &str| -> DomainResult<Bytes> {
         let path = format!("{}/{name}", m.slug);
-        dir.get_file(&path)
-            .map(|f| f.contents())
-            .ok_or(DomainError::invalid(
-                "files",
-                format!("seed file {path} is missing"),
-            ))
+        dir.read(&path).ok_or(DomainError::invalid(
+            "files",
+            format!("seed file {path} is missing"),
+        ))
     };
-    let card = std::str::from_utf8(read("README.md")?)
+    let card = read("README.md")?;
+    let card = std::str::from_utf8(&card)
         .map_err(|_| DomainError::invalid("card", "README.md is not UTF-8"))?;
     // The seed's offers pass the same checks as a publisher's.
     let offer = offers::check(
@@ -152,7 +176,7 @@ async fn seed_model(
     .await?;
     let version = publishing::create_version(db, model.id, &m.version, &m.changelog).await?;
     for name in &m.files {
-        let body = futures::stream::iter([Ok(Bytes::from_static(read(name)?))]);
+        let body = futures::stream::iter([Ok(read(name)?)]);
         publishing::add_file(db, &state.storage, &version, name, body, false).await?;
     }
     offers::add(db, model.id, &offer, &m.terms).await?;

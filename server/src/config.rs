@@ -23,6 +23,10 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Load the demo catalog into an empty database at start-up.
     pub seed_demo: bool,
+    /// A directory with a `catalog.toml` and a folder per model, seeded at every start-up
+    /// (models already present are left alone): models too large to compile into the binary,
+    /// such as the all-MiniLM-L6-v2 the run command prepares (`BAZAAR_SEED_CATALOG`).
+    pub seed_catalog: Option<PathBuf>,
     pub log_format: LogFormat,
     /// Attempts allowed per window before 429 (`[rate_limits]` in TOML,
     /// `BAZAAR_RATE_LIMITS__LOG_IN_PER_ACCOUNT=…` in the environment).
@@ -148,6 +152,7 @@ impl Default for Config {
             storage_url: None,
             site_root: PathBuf::from("target/site"),
             seed_demo: true,
+            seed_catalog: None,
             log_format: LogFormat::Pretty,
             rate_limits: RateLimitConfig::default(),
             public_url: None,

@@ -28,8 +28,14 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate(CommonArgs),
-    /// Load the demo catalog (idempotent) and exit.
-    Seed(CommonArgs),
+    /// Load the demo catalog, or the catalog in a directory, (idempotent) and exit.
+    Seed {
+        /// A directory with a `catalog.toml` and a folder per model [default: the demo catalog].
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Upload a folder as a version of a model (created when missing), resuming where an
     /// interrupted push stopped. The API token comes from BAZAAR_TOKEN.
     Push {
@@ -228,14 +234,19 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .map_or("(none)".into(), |m| m.name().to_owned())
             );
         }
-        Command::Seed(common) => {
+        Command::Seed { catalog, common } => {
             let config = common.load(None)?;
             telemetry::init(config.log_format);
             let state = startup::connect(&config).await?;
-            let report = seed_data::load(&state).await?;
+            let report = match &catalog {
+                Some(dir) => seed_data::load_dir(&state, dir).await?,
+                None => seed_data::load(&state).await?,
+            };
             println!(
-                "seeded {} demo models ({} were already present)",
-                report.models_added, report.models_present
+                "seeded {} new model{}; {} already present",
+                report.models_added,
+                if report.models_added == 1 { "" } else { "s" },
+                report.models_present
             );
         }
         Command::Admin(command) => admin(command).await?,

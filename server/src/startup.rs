@@ -94,6 +94,17 @@ impl Application {
                 .context("seeding the demo catalog")?;
             tracing::info!(models = report.models_added, "seeded the demo catalog");
         }
+        if let Some(dir) = &config.seed_catalog {
+            let report = seed_data::load_dir(&state, dir)
+                .await
+                .with_context(|| format!("seeding the catalog in {}", dir.display()))?;
+            tracing::info!(
+                models = report.models_added,
+                present = report.models_present,
+                "seeded the catalog in {}",
+                dir.display()
+            );
+        }
         tokio::spawn(expire_idle_uploads(state.clone()));
         tokio::spawn(refresh_license_keys(state.clone()));
         // Events a provider never delivered (or that failed here) are fetched and applied.

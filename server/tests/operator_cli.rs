@@ -10,6 +10,7 @@ use common::TestApp;
 on_each_database!(
     an_operator_made_publisher_pushes_without_a_browser,
     an_existing_account_is_made_a_publisher_from_the_cli,
+    a_catalog_on_disk_is_seeded_once_and_a_broken_one_leaves_nothing,
 );
 
 fn succeeded(output: &Output) -> String {
@@ -142,4 +143,81 @@ async fn an_existing_account_is_made_a_publisher_from_the_cli(app: TestApp) {
         .await
         .unwrap()
         .is_none());
+}
+
+/// A seed catalog in a directory, as the run command prepares all-MiniLM-L6-v2: one publisher,
+/// one open model whose card names its demo and tokenizer.
+fn catalog_dir(files: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = files
+        .iter()
+        .map(|f| format!("{f:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    std::fs::write(
+        dir.path().join("catalog.toml"),
+        format!(
+            "[[publisher]]\nusername = \"disk-lab\"\ndisplay_name = \"Disk Lab\"\nbio = \"\"\n\n\
+             [[model]]\nowner = \"disk-lab\"\nslug = \"embedder\"\nname = \"Embedder\"\n\
+             summary = \"Embeds sentences.\"\ntask = \"text-embedding\"\ntags = [\"onnx\"]\n\
+             license = \"open\"\nspdx = \"Apache-2.0\"\nprice_cents = 0\nversion = \"1.0.0\"\n\
+             changelog = \"First.\"\nfiles = [{listed}]\n"
+        ),
+    )
+    .unwrap();
+    let model = dir.path().join("embedder");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(
+        model.join("README.md"),
+        "---\nlicense: apache-2.0\ndemo:\n  file: model.onnx\n  task: text-embedding\n  \
+         tokenizer: tokenizer.json\n---\n# Embedder\n",
+    )
+    .unwrap();
+    // A real ONNX file (the seeded digit model) stands in for the embedder's weights.
+    let onnx = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../seed/digit-classifier/model.onnx"
+    );
+    std::fs::copy(onnx, model.join("model.onnx")).unwrap();
+    std::fs::write(
+        model.join("tokenizer.json"),
+        "{\"model\": {\"type\": \"WordPiece\"}}",
+    )
+    .unwrap();
+    dir
+}
+
+async fn a_catalog_on_disk_is_seeded_once_and_a_broken_one_leaves_nothing(app: TestApp) {
+    // A catalog naming a file its folder lacks: refused by name, and no listing is left.
+    let broken = catalog_dir(&["model.onnx", "weights.bin", "README.md"]);
+    let catalog = broken.path().to_str().unwrap();
+    let output = app.cli(&["seed", "--catalog", catalog], "");
+    failed_once_with(&output, "seed file embedder/weights.bin is missing");
+    assert!(!published(&app, "disk-lab", "embedder").await);
+
+    let dir = catalog_dir(&["model.onnx", "tokenizer.json", "README.md"]);
+    let catalog = dir.path().to_str().unwrap();
+    let first = succeeded(&app.cli(&["seed", "--catalog", catalog], ""));
+    assert_eq!(first.trim(), "seeded 1 new model; 0 already present");
+    assert!(published(&app, "disk-lab", "embedder").await);
+    let again = succeeded(&app.cli(&["seed", "--catalog", catalog], ""));
+    assert_eq!(again.trim(), "seeded 0 new models; 1 already present");
+
+    // The model page offers the demo with its tokenizer, public beside it.
+    let page = app
+        .client
+        .get(app.url("/disk-lab/embedder"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tokenizer = "/api/v1/models/disk-lab/embedder/versions/1.0.0/files/tokenizer.json";
+    assert!(
+        page.contains(&format!("data-try-tokenizer=\"{tokenizer}\"")),
+        "{page}"
+    );
+    let response = app.client.get(app.url(tokenizer)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
 }
