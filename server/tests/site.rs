@@ -6,8 +6,9 @@ use domain::entities::file;
 use sea_orm::EntityTrait;
 use sha2::{Digest, Sha256};
 
-const SEEDED_MODELS: [(&str, &str); 4] = [
+const SEEDED_MODELS: [(&str, &str); 5] = [
     ("sklearn-lab/digit-classifier", "Digit Classifier"),
+    ("sklearn-lab/shape-classifier", "Shape Classifier"),
     ("sklearn-lab/iris-species", "Iris Species"),
     ("tabular-works/diabetes-progression", "Diabetes Progression"),
     ("tabular-works/sentiment-mini", "Sentiment Mini"),
