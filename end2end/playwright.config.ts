@@ -16,6 +16,15 @@ const dataDir =
 process.env.BAZAAR_E2E_DATA_DIR = dataDir;
 process.env.BAZAAR_E2E_BIN = bin;
 
+const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 export default defineConfig({
   testDir: './tests',
   timeout: 30_000,
@@ -25,21 +34,24 @@ export default defineConfig({
   reporter: [['list']],
   use: {
     baseURL: `http://127.0.0.1:${port}`,
-    launchOptions: {
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-dev-shm-usage',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    },
+    launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs },
   },
   projects: [
     { name: 'ssr', use: { javaScriptEnabled: false } },
+    // Headless Chromium offers no WebGPU adapter here: the demos run on the CPU backend.
     { name: 'hydrated', use: { javaScriptEnabled: true } },
+    // The demos again with WebGPU, on SwiftShader (Chromium's CPU implementation of Vulkan).
+    {
+      name: 'webgpu',
+      testMatch: /try\.spec\.ts/,
+      use: {
+        javaScriptEnabled: true,
+        launchOptions: {
+          executablePath: '/usr/bin/chromium',
+          args: [...chromiumArgs, '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan'],
+        },
+      },
+    },
   ],
   webServer: {
     command:
