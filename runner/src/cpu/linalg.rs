@@ -837,6 +837,25 @@ fn matmul_bias(
         }
         None => (vec![0.0f32; numel(&out)], 0.0),
     };
+    if numel(bbatch) == 1 && numel(abatch) == numel(&batch) {
+        // One B for every batch (weights): the batches are the rows of a
+        // single product, so B is packed once rather than per batch.
+        let rows = numel(&batch) * m;
+        par_sgemm(
+            ctx.threads,
+            rows,
+            k,
+            n,
+            1.0,
+            &av[..rows * k],
+            (k, 1),
+            &bv[..k * n],
+            (n, 1),
+            beta,
+            &mut c,
+        );
+        return matmul_output(out, a1, b1, c);
+    }
     let sa = broadcast_strides(abatch, &batch);
     let sb = broadcast_strides(bbatch, &batch);
     let mut bi = 0;
@@ -857,6 +876,11 @@ fn matmul_bias(
         );
         bi += 1;
     });
+    matmul_output(out, a1, b1, c)
+}
+
+/// The MatMul result, without the unit dimensions that 1-D operands got.
+fn matmul_output(mut out: Vec<usize>, a1: bool, b1: bool, c: Vec<f32>) -> Result<Vec<Tensor>> {
     if a1 {
         out.remove(out.len() - 2);
     }
