@@ -1,5 +1,6 @@
-//! MatMul, Gemm and Einsum. Dense products go through `matrixmultiply`,
-//! whose arbitrary strides give transposes for free.
+//! MatMul, Gemm and Einsum. Dense products go through a packed SIMD GEMM
+//! (AVX2 on x86-64, SIMD128 in wasm), else `matrixmultiply`; arbitrary
+//! strides give transposes for free.
 
 use super::broadcast::{broadcast_shapes, broadcast_strides, for_each_index};
 use super::{opt, req, Ctx};
@@ -47,43 +48,74 @@ struct SharedOut(*mut f32);
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
 
-/// Packed-panel SGEMM for x86-64 CPUs with AVX2 and FMA: B is packed in
-/// strips of 16 columns, A in strips of 6 rows (zero-padded), and a 6x16
-/// register tile (12 accumulators, 2 loads and 6 broadcasts per 12 FMAs)
-/// computes each block of C; Goto/BLIS loop order with KC x NC panels of
-/// B and MC x KC blocks of A, buffers reused per thread.
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
+/// Packed-panel SGEMM around a register-blocked SIMD micro-kernel: B is
+/// packed in strips of `NR` columns, A in strips of `MR` rows (zero-padded;
+/// row-major A is read in place), and the kernel computes each `MR x NR`
+/// block of C; Goto/BLIS loop order with KC x NC panels of B and MC x KC
+/// blocks of A, buffers reused per thread.
+#[cfg(any(
+    test,
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+mod packed {
+    /// A micro-kernel and the blocking that suits its register tile.
+    pub(super) trait Kernel {
+        const MR: usize;
+        const NR: usize;
+        const KC: usize;
+        const MC: usize;
+        const NC: usize;
 
-    const MR: usize = 6;
-    const NR: usize = 16;
-    const KC: usize = 384;
-    const MC: usize = 144;
-    const NC: usize = 512;
+        /// C[0..mr, 0..nr] = alpha * A * Bp + bias + beta * C (C untouched
+        /// by beta when beta is 0), then clamped, for one `MR`-row strip of
+        /// A (element (r, k) at `a + r * ars + k * aks`; rows beyond `mr`
+        /// may be read, never used) and one packed `NR`-column strip of B.
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn tile(
+            kc: usize,
+            a: *const f32,
+            a_strides: (usize, usize),
+            b: *const f32,
+            c: *mut f32,
+            rsc: usize,
+            alpha: f32,
+            beta: f32,
+            size: (usize, usize),
+            bias: Option<*const f32>,
+            clamp: Option<(f32, f32)>,
+        );
+    }
 
     thread_local! {
         static PACK: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
             const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
     }
 
-    pub(super) fn available() -> bool {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-
     /// Packs rows 0..mc, columns 0..kc of A into `MR`-row strips laid out
     /// k-major (`[strip][k][r]`), zero-padding the last strip.
-    unsafe fn pack_a(mc: usize, kc: usize, a: *const f32, rsa: usize, csa: usize, dst: &mut [f32]) {
-        for (s, strip) in dst.chunks_mut(MR * kc).take(mc.div_ceil(MR)).enumerate() {
-            let r0 = s * MR;
-            let rows = MR.min(mc - r0);
-            if rows < MR {
+    unsafe fn pack_a<K: Kernel>(
+        mc: usize,
+        kc: usize,
+        a: *const f32,
+        rsa: usize,
+        csa: usize,
+        dst: &mut [f32],
+    ) {
+        for (s, strip) in dst
+            .chunks_mut(K::MR * kc)
+            .take(mc.div_ceil(K::MR))
+            .enumerate()
+        {
+            let r0 = s * K::MR;
+            let rows = K::MR.min(mc - r0);
+            if rows < K::MR {
                 strip.fill(0.0);
             }
             for r in 0..rows {
                 let src = a.add((r0 + r) * rsa);
                 for kk in 0..kc {
-                    *strip.get_unchecked_mut(kk * MR + r) = *src.add(kk * csa);
+                    *strip.get_unchecked_mut(kk * K::MR + r) = *src.add(kk * csa);
                 }
             }
         }
@@ -93,25 +125,33 @@ mod avx2 {
     /// out `[strip][k][c]`, zero-padding the last strip. Row-major B is
     /// read row by row (sequential, so the prefetcher streams it from
     /// memory: weights are usually cold) and scattered into the strips.
-    unsafe fn pack_b(kc: usize, nc: usize, b: *const f32, rsb: usize, csb: usize, dst: &mut [f32]) {
-        let full = nc / NR;
-        let tail = nc % NR;
+    unsafe fn pack_b<K: Kernel>(
+        kc: usize,
+        nc: usize,
+        b: *const f32,
+        rsb: usize,
+        csb: usize,
+        dst: &mut [f32],
+    ) {
+        let nr = K::NR;
+        let full = nc / nr;
+        let tail = nc % nr;
         if csb == 1 {
             let d = dst.as_mut_ptr();
             for kk in 0..kc {
                 let src = b.add(kk * rsb);
                 for s in 0..full {
                     std::ptr::copy_nonoverlapping(
-                        src.add(s * NR),
-                        d.add(s * NR * kc + kk * NR),
-                        NR,
+                        src.add(s * nr),
+                        d.add(s * nr * kc + kk * nr),
+                        nr,
                     );
                 }
                 if tail > 0 {
-                    let row = std::slice::from_raw_parts_mut(d.add(full * NR * kc + kk * NR), NR);
+                    let row = std::slice::from_raw_parts_mut(d.add(full * nr * kc + kk * nr), nr);
                     for (j, v) in row.iter_mut().enumerate() {
                         *v = if j < tail {
-                            *src.add(full * NR + j)
+                            *src.add(full * nr + j)
                         } else {
                             0.0
                         };
@@ -120,11 +160,11 @@ mod avx2 {
             }
             return;
         }
-        for (s, strip) in dst.chunks_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
-            let c0 = s * NR;
-            let cols = NR.min(nc - c0);
+        for (s, strip) in dst.chunks_mut(nr * kc).take(nc.div_ceil(nr)).enumerate() {
+            let c0 = s * nr;
+            let cols = nr.min(nc - c0);
             for kk in 0..kc {
-                let row = &mut strip[kk * NR..(kk + 1) * NR];
+                let row = &mut strip[kk * nr..(kk + 1) * nr];
                 for (j, v) in row.iter_mut().enumerate() {
                     *v = if j < cols {
                         *b.add(kk * rsb + (c0 + j) * csb)
@@ -136,8 +176,129 @@ mod avx2 {
         }
     }
 
-    /// C[0..mr, 0..nr] = alpha * Ap * Bp + beta * C (C untouched by beta
-    /// when beta is 0) for one packed A strip and one packed B strip.
+    /// Same contract as `matrixmultiply::sgemm` with a unit column stride
+    /// for C; the caller proves every access in bounds and that `K` runs
+    /// on this CPU.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn sgemm<K: Kernel>(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f32,
+        a: *const f32,
+        (rsa, csa): (usize, usize),
+        b: *const f32,
+        (rsb, csb): (usize, usize),
+        beta: f32,
+        c: *mut f32,
+        rsc: usize,
+        ep: super::Epilogue,
+    ) {
+        let (mr_, nr_) = (K::MR, K::NR);
+        PACK.with(|p| {
+            let mut p = p.borrow_mut();
+            let (ap, bp) = &mut *p;
+            let need_a = K::MC.min(m.next_multiple_of(mr_)) * K::KC.min(k);
+            let need_b = K::KC.min(k) * K::NC.min(n.next_multiple_of(nr_));
+            if ap.len() < need_a {
+                ap.resize(need_a, 0.0);
+            }
+            if bp.len() < need_b {
+                bp.resize(need_b, 0.0);
+            }
+            for jc in (0..n).step_by(K::NC) {
+                let nc = K::NC.min(n - jc);
+                for pc in (0..k).step_by(K::KC) {
+                    let kc = K::KC.min(k - pc);
+                    pack_b::<K>(kc, nc, b.add(pc * rsb + jc * csb), rsb, csb, bp);
+                    let (first, last) = (pc == 0, pc + kc == k);
+                    let beta = if first { beta } else { 1.0 };
+                    let clamp = if last { ep.clamp } else { None };
+                    for ic in (0..m).step_by(K::MC) {
+                        let mc = K::MC.min(m - ic);
+                        // Row-major A is read in place (`MR` row streams);
+                        // only a partial last strip is packed, zero-padded.
+                        let a0 = a.add(ic * rsa + pc * csa);
+                        if csa != 1 {
+                            pack_a::<K>(mc, kc, a0, rsa, csa, ap);
+                        } else if !mc.is_multiple_of(mr_) {
+                            let r0 = mc - mc % mr_;
+                            pack_a::<K>(mc % mr_, kc, a0.add(r0 * rsa), rsa, csa, ap);
+                        }
+                        for jr in (0..nc).step_by(nr_) {
+                            let nr = nr_.min(nc - jr);
+                            for ir in (0..mc).step_by(mr_) {
+                                let mr = mr_.min(mc - ir);
+                                let (ak, astr) = if csa != 1 {
+                                    (ap.as_ptr().add(ir * kc), (1, mr_))
+                                } else if mr < mr_ {
+                                    (ap.as_ptr(), (1, mr_))
+                                } else {
+                                    (a0.add(ir * rsa), (rsa, 1))
+                                };
+                                K::tile(
+                                    kc,
+                                    ak,
+                                    astr,
+                                    bp.as_ptr().add(jr * kc),
+                                    c.add((ic + ir) * rsc + jc + jr),
+                                    rsc,
+                                    alpha,
+                                    beta,
+                                    (mr, nr),
+                                    ep.row_bias
+                                        .filter(|_| first)
+                                        .map(|b| b.as_ptr().add(ic + ir)),
+                                    clamp,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The micro-kernel for x86-64 CPUs with AVX2 and FMA: a 6x16 register
+/// tile (12 accumulators, 2 loads and 6 broadcasts per 12 FMAs).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    pub(super) struct Avx2;
+
+    pub(super) fn available() -> bool {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+
+    /// Columns per tile: two 8-lane vectors.
+    const NR: usize = 16;
+
+    impl super::packed::Kernel for Avx2 {
+        const MR: usize = 6;
+        const NR: usize = NR;
+        const KC: usize = 384;
+        const MC: usize = 144;
+        const NC: usize = 512;
+
+        unsafe fn tile(
+            kc: usize,
+            a: *const f32,
+            a_strides: (usize, usize),
+            b: *const f32,
+            c: *mut f32,
+            rsc: usize,
+            alpha: f32,
+            beta: f32,
+            size: (usize, usize),
+            bias: Option<*const f32>,
+            clamp: Option<(f32, f32)>,
+        ) {
+            kernel(kc, a, a_strides, b, c, rsc, alpha, beta, size, bias, clamp)
+        }
+    }
+
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     unsafe fn kernel(
@@ -244,94 +405,154 @@ mod avx2 {
             }
         }
     }
+}
 
-    /// Same contract as `matrixmultiply::sgemm` with a unit column stride
-    /// for C; the caller proves every access in bounds and checks
-    /// [`available`].
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn sgemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        alpha: f32,
-        a: *const f32,
-        (rsa, csa): (usize, usize),
-        b: *const f32,
-        (rsb, csb): (usize, usize),
-        beta: f32,
-        c: *mut f32,
-        rsc: usize,
-        ep: super::Epilogue,
-    ) {
-        PACK.with(|p| {
-            let mut p = p.borrow_mut();
-            let (ap, bp) = &mut *p;
-            let need_a = MC.min(m.next_multiple_of(MR)) * KC.min(k);
-            let need_b = KC.min(k) * NC.min(n.next_multiple_of(NR));
-            if ap.len() < need_a {
-                ap.resize(need_a, 0.0);
+/// The micro-kernel for wasm SIMD128 (no FMA there: a multiply and an add
+/// per step): a 4x8 register tile, 8 accumulators plus 2 B vectors and a
+/// broadcast, which fits the 16 vector registers engines map wasm onto
+/// without spilling.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128 {
+    use core::arch::wasm32::*;
+
+    pub(super) struct Simd128;
+
+    impl super::packed::Kernel for Simd128 {
+        const MR: usize = 4;
+        const NR: usize = 8;
+        const KC: usize = 256;
+        const MC: usize = 128;
+        const NC: usize = 512;
+
+        unsafe fn tile(
+            kc: usize,
+            a: *const f32,
+            (ars, aks): (usize, usize),
+            b: *const f32,
+            c: *mut f32,
+            rsc: usize,
+            alpha: f32,
+            beta: f32,
+            (mr, nr): (usize, usize),
+            bias: Option<*const f32>,
+            clamp: Option<(f32, f32)>,
+        ) {
+            // Named accumulators, as in the AVX2 kernel, so they stay in
+            // registers.
+            let z = f32x4_splat(0.0);
+            let (mut c00, mut c01, mut c10, mut c11) = (z, z, z, z);
+            let (mut c20, mut c21, mut c30, mut c31) = (z, z, z, z);
+            let (a0, a1, a2, a3) = (a, a.add(ars), a.add(2 * ars), a.add(3 * ars));
+            let mut b = b;
+            let mut off = 0usize;
+            for _ in 0..kc {
+                let b0 = v128_load(b as *const v128);
+                let b1 = v128_load(b.add(4) as *const v128);
+                let x = v128_load32_splat(a0.add(off) as *const u32);
+                c00 = f32x4_add(c00, f32x4_mul(x, b0));
+                c01 = f32x4_add(c01, f32x4_mul(x, b1));
+                let x = v128_load32_splat(a1.add(off) as *const u32);
+                c10 = f32x4_add(c10, f32x4_mul(x, b0));
+                c11 = f32x4_add(c11, f32x4_mul(x, b1));
+                let x = v128_load32_splat(a2.add(off) as *const u32);
+                c20 = f32x4_add(c20, f32x4_mul(x, b0));
+                c21 = f32x4_add(c21, f32x4_mul(x, b1));
+                let x = v128_load32_splat(a3.add(off) as *const u32);
+                c30 = f32x4_add(c30, f32x4_mul(x, b0));
+                c31 = f32x4_add(c31, f32x4_mul(x, b1));
+                off += aks;
+                b = b.add(8);
             }
-            if bp.len() < need_b {
-                bp.resize(need_b, 0.0);
-            }
-            for jc in (0..n).step_by(NC) {
-                let nc = NC.min(n - jc);
-                for pc in (0..k).step_by(KC) {
-                    let kc = KC.min(k - pc);
-                    pack_b(kc, nc, b.add(pc * rsb + jc * csb), rsb, csb, bp);
-                    let (first, last) = (pc == 0, pc + kc == k);
-                    let beta = if first { beta } else { 1.0 };
-                    let clamp = if last { ep.clamp } else { None };
-                    for ic in (0..m).step_by(MC) {
-                        let mc = MC.min(m - ic);
-                        // Row-major A is read in place (six row streams);
-                        // only a partial last strip is packed, zero-padded.
-                        let a0 = a.add(ic * rsa + pc * csa);
-                        if csa != 1 {
-                            pack_a(mc, kc, a0, rsa, csa, ap);
-                        } else if !mc.is_multiple_of(MR) {
-                            let r0 = mc - mc % MR;
-                            pack_a(mc % MR, kc, a0.add(r0 * rsa), rsa, csa, ap);
-                        }
-                        for jr in (0..nc).step_by(NR) {
-                            let nr = NR.min(nc - jr);
-                            for ir in (0..mc).step_by(MR) {
-                                let mr = MR.min(mc - ir);
-                                let (ak, astr) = if csa != 1 {
-                                    (ap.as_ptr().add(ir * kc), (1, MR))
-                                } else if mr < MR {
-                                    (ap.as_ptr(), (1, MR))
-                                } else {
-                                    (a0.add(ir * rsa), (rsa, 1))
-                                };
-                                kernel(
-                                    kc,
-                                    ak,
-                                    astr,
-                                    bp.as_ptr().add(jr * kc),
-                                    c.add((ic + ir) * rsc + jc + jr),
-                                    rsc,
-                                    alpha,
-                                    beta,
-                                    (mr, nr),
-                                    ep.row_bias
-                                        .filter(|_| first)
-                                        .map(|b| b.as_ptr().add(ic + ir)),
-                                    clamp,
-                                );
-                            }
-                        }
+            let mut acc = [[c00, c01], [c10, c11], [c20, c21], [c30, c31]];
+            let va = f32x4_splat(alpha);
+            for (r, row) in acc.iter_mut().enumerate().take(mr) {
+                for v in row.iter_mut() {
+                    if alpha != 1.0 {
+                        *v = f32x4_mul(*v, va);
+                    }
+                    if let Some(b) = bias {
+                        *v = f32x4_add(*v, f32x4_splat(*b.add(r)));
                     }
                 }
             }
-        })
+            if nr < Self::NR {
+                // wasm has no masked store: the last columns of N go
+                // through scalars.
+                for (r, row) in acc.iter().enumerate().take(mr) {
+                    let vals: [f32; 8] = core::mem::transmute(*row);
+                    for (j, &x) in vals.iter().enumerate().take(nr) {
+                        let p = c.add(r * rsc + j);
+                        let mut x = x;
+                        if beta != 0.0 {
+                            x += beta * *p;
+                        }
+                        if let Some((lo, hi)) = clamp {
+                            x = x.max(lo).min(hi);
+                        }
+                        *p = x;
+                    }
+                }
+                return;
+            }
+            let vb = f32x4_splat(beta);
+            for (r, row) in acc.iter().enumerate().take(mr) {
+                let cp = c.add(r * rsc);
+                for (h, &v) in row.iter().enumerate() {
+                    let p = cp.add(4 * h) as *mut v128;
+                    let mut v = v;
+                    if beta != 0.0 {
+                        let old = v128_load(p);
+                        v = if beta == 1.0 {
+                            f32x4_add(v, old)
+                        } else {
+                            f32x4_add(v, f32x4_mul(vb, old))
+                        };
+                    }
+                    // pmax/pmin (plain compare-selects, as x86 max/min) turn
+                    // NaN into the bound like the scalar `max`/`min` do.
+                    if let Some((lo, hi)) = clamp {
+                        v = f32x4_pmin(f32x4_splat(hi), f32x4_pmax(f32x4_splat(lo), v));
+                    }
+                    v128_store(p, v);
+                }
+            }
+        }
     }
 }
 
-/// One GEMM on raw parts (the AVX2 kernel where the CPU has it, else
-/// `matrixmultiply`); the caller proves bounds.
+/// One GEMM on raw parts: the packed SIMD kernel for the target (AVX2
+/// where the CPU has it, SIMD128 in wasm), else `matrixmultiply`; the
+/// caller proves bounds.
 #[allow(clippy::too_many_arguments)]
 unsafe fn raw_sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: *const f32,
+    sa: (usize, usize),
+    b: *const f32,
+    sb: (usize, usize),
+    beta: f32,
+    c: *mut f32,
+    rsc: usize,
+    ep: Epilogue,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        return packed::sgemm::<avx2::Avx2>(m, k, n, alpha, a, sa, b, sb, beta, c, rsc, ep);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return packed::sgemm::<simd128::Simd128>(m, k, n, alpha, a, sa, b, sb, beta, c, rsc, ep);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    portable_sgemm(m, k, n, alpha, a, sa, b, sb, beta, c, rsc, ep)
+}
+
+/// `matrixmultiply` with the epilogue as separate passes: the bias goes
+/// into C first, the clamp after.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn portable_sgemm(
     m: usize,
     k: usize,
     n: usize,
@@ -345,25 +566,6 @@ unsafe fn raw_sgemm(
     rsc: usize,
     ep: Epilogue,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2::available() {
-        avx2::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a,
-            (rsa, csa),
-            b,
-            (rsb, csb),
-            beta,
-            c,
-            rsc,
-            ep,
-        );
-        return;
-    }
-    // Portable path: the bias goes into C first, the clamp after.
     let mut beta = beta;
     if let Some(bias) = ep.row_bias {
         for (i, &bv) in bias.iter().enumerate().take(m) {
@@ -635,6 +837,25 @@ fn matmul_bias(
         }
         None => (vec![0.0f32; numel(&out)], 0.0),
     };
+    if numel(bbatch) == 1 && numel(abatch) == numel(&batch) {
+        // One B for every batch (weights): the batches are the rows of a
+        // single product, so B is packed once rather than per batch.
+        let rows = numel(&batch) * m;
+        par_sgemm(
+            ctx.threads,
+            rows,
+            k,
+            n,
+            1.0,
+            &av[..rows * k],
+            (k, 1),
+            &bv[..k * n],
+            (n, 1),
+            beta,
+            &mut c,
+        );
+        return matmul_output(out, a1, b1, c);
+    }
     let sa = broadcast_strides(abatch, &batch);
     let sb = broadcast_strides(bbatch, &batch);
     let mut bi = 0;
@@ -655,6 +876,11 @@ fn matmul_bias(
         );
         bi += 1;
     });
+    matmul_output(out, a1, b1, c)
+}
+
+/// The MatMul result, without the unit dimensions that 1-D operands got.
+fn matmul_output(mut out: Vec<usize>, a1: bool, b1: bool, c: Vec<f32>) -> Result<Vec<Tensor>> {
     if a1 {
         out.remove(out.len() - 2);
     }
@@ -825,19 +1051,60 @@ pub fn einsum(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
 
 #[cfg(test)]
 mod tests {
-    use super::par_sgemm;
+    use super::packed::{self, Kernel};
+    use super::{par_sgemm, par_sgemm_ep, Epilogue};
+
+    /// Uniform values in [-1, 1] from a fixed xorshift seed.
+    fn rng() -> impl FnMut() -> f32 {
+        let mut seed = 0x2545_f491_u32;
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed % 2001) as f32 / 1000.0 - 1.0
+        }
+    }
+
+    /// Checks `got` (row-major m x n) against alpha * A * B + bias + beta *
+    /// C0, clamped, computed naively in f64; C0 is ignored when beta is 0.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        what: &str,
+        (m, k, n): (usize, usize, usize),
+        alpha: f32,
+        (a, sa): (&[f32], (usize, usize)),
+        (b, sb): (&[f32], (usize, usize)),
+        beta: f32,
+        c0: &[f32],
+        ep: Epilogue,
+        got: &[f32],
+    ) {
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f64 = (0..k)
+                    .map(|p| a[i * sa.0 + p * sa.1] as f64 * b[p * sb.0 + j * sb.1] as f64)
+                    .sum();
+                let mut want = alpha as f64 * dot + ep.row_bias.map_or(0.0, |b| b[i] as f64);
+                if beta != 0.0 {
+                    want += beta as f64 * c0[i * n + j] as f64;
+                }
+                if let Some((lo, hi)) = ep.clamp {
+                    want = want.max(lo as f64).min(hi as f64);
+                }
+                let got = got[i * n + j] as f64;
+                assert!(
+                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()) * (k as f64).sqrt(),
+                    "{what} {m}x{k}x{n} sa={sa:?} sb={sb:?} at ({i},{j}): {got} vs {want}"
+                );
+            }
+        }
+    }
 
     /// The packed kernel against a naive product, over edge sizes (partial
     /// tiles, several K and N blocks), transposed operands, alpha and beta.
     #[test]
     fn sgemm_matches_naive() {
-        let mut seed = 0x2545_f491_u32;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            (seed % 2001) as f32 / 1000.0 - 1.0
-        };
+        let mut rnd = rng();
         let sizes = [
             (1, 1, 1),
             (1, 64, 10),
@@ -862,22 +1129,129 @@ mod tests {
                 for threads in [1, 2] {
                     let mut c = c0.clone();
                     par_sgemm(threads, m, k, n, alpha, &a, sa, &b, sb, beta, &mut c);
-                    for i in 0..m {
-                        for j in 0..n {
-                            let dot: f64 = (0..k)
-                                .map(|p| {
-                                    a[i * sa.0 + p * sa.1] as f64 * b[p * sb.0 + j * sb.1] as f64
-                                })
-                                .sum();
-                            let want = alpha as f64 * dot + beta as f64 * c0[i * n + j] as f64;
-                            let got = c[i * n + j] as f64;
-                            assert!(
-                                (got - want).abs() <= 1e-4 * (1.0 + want.abs()) * (k as f64).sqrt(),
-                                "{m}x{k}x{n} ta={ta} tb={tb} at ({i},{j}): {got} vs {want}"
-                            );
-                        }
-                    }
+                    let ep = Epilogue::default();
+                    check(
+                        "sgemm",
+                        (m, k, n),
+                        alpha,
+                        (&a, sa),
+                        (&b, sb),
+                        beta,
+                        &c0,
+                        ep,
+                        &c,
+                    );
                 }
+            }
+        }
+    }
+
+    /// A scalar kernel with tiny blocking, so that small products cross
+    /// every tile and block edge of the packed driver.
+    struct Reference;
+
+    impl Kernel for Reference {
+        const MR: usize = 3;
+        const NR: usize = 4;
+        const KC: usize = 5;
+        const MC: usize = 6;
+        const NC: usize = 8;
+
+        unsafe fn tile(
+            kc: usize,
+            a: *const f32,
+            (ars, aks): (usize, usize),
+            b: *const f32,
+            c: *mut f32,
+            rsc: usize,
+            alpha: f32,
+            beta: f32,
+            (mr, nr): (usize, usize),
+            bias: Option<*const f32>,
+            clamp: Option<(f32, f32)>,
+        ) {
+            for r in 0..mr {
+                for j in 0..nr {
+                    let dot: f32 = (0..kc)
+                        .map(|kk| *a.add(r * ars + kk * aks) * *b.add(kk * Self::NR + j))
+                        .sum();
+                    let p = c.add(r * rsc + j);
+                    let mut v = alpha * dot + bias.map_or(0.0, |b| *b.add(r));
+                    if beta != 0.0 {
+                        v += beta * *p;
+                    }
+                    if let Some((lo, hi)) = clamp {
+                        v = v.max(lo).min(hi);
+                    }
+                    *p = v;
+                }
+            }
+        }
+    }
+
+    /// The packed driver (with the reference kernel) and the target's
+    /// kernel at sizes that are not multiples of any block, with padded
+    /// and transposed operands, alpha, beta (C is not read when it is 0),
+    /// a row bias and a clamp.
+    #[test]
+    fn packed_driver_edges() {
+        let mut rnd = rng();
+        let sizes = [
+            (1, 1, 1),
+            (2, 4, 3),
+            (3, 5, 4),
+            (7, 11, 9),
+            (10, 384, 30),
+            (13, 6, 17),
+            (19, 23, 33),
+        ];
+        let cases = [
+            (false, false, 1.0, 0.0, false, None),
+            (true, false, 0.5, 1.0, true, None),
+            (false, true, 1.0, 0.25, false, Some((0.0, f32::INFINITY))),
+            (true, true, -2.0, 0.0, true, Some((-0.5, 0.5))),
+        ];
+        for &(m, k, n) in &sizes {
+            for &(ta, tb, alpha, beta, with_bias, clamp) in &cases {
+                // Row strides one longer than the rows: views into larger
+                // matrices.
+                let sa = if ta { (1, m + 1) } else { (k + 1, 1) };
+                let sb = if tb { (1, k + 1) } else { (n + 1, 1) };
+                let a: Vec<f32> = (0..(m + 1) * (k + 1)).map(|_| rnd()).collect();
+                let b: Vec<f32> = (0..(k + 1) * (n + 1)).map(|_| rnd()).collect();
+                let bias: Vec<f32> = (0..m).map(|_| rnd()).collect();
+                let c0: Vec<f32> = if beta == 0.0 {
+                    vec![f32::NAN; m * n]
+                } else {
+                    (0..m * n).map(|_| rnd()).collect()
+                };
+                let ep = Epilogue {
+                    row_bias: with_bias.then_some(&bias[..]),
+                    clamp,
+                };
+                let mut c = c0.clone();
+                // SAFETY: the operands hold every strided element.
+                unsafe {
+                    packed::sgemm::<Reference>(
+                        m,
+                        k,
+                        n,
+                        alpha,
+                        a.as_ptr(),
+                        sa,
+                        b.as_ptr(),
+                        sb,
+                        beta,
+                        c.as_mut_ptr(),
+                        n,
+                        ep,
+                    )
+                };
+                let dims = (m, k, n);
+                check("packed", dims, alpha, (&a, sa), (&b, sb), beta, &c0, ep, &c);
+                let mut c = c0.clone();
+                par_sgemm_ep(1, m, k, n, alpha, &a, sa, &b, sb, beta, &mut c, ep);
+                check("target", dims, alpha, (&a, sa), (&b, sb), beta, &c0, ep, &c);
             }
         }
     }
