@@ -13,7 +13,8 @@
 //! the ratios runner-cpu / onnxruntime and runner-cpu / tract. The runner's
 //! CPU backend and onnxruntime alternate for `--rounds` rounds (default 3)
 //! and each reports the median of its round medians.
-//! `--profile` also prints the CPU backend's time per operator type.
+//! `--profile` also prints each backend's time per operator type (on wgpu
+//! waiting for the GPU after every node) and the wgpu run's counters.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,32 +128,78 @@ struct Opts {
     profile: bool,
 }
 
-fn profile(model: &Model, ins: &[Tensor], threads: usize, iters: usize) -> Result<(), String> {
-    let mut be = CpuBackend::with_threads(threads);
-    let mut per_op: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    for _ in 0..iters {
-        let mut start = Instant::now();
-        be.run_observed(model, ins, &mut |i, done| {
-            if done {
-                let n = &model.graph.nodes[i];
-                let key = if n.domain.is_empty() {
-                    n.op_type.clone()
-                } else {
-                    format!("{}::{}", n.domain, n.op_type)
-                };
-                let e = per_op.entry(key).or_default();
-                e.0 += start.elapsed().as_secs_f64() * 1e3 / iters as f64;
-                e.1 += 1;
-            } else {
-                start = Instant::now();
-            }
-        })
-        .map_err(|e| e.to_string())?;
+/// Accumulates per-operator-type wall time from `run_observed` callbacks.
+struct OpTimes<'m> {
+    model: &'m Model,
+    per_op: BTreeMap<String, (f64, usize)>,
+    start: Instant,
+}
+
+impl<'m> OpTimes<'m> {
+    fn new(model: &'m Model) -> Self {
+        OpTimes {
+            model,
+            per_op: BTreeMap::new(),
+            start: Instant::now(),
+        }
     }
-    let mut v: Vec<_> = per_op.into_iter().collect();
-    v.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
-    for (op, (ms, n)) in v {
-        println!("    {op:<28} {ms:>9.3} ms  ({} nodes)", n / iters);
+
+    fn observe(&mut self, i: usize, done: bool) {
+        if !done {
+            self.start = Instant::now();
+            return;
+        }
+        let n = &self.model.graph.nodes[i];
+        let key = if n.domain.is_empty() {
+            n.op_type.clone()
+        } else {
+            format!("{}::{}", n.domain, n.op_type)
+        };
+        let e = self.per_op.entry(key).or_default();
+        e.0 += self.start.elapsed().as_secs_f64() * 1e3;
+        e.1 += 1;
+    }
+
+    fn print(self, backend: &str, iters: usize) {
+        let total: f64 = self.per_op.values().map(|v| v.0).sum::<f64>() / iters as f64;
+        println!("  {backend} profile ({total:.3} ms per run):");
+        let mut v: Vec<_> = self.per_op.into_iter().collect();
+        v.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+        for (op, (ms, n)) in v {
+            let ms = ms / iters as f64;
+            println!(
+                "    {op:<28} {ms:>9.3} ms {:>5.1}%  ({} nodes)",
+                100.0 * ms / total.max(1e-9),
+                n / iters
+            );
+        }
+    }
+}
+
+/// Time per operator type on the CPU backend (and on wgpu, where each node
+/// waits for the GPU before the next starts).
+fn profile(o: &Opts, model: &Model, ins: &[Tensor]) -> Result<(), String> {
+    if o.backends.contains(&"cpu") {
+        let mut be = CpuBackend::with_threads(o.threads);
+        let mut t = OpTimes::new(model);
+        for _ in 0..o.iters {
+            be.run_observed(model, ins, &mut |i, done| t.observe(i, done))
+                .map_err(|e| e.to_string())?;
+        }
+        t.print("cpu", o.iters);
+    }
+    #[cfg(feature = "wgpu")]
+    if o.backends.contains(&"wgpu") {
+        let mut be = runner::gpu::GpuBackend::new().map_err(|e| e.to_string())?;
+        // The first run compiles pipelines and uploads constants.
+        be.run(model, ins).map_err(|e| e.to_string())?;
+        let mut t = OpTimes::new(model);
+        for _ in 0..o.iters {
+            be.run_observed(model, ins, &mut |i, done| t.observe(i, done))
+                .map_err(|e| e.to_string())?;
+        }
+        t.print("wgpu", o.iters);
+        println!("    {:?}", be.stats);
     }
     Ok(())
 }
@@ -229,7 +276,7 @@ fn measure(dir: &Path, o: &Opts) -> Result<Row, String> {
             });
     }
     if o.profile {
-        profile(&m, &ins, o.threads, o.iters)?;
+        profile(o, &m, &ins)?;
     }
     Ok(row)
 }

@@ -462,6 +462,31 @@ impl GpuBackend {
         model: &Model,
         inputs: &[ValueRef<'_>],
     ) -> Result<Vec<Value>> {
+        self.execute(model, inputs, None).await
+    }
+
+    /// Runs `model` calling `observe(node, false)` before and
+    /// `observe(node, true)` after each node, having waited for the GPU to
+    /// finish that node's work, so a caller can time nodes (profiling; it
+    /// serialises the GPU and host). Native only.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn run_observed(
+        &mut self,
+        model: &Model,
+        inputs: &[Tensor],
+        observe: &mut dyn FnMut(usize, bool),
+    ) -> Result<Vec<Tensor>> {
+        let refs: Vec<ValueRef> = inputs.iter().map(ValueRef::Tensor).collect();
+        let outs = pollster::block_on(self.execute(model, &refs, Some(observe)))?;
+        tensors_only(model, outs)
+    }
+
+    async fn execute(
+        &mut self,
+        model: &Model,
+        inputs: &[ValueRef<'_>],
+        mut observe: Option<&mut dyn FnMut(usize, bool)>,
+    ) -> Result<Vec<Value>> {
         check_values(model, inputs)?;
         self.stats = GpuStats::default();
         let g = &model.graph;
@@ -477,6 +502,9 @@ impl GpuBackend {
         // Constants are uploaded once per run, on first GPU use.
         let mut uploaded: HashMap<ValueId, GpuTensor> = HashMap::new();
         for (i, node) in g.nodes.iter().enumerate() {
+            if let Some(f) = observe.as_mut() {
+                f(i, false);
+            }
             let ins: Vec<Option<GVal>> = node
                 .inputs
                 .iter()
@@ -568,6 +596,10 @@ impl GpuBackend {
                         self.release(t);
                     }
                 }
+            }
+            if let Some(f) = observe.as_mut() {
+                let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+                f(i, true);
             }
         }
         let mut res = Vec::with_capacity(g.outputs.len());
