@@ -138,6 +138,112 @@ pub fn gather() -> String {
     )
 }
 
+/// Batched strided GEMM with 16x16 shared-memory tiles:
+/// out[b,m,n] = alpha * sum_k A[aoff_b + m*rsa + k*csa] * B[boff_b + k*rsb + n*csb]
+///            + beta * C[coff_b + m*rsc + n*csc] (when has_c).
+/// `prm`: [M, N, K, rsa, csa, rsb, csb, alpha, beta, has_c, rsc, csc,
+///         then (aoff, boff, coff) per batch].
+pub fn matmul() -> String {
+    format!(
+        "{HEADER}
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+var<workgroup> ta: array<array<f32, 16>, 16>;
+var<workgroup> tb: array<array<f32, 16>, 16>;
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {{
+    let M = prm[0]; let N = prm[1]; let K = prm[2];
+    let row = wg.y * 16u + lid.y;
+    let col = wg.x * 16u + lid.x;
+    let bi = wg.z;
+    let aoff = prm[12u + 3u * bi];
+    let boff = prm[13u + 3u * bi];
+    let coff = prm[14u + 3u * bi];
+    var acc = 0.0;
+    let tiles = (K + 15u) / 16u;
+    for (var t = 0u; t < tiles; t = t + 1u) {{
+        let ka = t * 16u + lid.x;
+        var va = 0.0;
+        if (row < M && ka < K) {{ va = a[aoff + row * prm[3] + ka * prm[4]]; }}
+        ta[lid.y][lid.x] = va;
+        let kb = t * 16u + lid.y;
+        var vb = 0.0;
+        if (kb < K && col < N) {{ vb = b[boff + kb * prm[5] + col * prm[6]]; }}
+        tb[lid.y][lid.x] = vb;
+        workgroupBarrier();
+        for (var k = 0u; k < 16u; k = k + 1u) {{
+            acc = acc + ta[lid.y][k] * tb[k][lid.x];
+        }}
+        workgroupBarrier();
+    }}
+    if (row < M && col < N) {{
+        var v = bitcast<f32>(prm[7]) * acc;
+        if (prm[9] == 1u) {{ v = v + bitcast<f32>(prm[8]) * c[coff + row * prm[10] + col * prm[11]]; }}
+        out[bi * M * N + row * N + col] = v;
+    }}
+}}
+"
+    )
+}
+
+/// Same contract as [`matmul`] without shared memory or barriers: each
+/// thread accumulates a 4x4 block in registers. Software adapters (llvmpipe)
+/// emulate workgroup barriers very slowly, so they get this variant.
+pub fn matmul_blocked() -> String {
+    format!(
+        "{HEADER}
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {{
+    let M = prm[0]; let N = prm[1]; let K = prm[2];
+    let rsa = prm[3]; let csa = prm[4]; let rsb = prm[5]; let csb = prm[6];
+    let r0 = gid.y * 4u;
+    let c0 = gid.x * 4u;
+    let bi = gid.z;
+    if (r0 >= M || c0 >= N) {{ return; }}
+    let aoff = prm[12u + 3u * bi];
+    let boff = prm[13u + 3u * bi];
+    let coff = prm[14u + 3u * bi];
+    // Clamped row/column indices keep loads in bounds; rows or columns
+    // past the edge are computed but never stored.
+    let ra = array<u32, 4>(aoff + min(r0, M - 1u) * rsa, aoff + min(r0 + 1u, M - 1u) * rsa,
+                           aoff + min(r0 + 2u, M - 1u) * rsa, aoff + min(r0 + 3u, M - 1u) * rsa);
+    let cb = array<u32, 4>(boff + min(c0, N - 1u) * csb, boff + min(c0 + 1u, N - 1u) * csb,
+                           boff + min(c0 + 2u, N - 1u) * csb, boff + min(c0 + 3u, N - 1u) * csb);
+    var acc0 = vec4<f32>(0.0); var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0); var acc3 = vec4<f32>(0.0);
+    for (var k = 0u; k < K; k = k + 1u) {{
+        let kb = k * rsb;
+        let bv = vec4<f32>(b[cb[0] + kb], b[cb[1] + kb], b[cb[2] + kb], b[cb[3] + kb]);
+        let ka = k * csa;
+        acc0 = acc0 + a[ra[0] + ka] * bv;
+        acc1 = acc1 + a[ra[1] + ka] * bv;
+        acc2 = acc2 + a[ra[2] + ka] * bv;
+        acc3 = acc3 + a[ra[3] + ka] * bv;
+    }}
+    let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    let alpha = bitcast<f32>(prm[7]);
+    let beta = bitcast<f32>(prm[8]);
+    for (var i = 0u; i < 4u; i = i + 1u) {{
+        for (var j = 0u; j < 4u; j = j + 1u) {{
+            let row = r0 + i; let col = c0 + j;
+            if (row < M && col < N) {{
+                var v = alpha * acc[i][j];
+                if (prm[9] == 1u) {{ v = v + beta * c[coff + row * prm[10] + col * prm[11]]; }}
+                out[bi * M * N + row * N + col] = v;
+            }}
+        }}
+    }}
+}}
+"
+    )
+}
+
 /// One thread per output element; reduced offsets come from a host-built
 /// table: idx = [base[n_out], roff[count]]. `prm`: [width, n_out, count, kind].
 pub fn reduce() -> String {
@@ -284,6 +390,45 @@ const GEOM: &str = r#"
     let od = t % OD; t = t / OD;
     let co = t % Cout; let n = t / Cout;
 "#;
+
+/// Direct convolution, one thread per output element.
+pub fn conv() -> String {
+    format!(
+        "{HEADER}
+@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+{ELEM_MAIN}{GEOM}
+    let cg = Cin / G; let mg = Cout / G; let g = co / mg;
+    var acc = 0.0;
+    for (var ci = 0u; ci < cg; ci = ci + 1u) {{
+        let c = g * cg + ci;
+        for (var kd = 0u; kd < KD; kd = kd + 1u) {{
+            let id = i32(od * SD + kd * DD) - PD;
+            if (id < 0 || id >= i32(ID)) {{ continue; }}
+            for (var kh = 0u; kh < KH; kh = kh + 1u) {{
+                let ih = i32(oh * SH + kh * DH) - PH;
+                if (ih < 0 || ih >= i32(IH)) {{ continue; }}
+                for (var kw = 0u; kw < KW; kw = kw + 1u) {{
+                    let iw = i32(ow * SW + kw * DW) - PW;
+                    if (iw < 0 || iw >= i32(IW)) {{ continue; }}
+                    let xi = (((n * Cin + c) * ID + u32(id)) * IH + u32(ih)) * IW + u32(iw);
+                    let wi = (((co * cg + ci) * KD + kd) * KH + kh) * KW + kw;
+                    acc = acc + xs[xi] * w[wi];
+                }}
+            }}
+        }}
+    }}
+    if (prm[24] == 1u) {{ acc = acc + bias[co]; }}
+    // Fused activation: 1 clamp to [pf(26), pf(27)] (Relu, Clip), 2 LeakyRelu.
+    if (prm[25] == 1u) {{ acc = min(max(acc, bitcast<f32>(prm[26])), bitcast<f32>(prm[27])); }}
+    if (prm[25] == 2u && acc < 0.0) {{ acc = acc * bitcast<f32>(prm[26]); }}
+    out[i] = acc;
+}}
+"
+    )
+}
 
 /// Transposed convolution as a gather over the input, one thread per output.
 pub fn conv_transpose() -> String {
