@@ -204,20 +204,11 @@ async fn a_catalog_on_disk_is_seeded_once_and_a_broken_one_leaves_nothing(app: T
     assert_eq!(again.trim(), "seeded 0 new models; 1 already present");
 
     // The model page offers the demo with its tokenizer, public beside it.
-    let page = app
-        .client
-        .get(app.url("/disk-lab/embedder"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = app.get_text("/disk-lab/embedder").await;
     let tokenizer = "/api/v1/models/disk-lab/embedder/versions/1.0.0/files/tokenizer.json";
     assert!(
         page.contains(&format!("data-try-tokenizer=\"{tokenizer}\"")),
         "{page}"
     );
-    let response = app.client.get(app.url(tokenizer)).send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(app.get(tokenizer).await.status(), 200);
 }
