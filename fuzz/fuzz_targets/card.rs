@@ -7,7 +7,7 @@ use inspect::card;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let _ = card::demo_file(&text);
+    let _ = card::demo_spec(&text);
     let body = match card::parse(&text) {
         Ok(parsed) => parsed.body,
         Err(_) => &text,
