@@ -1,6 +1,7 @@
 //! Loading and validating ONNX models into Bazaar's graph IR.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use prost::Message;
@@ -164,13 +165,34 @@ pub struct Graph {
 }
 
 /// A loaded model.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Model {
     pub ir_version: i64,
     /// Version of the default (`ai.onnx`) operator set.
     pub opset: i64,
     pub graph: Graph,
     pub limits: Limits,
+    /// See [`Model::id`].
+    id: u64,
+}
+
+/// A process-wide unique model identity.
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A clone is a new identity: it may be edited independently.
+impl Clone for Model {
+    fn clone(&self) -> Self {
+        Model {
+            ir_version: self.ir_version,
+            opset: self.opset,
+            graph: self.graph.clone(),
+            limits: self.limits.clone(),
+            id: next_id(),
+        }
+    }
 }
 
 impl Model {
@@ -212,7 +234,21 @@ impl Model {
             opset,
             graph,
             limits,
+            id: next_id(),
         })
+    }
+
+    /// Identity of this model's contents, for backends that keep per-model
+    /// state between runs (the wgpu backend keeps constants on the GPU):
+    /// fresh on load, on clone and after [`Model::optimize`]. Clone a model
+    /// before editing its graph in place if a backend has already run it.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Gives the model a fresh [`Model::id`] after its graph changed.
+    pub(crate) fn renew_id(&mut self) {
+        self.id = next_id();
     }
 
     /// Value id of a named value.

@@ -34,6 +34,7 @@ impl Model {
         report.conv_bn = fuse_conv_bn(self)?;
         report.patterns = self.fuse_patterns();
         report.conv_act = fuse_conv_activation(self);
+        self.renew_id();
         Ok(report)
     }
 }
@@ -337,6 +338,7 @@ impl Model {
         loop {
             let n = self.fuse_once();
             if n == 0 {
+                self.renew_id();
                 return total;
             }
             total += n;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks Bazaar's runner against onnxruntime (PyPI) and tract (the Rust
-# crate) on the digits, SqueezeNet, ResNet-50 and MiniLM models, in one run.
+# Benchmarks Bazaar's runner, its CPU and wgpu backends side by side (wgpu on
+# whatever adapter there is: llvmpipe without a GPU), against onnxruntime
+# (PyPI) and tract (the Rust crate) on the digits, SqueezeNet, ResNet-50 and
+# MiniLM models, in one run.
 # Usage: scripts/runner/bench.sh [THREADS] [extra runner-bench arguments...]
 #
 # Prepares (cached) the conformance data (for the light model zoo's

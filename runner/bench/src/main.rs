@@ -6,14 +6,17 @@
 //!
 //! Each DIR is a model in backend-test layout (model.onnx +
 //! test_data_set_0/input_K.pb). Prints, per model, the median latency of
-//! the runner's CPU backend (with N threads) and, if asked, its wgpu
-//! backend; tract's (the `tract-onnx` crate, optimised plan, single
+//! the runner's CPU backend (with N threads) and its wgpu backend
+//! (`--backend both`, the default; the column stays empty without an
+//! adapter); tract's (the `tract-onnx` crate, optimised plan, single
 //! thread); onnxruntime's with N intra-op threads (through
 //! scripts/runner/bench_ort.py and an interpreter with `onnxruntime`); and
-//! the ratios runner-cpu / onnxruntime and runner-cpu / tract. The runner's
+//! the ratios runner-cpu / onnxruntime, runner-cpu / tract and
+//! runner-wgpu / runner-cpu. The runner's
 //! CPU backend and onnxruntime alternate for `--rounds` rounds (default 3)
 //! and each reports the median of its round medians.
-//! `--profile` also prints the CPU backend's time per operator type.
+//! `--profile` also prints each backend's time per operator type (on wgpu
+//! waiting for the GPU after every node) and the wgpu run's counters.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,32 +130,77 @@ struct Opts {
     profile: bool,
 }
 
-fn profile(model: &Model, ins: &[Tensor], threads: usize, iters: usize) -> Result<(), String> {
-    let mut be = CpuBackend::with_threads(threads);
-    let mut per_op: BTreeMap<String, (f64, usize)> = BTreeMap::new();
-    for _ in 0..iters {
-        let mut start = Instant::now();
-        be.run_observed(model, ins, &mut |i, done| {
-            if done {
-                let n = &model.graph.nodes[i];
-                let key = if n.domain.is_empty() {
-                    n.op_type.clone()
-                } else {
-                    format!("{}::{}", n.domain, n.op_type)
-                };
-                let e = per_op.entry(key).or_default();
-                e.0 += start.elapsed().as_secs_f64() * 1e3 / iters as f64;
-                e.1 += 1;
-            } else {
-                start = Instant::now();
-            }
-        })
-        .map_err(|e| e.to_string())?;
+/// Accumulates per-operator-type wall time from `run_observed` callbacks.
+struct OpTimes<'m> {
+    model: &'m Model,
+    per_op: BTreeMap<String, (f64, usize)>,
+    start: Instant,
+}
+
+impl<'m> OpTimes<'m> {
+    fn new(model: &'m Model) -> Self {
+        OpTimes {
+            model,
+            per_op: BTreeMap::new(),
+            start: Instant::now(),
+        }
     }
-    let mut v: Vec<_> = per_op.into_iter().collect();
-    v.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
-    for (op, (ms, n)) in v {
-        println!("    {op:<28} {ms:>9.3} ms  ({} nodes)", n / iters);
+
+    fn observe(&mut self, i: usize, done: bool) {
+        if !done {
+            self.start = Instant::now();
+            return;
+        }
+        let n = &self.model.graph.nodes[i];
+        let key = if n.domain.is_empty() {
+            n.op_type.clone()
+        } else {
+            format!("{}::{}", n.domain, n.op_type)
+        };
+        let e = self.per_op.entry(key).or_default();
+        e.0 += self.start.elapsed().as_secs_f64() * 1e3;
+        e.1 += 1;
+    }
+
+    fn print(self, backend: &str, iters: usize) {
+        let total: f64 = self.per_op.values().map(|v| v.0).sum::<f64>() / iters as f64;
+        println!("  {backend} profile ({total:.3} ms per run):");
+        let mut v: Vec<_> = self.per_op.into_iter().collect();
+        v.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0));
+        for (op, (ms, n)) in v {
+            let ms = ms / iters as f64;
+            println!(
+                "    {op:<28} {ms:>9.3} ms {:>5.1}%  ({} nodes)",
+                100.0 * ms / total.max(1e-9),
+                n / iters
+            );
+        }
+    }
+}
+
+/// Time per operator type on the CPU backend (and on wgpu, where each node
+/// waits for the GPU before the next starts).
+fn profile(o: &Opts, model: &Model, ins: &[Tensor]) -> Result<(), String> {
+    if o.backends.contains(&"cpu") {
+        let mut be = CpuBackend::with_threads(o.threads);
+        let mut t = OpTimes::new(model);
+        for _ in 0..o.iters {
+            be.run_observed(model, ins, &mut |i, done| t.observe(i, done))
+                .map_err(|e| e.to_string())?;
+        }
+        t.print("cpu", o.iters);
+    }
+    #[cfg(feature = "wgpu")]
+    if let (true, Ok(mut be)) = (o.backends.contains(&"wgpu"), runner::gpu::GpuBackend::new()) {
+        // The first run compiles pipelines and uploads constants.
+        be.run(model, ins).map_err(|e| e.to_string())?;
+        let mut t = OpTimes::new(model);
+        for _ in 0..o.iters {
+            be.run_observed(model, ins, &mut |i, done| t.observe(i, done))
+                .map_err(|e| e.to_string())?;
+        }
+        t.print("wgpu", o.iters);
+        println!("    {:?}", be.stats);
     }
     Ok(())
 }
@@ -212,10 +260,12 @@ fn measure(dir: &Path, o: &Opts) -> Result<Row, String> {
     if o.backends.contains(&"wgpu") {
         #[cfg(feature = "wgpu")]
         {
-            let mut be = runner::gpu::GpuBackend::new().map_err(|e| e.to_string())?;
-            row.wgpu = Some(time(o.warmup, o.iters, || {
-                be.run(&m, &ins).map(|_| ()).map_err(|e| e.to_string())
-            })?);
+            // No adapter leaves the column empty rather than failing the row.
+            if let Ok(mut be) = runner::gpu::GpuBackend::new() {
+                row.wgpu = Some(time(o.warmup, o.iters, || {
+                    be.run(&m, &ins).map(|_| ()).map_err(|e| e.to_string())
+                })?);
+            }
         }
     }
     if o.tract {
@@ -229,7 +279,7 @@ fn measure(dir: &Path, o: &Opts) -> Result<Row, String> {
             });
     }
     if o.profile {
-        profile(&m, &ins, o.threads, o.iters)?;
+        profile(o, &m, &ins)?;
     }
     Ok(row)
 }
@@ -241,7 +291,7 @@ fn main() {
         warmup: 3,
         rounds: 3,
         threads: 1,
-        backends: vec!["cpu"],
+        backends: vec!["cpu", "wgpu"],
         ort_python: None,
         tract: true,
         profile: false,
@@ -273,7 +323,7 @@ fn main() {
         o.threads, o.iters, o.warmup, o.rounds
     );
     println!(
-        "{:<16} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8}",
+        "{:<16} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8} {:>9}",
         "model",
         "nodes",
         "runner-cpu",
@@ -281,7 +331,8 @@ fn main() {
         "onnxruntime",
         "tract",
         "cpu/ort",
-        "cpu/tract"
+        "cpu/tract",
+        "wgpu/cpu"
     );
     let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3} ms"));
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
@@ -297,14 +348,15 @@ fn main() {
             Ok(r) => {
                 let tract = r.tract.as_ref().ok().copied();
                 println!(
-                    "{name:<16} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8}",
+                    "{name:<16} {:>6} {:>12} {:>12} {:>12} {:>12} {:>8} {:>8} {:>9}",
                     r.nodes,
                     f(r.cpu),
                     f(r.wgpu),
                     f(r.ort),
                     f(tract),
                     ratio(r.cpu, r.ort),
-                    ratio(r.cpu, tract)
+                    ratio(r.cpu, tract),
+                    ratio(r.wgpu, r.cpu)
                 );
                 if let Err(e) = &r.tract {
                     if e != "-" {

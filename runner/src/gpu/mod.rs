@@ -7,16 +7,15 @@
 //! on the CPU reference kernel; that costs a download, counted in
 //! [`GpuStats::downloads`] so callers can assert a model stays on the GPU.
 
+mod gemm;
+mod gemm_wgsl;
+mod memory;
 mod ops;
+mod record;
 mod wgsl;
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
-
-use wgpu::util::DeviceExt;
 
 use crate::backend::{check_values, last_uses, tensors_only, Backend};
 use crate::cpu;
@@ -57,18 +56,21 @@ impl GpuTensor {
 
 /// A value during GPU execution.
 #[derive(Clone, Debug)]
-pub(crate) enum GVal {
+pub(crate) enum GVal<'m> {
     Gpu(GpuTensor),
     Host(Tensor),
+    /// A model constant: read on the host, or from its resident GPU copy.
+    Const(ValueId, &'m Tensor),
     /// Sequences live on the host; their operators run on the CPU.
     Seq(Sequence),
 }
 
-impl GVal {
+impl GVal<'_> {
     pub(crate) fn shape(&self) -> &[usize] {
         match self {
             GVal::Gpu(g) => &g.shape,
             GVal::Host(t) => &t.shape,
+            GVal::Const(_, t) => &t.shape,
             GVal::Seq(_) => &[],
         }
     }
@@ -77,8 +79,19 @@ impl GVal {
     pub(crate) fn is_f32(&self) -> bool {
         match self {
             GVal::Gpu(_) => true,
-            GVal::Host(t) => matches!(t.data, Data::F32(_)),
+            GVal::Host(_) | GVal::Const(..) => {
+                matches!(self.host().map(|t| &t.data), Some(Data::F32(_)))
+            }
             GVal::Seq(_) => false,
+        }
+    }
+
+    /// The host tensor, when the value is on the host.
+    pub(crate) fn host(&self) -> Option<&Tensor> {
+        match self {
+            GVal::Host(t) => Some(t),
+            GVal::Const(_, t) => Some(t),
+            GVal::Gpu(_) | GVal::Seq(_) => None,
         }
     }
 }
@@ -87,7 +100,14 @@ impl GVal {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GpuStats {
     pub dispatches: usize,
+    /// Command buffers submitted (one per run unless the host must read a
+    /// result midway, or the run is observed node by node).
+    pub submits: usize,
+    /// Host-to-GPU copies (graph inputs, host-computed operands, and model
+    /// constants on the first run of a model).
     pub uploads: usize,
+    /// Buffers created because the pool had none of the size class.
+    pub allocations: usize,
     /// GPU-to-host copies made for CPU fallbacks (graph outputs excluded).
     pub downloads: usize,
     /// Nodes executed by the CPU fallback.
@@ -97,17 +117,31 @@ pub struct GpuStats {
     pub cpu_float_nodes: usize,
 }
 
+/// The two families of matrix multiplication and convolution kernels (see
+/// `gemm_wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmKernels {
+    /// Tiles staged in workgroup memory: for hardware GPUs.
+    Tiled,
+    /// Register blocks without barriers: for CPU-emulated adapters, where a
+    /// barrier costs a coroutine switch and every load is a per-lane gather.
+    Blocked,
+}
+
 /// The wgpu executor.
 pub struct GpuBackend {
     device: wgpu::Device,
     queue: wgpu::Queue,
     limits: wgpu::Limits,
     adapter: String,
+    /// Compiled kernels by source key, kept for the backend's lifetime.
     pipelines: HashMap<String, wgpu::ComputePipeline>,
+    /// Free buffers by size class, reused across nodes and runs.
     pool: HashMap<u64, Vec<wgpu::Buffer>>,
+    constants: memory::Constants,
+    rec: record::Recorder,
     errors: Arc<Mutex<Vec<String>>>,
-    /// CPU-emulated adapter (llvmpipe & co.): prefer barrier-free kernels.
-    software: bool,
+    gemm_kernels: GemmKernels,
     /// Counters of the most recent run.
     pub stats: GpuStats,
 }
@@ -118,45 +152,6 @@ impl std::fmt::Debug for GpuBackend {
             .field("adapter", &self.adapter)
             .finish()
     }
-}
-
-/// Minimal one-shot channel so buffer mapping works both natively (after a
-/// blocking poll) and in the browser (resolved by the event loop).
-struct Shared<T> {
-    value: Option<T>,
-    waker: Option<Waker>,
-}
-
-struct Receiver<T>(Arc<Mutex<Shared<T>>>);
-
-impl<T> Future for Receiver<T> {
-    type Output = T;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match s.value.take() {
-            Some(v) => Poll::Ready(v),
-            None => {
-                s.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
-
-fn oneshot<T>() -> (impl FnOnce(T), Receiver<T>) {
-    let shared = Arc::new(Mutex::new(Shared {
-        value: None,
-        waker: None,
-    }));
-    let tx = shared.clone();
-    let send = move |v: T| {
-        let mut s = tx.lock().unwrap_or_else(|e| e.into_inner());
-        s.value = Some(v);
-        if let Some(w) = s.waker.take() {
-            w.wake();
-        }
-    };
-    (send, Receiver(shared))
 }
 
 impl GpuBackend {
@@ -207,15 +202,27 @@ impl GpuBackend {
             adapter: format!("{} ({:?})", info.name, info.backend),
             pipelines: HashMap::new(),
             pool: HashMap::new(),
+            constants: Default::default(),
+            rec: Default::default(),
             errors,
-            // RUNNER_WGPU_MATMUL=tiled|blocked overrides the choice (tests).
-            software: match std::env::var("RUNNER_WGPU_MATMUL").as_deref() {
-                Ok("tiled") => false,
-                Ok("blocked") => true,
-                _ => info.device_type == wgpu::DeviceType::Cpu,
+            // Browsers report their CPU fallback adapters (SwiftShader) as Cpu too.
+            gemm_kernels: match info.device_type {
+                wgpu::DeviceType::Cpu => GemmKernels::Blocked,
+                _ => GemmKernels::Tiled,
             },
             stats: GpuStats::default(),
         })
+    }
+
+    /// Which matrix multiplication and convolution kernels this backend runs.
+    pub fn gemm_kernels(&self) -> GemmKernels {
+        self.gemm_kernels
+    }
+
+    /// Chooses the GEMM kernels, overriding the adapter's default (tests run
+    /// the GPU family on a CPU adapter this way).
+    pub fn set_gemm_kernels(&mut self, kernels: GemmKernels) {
+        self.gemm_kernels = kernels;
     }
 
     /// Adapter name and API, e.g. `llvmpipe (Vulkan)`.
@@ -270,81 +277,6 @@ impl GpuBackend {
         Ok(p)
     }
 
-    fn check_size(&self, bytes: u64) -> Result<()> {
-        let max = self
-            .limits
-            .max_storage_buffer_binding_size
-            .min(self.limits.max_buffer_size);
-        if bytes > max {
-            return Err(Error::Limit(format!(
-                "{bytes}-byte GPU buffer exceeds the adapter limit {max}"
-            )));
-        }
-        Ok(())
-    }
-
-    /// A storage buffer for `n` f32 values, reused from the pool when a
-    /// freed buffer of the same size class exists.
-    pub(crate) fn alloc(&mut self, n: usize) -> Result<Arc<wgpu::Buffer>> {
-        let bytes = ((n.max(1) * 4) as u64).next_power_of_two().max(256);
-        self.check_size((n.max(1) * 4) as u64)?;
-        let bytes = bytes.min(self.limits.max_buffer_size);
-        if let Some(b) = self.pool.get_mut(&bytes).and_then(|v| v.pop()) {
-            return Ok(Arc::new(b));
-        }
-        Ok(Arc::new(self.device.create_buffer(
-            &wgpu::BufferDescriptor {
-                label: None,
-                size: bytes,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            },
-        )))
-    }
-
-    /// Returns a buffer to the pool once nothing else references it.
-    pub(crate) fn release(&mut self, t: GpuTensor) {
-        if let Ok(b) = Arc::try_unwrap(t.buf) {
-            self.pool.entry(b.size()).or_default().push(b);
-        }
-    }
-
-    pub(crate) fn upload(&mut self, t: &Tensor) -> Result<GpuTensor> {
-        let v = match &t.data {
-            Data::F32(v) => v,
-            d => {
-                return Err(Error::Backend(format!(
-                    "cannot upload {:?} tensors",
-                    d.dtype()
-                )))
-            }
-        };
-        let buf = self.alloc(v.len())?;
-        if !v.is_empty() {
-            self.queue.write_buffer(&buf, 0, bytemuck::cast_slice(v));
-        }
-        self.stats.uploads += 1;
-        Ok(GpuTensor {
-            buf,
-            shape: t.shape.clone(),
-        })
-    }
-
-    /// A read-only parameter or index buffer.
-    pub(crate) fn words(&mut self, w: &[u32]) -> Result<wgpu::Buffer> {
-        self.check_size((w.len() * 4) as u64)?;
-        let data: &[u32] = if w.is_empty() { &[0] } else { w };
-        Ok(self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: None,
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::STORAGE,
-            }))
-    }
-
     /// Grid for `n` threads of a 64-wide 1-D kernel; returns (x, y, width).
     pub(crate) fn grid(&self, n: usize) -> Result<(u32, u32, u32)> {
         let groups = n.div_ceil(wgsl::WG as usize).max(1);
@@ -357,95 +289,6 @@ impl GpuBackend {
             )));
         }
         Ok((x as u32, y as u32, x as u32 * wgsl::WG))
-    }
-
-    /// Records and submits one dispatch binding `prm`, then `bufs` in order.
-    pub(crate) fn dispatch(
-        &mut self,
-        pipe: &wgpu::ComputePipeline,
-        prm: &wgpu::Buffer,
-        bufs: &[&wgpu::Buffer],
-        groups: (u32, u32, u32),
-    ) -> Result<()> {
-        let layout = pipe.get_bind_group_layout(0);
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: prm.as_entire_binding(),
-        }];
-        for (i, b) in bufs.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: b.as_entire_binding(),
-            });
-        }
-        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &layout,
-            entries: &entries,
-        });
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(pipe);
-            pass.set_bind_group(0, &bg, &[]);
-            pass.dispatch_workgroups(groups.0, groups.1, groups.2);
-        }
-        self.queue.submit([enc.finish()]);
-        self.stats.dispatches += 1;
-        self.check_errors()
-    }
-
-    /// Copies whole buffers back to back into a new buffer (for Concat).
-    pub(crate) fn concat_buffers(&mut self, parts: &[&GpuTensor]) -> Result<Arc<wgpu::Buffer>> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let dst = self.alloc(total)?;
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        let mut off = 0u64;
-        for p in parts {
-            let bytes = (p.len() * 4) as u64;
-            if bytes > 0 {
-                enc.copy_buffer_to_buffer(&p.buf, 0, &dst, off, bytes);
-            }
-            off += bytes;
-        }
-        self.queue.submit([enc.finish()]);
-        self.check_errors()?;
-        Ok(dst)
-    }
-
-    /// Reads a GPU tensor back to the host.
-    pub async fn download(&mut self, t: &GpuTensor) -> Result<Tensor> {
-        let n = t.len();
-        if n == 0 {
-            return Tensor::new(t.shape.clone(), Data::F32(vec![]));
-        }
-        let bytes = (n * 4) as u64;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: None,
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&t.buf, 0, &staging, 0, bytes);
-        self.queue.submit([enc.finish()]);
-        let (send, recv) = oneshot();
-        staging.slice(..).map_async(wgpu::MapMode::Read, send);
-        // Natively this blocks until the copy is done; in the browser it
-        // returns at once and the future resolves from the event loop.
-        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
-        recv.await
-            .map_err(|e| Error::Backend(format!("buffer mapping failed: {e}")))?;
-        let v: Vec<f32> = {
-            let view = staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| Error::Backend(format!("buffer mapping failed: {e}")))?;
-            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
-        };
-        staging.unmap();
-        self.check_errors()?;
-        Tensor::new(t.shape.clone(), Data::F32(v))
     }
 
     /// Runs `model`; the browser entry point (the blocking [`Backend::run`]
@@ -462,8 +305,36 @@ impl GpuBackend {
         model: &Model,
         inputs: &[ValueRef<'_>],
     ) -> Result<Vec<Value>> {
+        self.execute(model, inputs, None).await
+    }
+
+    /// Runs `model` calling `observe(node, false)` before and
+    /// `observe(node, true)` after each node, having waited for the GPU to
+    /// finish that node's work, so a caller can time nodes (profiling; it
+    /// serialises the GPU and host). Native only.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn run_observed(
+        &mut self,
+        model: &Model,
+        inputs: &[Tensor],
+        observe: &mut dyn FnMut(usize, bool),
+    ) -> Result<Vec<Tensor>> {
+        let refs: Vec<ValueRef> = inputs.iter().map(ValueRef::Tensor).collect();
+        let outs = pollster::block_on(self.execute(model, &refs, Some(observe)))?;
+        tensors_only(model, outs)
+    }
+
+    async fn execute(
+        &mut self,
+        model: &Model,
+        inputs: &[ValueRef<'_>],
+        mut observe: Option<&mut dyn FnMut(usize, bool)>,
+    ) -> Result<Vec<Value>> {
         check_values(model, inputs)?;
         self.stats = GpuStats::default();
+        // Work left over from a failed run is dropped, not submitted.
+        self.rec = Default::default();
+        self.use_constants_of(model.id());
         let g = &model.graph;
         let ctx = cpu::Ctx::new(&model.limits, model.opset);
         let last = last_uses(model);
@@ -474,21 +345,20 @@ impl GpuBackend {
                 ValueRef::Sequence(s) => GVal::Seq((*s).clone()),
             });
         }
-        // Constants are uploaded once per run, on first GPU use.
-        let mut uploaded: HashMap<ValueId, GpuTensor> = HashMap::new();
         for (i, node) in g.nodes.iter().enumerate() {
+            if let Some(f) = observe.as_mut() {
+                f(i, false);
+            }
             let ins: Vec<Option<GVal>> = node
                 .inputs
                 .iter()
                 .map(|v| {
-                    v.map(|id| match (&vals[id], uploaded.get(&id)) {
-                        (_, Some(u)) => Ok(GVal::Gpu(u.clone())),
+                    v.map(|id| match (&vals[id], &g.consts[id]) {
                         (Some(x), _) => Ok(x.clone()),
-                        (None, _) => g.consts[id].clone().map(GVal::Host).ok_or_else(|| {
-                            Error::MissingValue {
-                                node: node.name.clone(),
-                                value: g.values[id].clone(),
-                            }
+                        (None, Some(t)) => Ok(GVal::Const(id, t)),
+                        (None, None) => Err(Error::MissingValue {
+                            node: node.name.clone(),
+                            value: g.values[id].clone(),
                         }),
                     })
                     .transpose()
@@ -509,48 +379,8 @@ impl GpuBackend {
             };
             let outs = match on_gpu {
                 Some(o) => o,
-                None => {
-                    // CPU fallback: bring inputs to the host.
-                    let mut host = Vec::with_capacity(ins.len());
-                    for v in &ins {
-                        host.push(match v {
-                            None => None,
-                            Some(GVal::Host(t)) => Some(Value::Tensor(t.clone())),
-                            Some(GVal::Seq(s)) => Some(Value::Sequence(s.clone())),
-                            Some(GVal::Gpu(t)) => {
-                                self.stats.downloads += 1;
-                                Some(Value::Tensor(self.download(t).await?))
-                            }
-                        });
-                    }
-                    let refs: Vec<Option<ValueRef>> =
-                        host.iter().map(|v| v.as_ref().map(Value::as_ref)).collect();
-                    self.stats.cpu_nodes += 1;
-                    let outs = cpu::run_node_values(&ctx, node, &refs)?;
-                    let is_f32 = |v: &Value| {
-                        v.tensor()
-                            .is_some_and(|t| t.dtype() == crate::tensor::DataType::F32)
-                    };
-                    let touches_f32 = host.iter().flatten().any(is_f32) || outs.iter().any(is_f32);
-                    if touches_f32 && !METADATA_OPS.contains(&node.op_type.as_str()) {
-                        self.stats.cpu_float_nodes += 1;
-                    }
-                    outs.into_iter()
-                        .map(|v| match v {
-                            Value::Tensor(t) => GVal::Host(t),
-                            Value::Sequence(s) => GVal::Seq(s),
-                        })
-                        .collect()
-                }
+                None => self.run_on_cpu(&ctx, node, &ins).await?,
             };
-            // Remember uploads of constants so later nodes reuse them.
-            for (v, gv) in node.inputs.iter().zip(&ins) {
-                if let (Some(id), Some(GVal::Gpu(t))) = (v, gv) {
-                    if g.consts[*id].is_some() && vals[*id].is_none() {
-                        uploaded.entry(*id).or_insert_with(|| t.clone());
-                    }
-                }
-            }
             drop(ins);
             let mut outs = outs.into_iter();
             for o in &node.outputs {
@@ -564,18 +394,37 @@ impl GpuBackend {
                     if let Some(GVal::Gpu(t)) = vals[*v].take() {
                         self.release(t);
                     }
-                    if let Some(t) = uploaded.remove(v) {
-                        self.release(t);
-                    }
                 }
             }
+            if let Some(f) = observe.as_mut() {
+                self.flush()?;
+                let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+                f(i, true);
+            }
         }
+        // One submission for the run's work and the outputs' read-back.
+        let outputs: Vec<Option<&GVal>> =
+            g.outputs.iter().map(|(id, _)| vals[*id].as_ref()).collect();
+        let on_gpu: Vec<&GpuTensor> = outputs
+            .iter()
+            .filter_map(|v| match v {
+                Some(GVal::Gpu(t)) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let mut read = self.download(&on_gpu).await?.into_iter();
+        // Work no output depends on still runs (and reports its errors).
+        self.flush()?;
         let mut res = Vec::with_capacity(g.outputs.len());
-        for (id, _) in &g.outputs {
-            res.push(match vals[*id].clone() {
-                Some(GVal::Gpu(t)) => Value::Tensor(self.download(&t).await?),
-                Some(GVal::Host(t)) => Value::Tensor(t),
-                Some(GVal::Seq(s)) => Value::Sequence(s),
+        for (v, (id, _)) in outputs.into_iter().zip(&g.outputs) {
+            res.push(match v {
+                Some(GVal::Gpu(_)) => Value::Tensor(
+                    read.next()
+                        .ok_or_else(|| Error::Backend("missing read-back".into()))?,
+                ),
+                Some(GVal::Host(t)) => Value::Tensor(t.clone()),
+                Some(GVal::Const(_, t)) => Value::Tensor((*t).clone()),
+                Some(GVal::Seq(s)) => Value::Sequence(s.clone()),
                 None => {
                     Value::Tensor(g.consts[*id].clone().ok_or_else(|| Error::MissingValue {
                         node: "<graph output>".into(),
@@ -584,7 +433,67 @@ impl GpuBackend {
                 }
             });
         }
+        // Outputs and values nothing read go back to the pool too.
+        for v in vals.into_iter().flatten() {
+            if let GVal::Gpu(t) = v {
+                self.release(t);
+            }
+        }
         Ok(res)
+    }
+
+    /// Runs `node` on its CPU kernel, reading GPU inputs back first.
+    async fn run_on_cpu<'m>(
+        &mut self,
+        ctx: &cpu::Ctx<'_>,
+        node: &crate::model::Node,
+        ins: &[Option<GVal<'m>>],
+    ) -> Result<Vec<GVal<'m>>> {
+        let gpu: Vec<&GpuTensor> = ins
+            .iter()
+            .flatten()
+            .filter_map(|v| match v {
+                GVal::Gpu(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        self.stats.downloads += gpu.len();
+        let mut read = self.download(&gpu).await?.into_iter();
+        let host: Vec<Option<Tensor>> = ins
+            .iter()
+            .map(|v| match v {
+                Some(GVal::Gpu(_)) => read.next(),
+                _ => None,
+            })
+            .collect();
+        let refs: Vec<Option<ValueRef>> = ins
+            .iter()
+            .zip(&host)
+            .map(|(v, h)| match (v, h) {
+                (_, Some(t)) => Some(ValueRef::Tensor(t)),
+                (Some(GVal::Host(t)), _) => Some(ValueRef::Tensor(t)),
+                (Some(GVal::Const(_, t)), _) => Some(ValueRef::Tensor(t)),
+                (Some(GVal::Seq(s)), _) => Some(ValueRef::Sequence(s)),
+                _ => None,
+            })
+            .collect();
+        self.stats.cpu_nodes += 1;
+        let outs = cpu::run_node_values(ctx, node, &refs)?;
+        let is_f32 = |v: &Value| {
+            v.tensor()
+                .is_some_and(|t| t.dtype() == crate::tensor::DataType::F32)
+        };
+        let f32_in = ins.iter().flatten().any(|v| v.is_f32());
+        if (f32_in || outs.iter().any(is_f32)) && !METADATA_OPS.contains(&node.op_type.as_str()) {
+            self.stats.cpu_float_nodes += 1;
+        }
+        Ok(outs
+            .into_iter()
+            .map(|v| match v {
+                Value::Tensor(t) => GVal::Host(t),
+                Value::Sequence(s) => GVal::Seq(s),
+            })
+            .collect())
     }
 }
 

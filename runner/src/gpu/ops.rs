@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::Node;
 use crate::tensor::{numel, Data, DataType, Tensor};
 
-type Outs = Option<Vec<GVal>>;
+type Outs<'m> = Option<Vec<GVal<'m>>>;
 
 /// WGSL float literal; non-finite attribute values have no GPU path.
 fn lit(v: f32) -> Option<String> {
@@ -104,10 +104,11 @@ fn binary_expr(node: &Node) -> Result<Option<&'static str>> {
 }
 
 impl GpuBackend {
-    fn on_gpu(&mut self, v: &GVal) -> Result<GpuTensor> {
+    pub(super) fn on_gpu(&mut self, v: &GVal) -> Result<GpuTensor> {
         match v {
             GVal::Gpu(t) => Ok(t.clone()),
             GVal::Host(t) => self.upload(t),
+            GVal::Const(id, t) => self.constant(*id, t),
             GVal::Seq(_) => Err(Error::Backend("a sequence cannot be uploaded".into())),
         }
     }
@@ -118,7 +119,7 @@ impl GpuBackend {
         if n > 0 {
             let pipe = self.pipeline(&format!("u:{expr}"), || wgsl::unary(expr))?;
             let (gx, gy, w) = self.grid(n)?;
-            let prm = self.words(&[w, n as u32])?;
+            let prm = [w, n as u32];
             self.dispatch(&pipe, &prm, &[&x.buf, &out], (gx, gy, 1))?;
         }
         Ok(GpuTensor {
@@ -143,7 +144,6 @@ impl GpuBackend {
             for s in &shapes {
                 prm.extend(broadcast_strides(s, &out_shape).iter().map(|&d| d as u32));
             }
-            let prm = self.words(&prm)?;
             let mut bufs: Vec<&wgpu::Buffer> = xs.iter().map(|t| t.buf.as_ref()).collect();
             bufs.push(&out);
             self.dispatch(&pipe, &prm, &bufs, (gx, gy, 1))?;
@@ -163,7 +163,7 @@ impl GpuBackend {
         ins: &[Option<GVal>],
         data_inputs: &[usize],
         fill: f32,
-    ) -> Result<Outs> {
+    ) -> Result<Outs<'static>> {
         let mut idx_ins: Vec<Option<Tensor>> = Vec::with_capacity(ins.len());
         let mut parts: Vec<GpuTensor> = Vec::new();
         let mut base = 1i64;
@@ -183,8 +183,10 @@ impl GpuBackend {
                     parts.push(self.on_gpu(v)?);
                     Some(t)
                 }
-                Some(GVal::Host(t)) => Some(t.clone()),
-                Some(GVal::Gpu(_) | GVal::Seq(_)) => return Ok(None),
+                Some(v) => match v.host() {
+                    Some(t) => Some(t.clone()),
+                    None => return Ok(None),
+                },
             });
         }
         if base > u32::MAX as i64 {
@@ -216,7 +218,7 @@ impl GpuBackend {
                 let words: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
                 let idx = self.words(&words)?;
                 let (gx, gy, w) = self.grid(n)?;
-                let prm = self.words(&[w, n as u32, fill.to_bits()])?;
+                let prm = [w, n as u32, fill.to_bits()];
                 self.dispatch(&pipe, &prm, &[&src, &idx, &out], (gx, gy, 1))?;
             }
             outs.push(GVal::Gpu(GpuTensor {
@@ -229,7 +231,12 @@ impl GpuBackend {
 
     /// Output shape of a metadata-only op (Reshape & co.), from the CPU
     /// kernel applied to a byte-sized stand-in of the input.
-    fn reshaped(&mut self, ctx: &Ctx, node: &Node, ins: &[Option<GVal>]) -> Result<Outs> {
+    fn reshaped<'m>(
+        &mut self,
+        ctx: &Ctx,
+        node: &Node,
+        ins: &[Option<GVal<'m>>],
+    ) -> Result<Outs<'m>> {
         let Some(Some(GVal::Gpu(x))) = ins.first() else {
             return Ok(None);
         };
@@ -240,8 +247,10 @@ impl GpuBackend {
         for v in &ins[1..] {
             host.push(match v {
                 None => None,
-                Some(GVal::Host(t)) => Some(t.clone()),
-                Some(GVal::Gpu(_) | GVal::Seq(_)) => return Ok(None),
+                Some(v) => match v.host() {
+                    Some(t) => Some(t.clone()),
+                    None => return Ok(None),
+                },
             });
         }
         let refs: Vec<Option<&Tensor>> = host.iter().map(|t| t.as_ref()).collect();
@@ -256,128 +265,6 @@ impl GpuBackend {
             buf: x.buf.clone(),
             shape: first.shape.clone(),
         })]))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn gemm_dispatch(
-        &mut self,
-        a: &GpuTensor,
-        b: &GpuTensor,
-        c: Option<(&GpuTensor, u32, u32)>,
-        (m, n, k): (usize, usize, usize),
-        (rsa, csa, rsb, csb): (usize, usize, usize, usize),
-        (alpha, beta): (f32, f32),
-        offsets: &[(usize, usize, usize)],
-        out_shape: Vec<usize>,
-    ) -> Result<GpuTensor> {
-        let batch = offsets.len();
-        let out = self.alloc(batch * m * n)?;
-        if batch * m * n > 0 {
-            let maxd = self.limits.max_compute_workgroups_per_dimension as usize;
-            // Outputs per workgroup: 32x32 (barrier-free) or 16x16 (tiled).
-            let tile = if self.software { 32 } else { 16 };
-            let (gx, gy) = (n.div_ceil(tile), m.div_ceil(tile));
-            if gx > maxd || gy > maxd || batch > maxd {
-                return Err(Error::Limit(
-                    "matmul exceeds the adapter's dispatch limits".into(),
-                ));
-            }
-            let pipe = if self.software {
-                self.pipeline("matmul_blocked", wgsl::matmul_blocked)?
-            } else {
-                self.pipeline("matmul", wgsl::matmul)?
-            };
-            let (cbuf, rsc, csc) = match c {
-                Some((t, r, s)) => (t.buf.clone(), r, s),
-                None => (a.buf.clone(), 0, 0),
-            };
-            let mut prm = vec![
-                m as u32,
-                n as u32,
-                k as u32,
-                rsa as u32,
-                csa as u32,
-                rsb as u32,
-                csb as u32,
-                alpha.to_bits(),
-                beta.to_bits(),
-                c.is_some() as u32,
-                rsc,
-                csc,
-            ];
-            for &(ao, bo, co) in offsets {
-                prm.extend([ao as u32, bo as u32, co as u32]);
-            }
-            let prm = self.words(&prm)?;
-            self.dispatch(
-                &pipe,
-                &prm,
-                &[&a.buf, &b.buf, &cbuf, &out],
-                (gx as u32, gy as u32, batch as u32),
-            )?;
-        }
-        Ok(GpuTensor {
-            buf: out,
-            shape: out_shape,
-        })
-    }
-
-    /// Batched MatMul; `bias` (length N) is added by the GEMM epilogue.
-    fn matmul(
-        &mut self,
-        ctx: &Ctx,
-        a: &GpuTensor,
-        b: &GpuTensor,
-        bias: Option<&GpuTensor>,
-    ) -> Result<GpuTensor> {
-        if a.shape.is_empty() || b.shape.is_empty() {
-            return Err(Error::op("MatMul", "scalar operand"));
-        }
-        let mut ash = a.shape.clone();
-        let mut bsh = b.shape.clone();
-        let (a1, b1) = (ash.len() == 1, bsh.len() == 1);
-        if a1 {
-            ash.insert(0, 1);
-        }
-        if b1 {
-            bsh.push(1);
-        }
-        let (m, k) = (ash[ash.len() - 2], ash[ash.len() - 1]);
-        let (k2, n) = (bsh[bsh.len() - 2], bsh[bsh.len() - 1]);
-        if k != k2 {
-            return Err(Error::op(
-                "MatMul",
-                format!("inner dims differ: {:?} x {:?}", a.shape, b.shape),
-            ));
-        }
-        let (ab, bb) = (&ash[..ash.len() - 2], &bsh[..bsh.len() - 2]);
-        let batch = broadcast_shapes("MatMul", &[ab, bb])?;
-        let mut out = batch.clone();
-        out.extend([m, n]);
-        ctx.limits.check_shape(&out, 4)?;
-        let (sa, sb) = (broadcast_strides(ab, &batch), broadcast_strides(bb, &batch));
-        let mut offsets = Vec::new();
-        crate::cpu::broadcast::for_each_index(&batch, [&sa, &sb], |[i, j]| {
-            offsets.push((i * m * k, j * k * n, 0))
-        });
-        if a1 {
-            out.remove(out.len() - 2);
-        }
-        if b1 {
-            out.pop();
-        }
-        let c = match bias {
-            Some(t) if t.len() == n => Some((t, 0u32, 1u32)),
-            Some(_) => {
-                return Err(Error::op(
-                    "MatMulAdd",
-                    "bias length differs from output columns",
-                ))
-            }
-            None => None,
-        };
-        let beta = if c.is_some() { 1.0 } else { 0.0 };
-        self.gemm_dispatch(a, b, c, (m, n, k), (k, 1, n, 1), (1.0, beta), &offsets, out)
     }
 
     /// Generic reduction over `axes` with the given kernel kind.
@@ -429,7 +316,7 @@ impl GpuBackend {
             let pipe = self.pipeline("reduce", wgsl::reduce)?;
             let idx = self.words(&table)?;
             let (gx, gy, w) = self.grid(n_out)?;
-            let prm = self.words(&[w, n_out as u32, cnt as u32, kind])?;
+            let prm = [w, n_out as u32, cnt as u32, kind];
             self.dispatch(&pipe, &prm, &[&x.buf, &idx, &out], (gx, gy, 1))?;
         }
         Ok(GpuTensor { buf: out, shape })
@@ -478,11 +365,10 @@ impl GpuBackend {
     }
 }
 
-fn host(v: Option<&Option<GVal>>) -> Option<Option<&Tensor>> {
+fn host<'a>(v: Option<&'a Option<GVal>>) -> Option<Option<&'a Tensor>> {
     match v {
         None | Some(None) => Some(None),
-        Some(Some(GVal::Host(t))) => Some(Some(t)),
-        Some(Some(GVal::Gpu(_) | GVal::Seq(_))) => None,
+        Some(Some(v)) => v.host().map(Some),
     }
 }
 
@@ -491,12 +377,12 @@ fn only_first_output(node: &Node) -> bool {
 }
 
 /// Executes `node` on the GPU, or returns `Ok(None)` for the CPU fallback.
-pub(super) fn run(
+pub(super) fn run<'m>(
     gpu: &mut GpuBackend,
     ctx: &Ctx,
     node: &Node,
-    ins: &[Option<GVal>],
-) -> Result<Outs> {
+    ins: &[Option<GVal<'m>>],
+) -> Result<Outs<'m>> {
     let fused = node.domain == crate::optimize::FUSED_DOMAIN;
     if !(node.domain.is_empty() || node.domain == "ai.onnx" || fused) {
         return Ok(None);
@@ -591,9 +477,10 @@ pub(super) fn run(
             for (k, v) in ins.iter().flatten().enumerate() {
                 match v {
                     // Integer exponents are exact in f32 for Pow's purposes.
-                    GVal::Host(t) if op == "Pow" && k == 1 && !v.is_f32() => {
-                        ts.push(gpu.upload(&cpu::misc::cast_tensor(t, DataType::F32))?)
-                    }
+                    _ if op == "Pow" && k == 1 && !v.is_f32() => match v.host() {
+                        Some(t) => ts.push(gpu.upload(&cpu::misc::cast_tensor(t, DataType::F32))?),
+                        None => return Ok(None),
+                    },
                     _ if !v.is_f32() => return Ok(None),
                     _ => ts.push(gpu.on_gpu(v)?),
                 }
@@ -659,52 +546,8 @@ pub(super) fn run(
         "Gemm" => {
             let b = some!(ins.get(1).and_then(|v| v.as_ref()));
             let (a, b) = (gpu.on_gpu(x)?, gpu.on_gpu(b)?);
-            if a.shape.len() != 2 || b.shape.len() != 2 {
-                return Err(Error::op("Gemm", "A and B must be 2-D"));
-            }
-            let (ta, tb) = (
-                node.attr_i("transA", 0)? != 0,
-                node.attr_i("transB", 0)? != 0,
-            );
-            let (alpha, beta) = (node.attr_f("alpha", 1.0)?, node.attr_f("beta", 1.0)?);
-            let (m, k) = if ta {
-                (a.shape[1], a.shape[0])
-            } else {
-                (a.shape[0], a.shape[1])
-            };
-            let (k2, n) = if tb {
-                (b.shape[1], b.shape[0])
-            } else {
-                (b.shape[0], b.shape[1])
-            };
-            if k != k2 {
-                return Err(Error::op("Gemm", "inner dimensions differ"));
-            }
-            ctx.limits.check_shape(&[m, n], 4)?;
-            let c = match ins.get(2).and_then(|v| v.as_ref()) {
-                Some(cv) if beta != 0.0 => {
-                    let ct = gpu.on_gpu(cv)?;
-                    if broadcast_shapes("Gemm", &[&ct.shape, &[m, n]])? != [m, n] {
-                        return Err(Error::op("Gemm", "C does not broadcast to [M, N]"));
-                    }
-                    let s = broadcast_strides(&ct.shape, &[m, n]);
-                    Some((ct, s[0] as u32, s[1] as u32))
-                }
-                _ => None,
-            };
-            let (rsa, csa) = if ta { (1, m) } else { (k, 1) };
-            let (rsb, csb) = if tb { (1, k) } else { (n, 1) };
-            let cref = c.as_ref().map(|(t, r, s)| (t, *r, *s));
-            one(gpu.gemm_dispatch(
-                &a,
-                &b,
-                cref,
-                (m, n, k),
-                (rsa, csa, rsb, csb),
-                (alpha, beta),
-                &[(0, 0, 0)],
-                vec![m, n],
-            )?)
+            let c = ins.get(2).and_then(|v| v.as_ref());
+            one(gpu.gemm_node(ctx, node, &a, &b, c)?)
         }
         "Softmax" | "LogSoftmax" | "Hardmax" => {
             let t = gpu.on_gpu(x)?;
@@ -736,7 +579,7 @@ pub(super) fn run(
                     "LogSoftmax" => 1,
                     _ => 2,
                 };
-                let prm = gpu.words(&[w, rows as u32, d as u32, inner as u32, kind])?;
+                let prm = [w, rows as u32, d as u32, inner as u32, kind];
                 gpu.dispatch(&pipe, &prm, &[&t.buf, &out], (gx, gy, 1))?;
             }
             one(GpuTensor {
@@ -829,7 +672,7 @@ pub(super) fn run(
                 let pipe = gpu.pipeline("norm", wgsl::norm)?;
                 let (gx, gy, w) = gpu.grid(rows)?;
                 let blen = bt.as_ref().map_or(1, |b| b.len());
-                let prm = gpu.words(&[
+                let prm = [
                     w,
                     rows as u32,
                     d as u32,
@@ -839,7 +682,7 @@ pub(super) fn run(
                     st.len() as u32,
                     blen as u32,
                     bt.is_some() as u32,
-                ])?;
+                ];
                 let bbuf = bt.as_ref().map_or(st.buf.clone(), |b| b.buf.clone());
                 gpu.dispatch(
                     &pipe,
@@ -907,7 +750,7 @@ pub(super) fn run(
             if n > 0 {
                 let pipe = gpu.pipeline("chaff", wgsl::channel_affine)?;
                 let (gx, gy, w) = gpu.grid(n)?;
-                let prm = gpu.words(&[w, n as u32, c as u32, numel(&t.shape[2..]) as u32])?;
+                let prm = [w, n as u32, c as u32, numel(&t.shape[2..]) as u32];
                 gpu.dispatch(&pipe, &prm, &[&t.buf, &at.buf, &bt.buf, &out], (gx, gy, 1))?;
             }
             one(GpuTensor {
@@ -915,7 +758,18 @@ pub(super) fn run(
                 shape: t.shape.clone(),
             })
         }
-        "Conv" | "ConvTranspose" => {
+        "Conv" => {
+            let wv = some!(ins.get(1).and_then(|v| v.as_ref()));
+            let (t, w) = (gpu.on_gpu(x)?, gpu.on_gpu(wv)?);
+            let bias = match ins.get(2).and_then(|v| v.as_ref()) {
+                Some(b) => Some(gpu.on_gpu(b)?),
+                None => None,
+            };
+            Ok(gpu
+                .conv(ctx, node, &t, &w, bias.as_ref(), fused)?
+                .map(|t| vec![GVal::Gpu(t)]))
+        }
+        "ConvTranspose" => {
             let wv = some!(ins.get(1).and_then(|v| v.as_ref()));
             let (t, w) = (gpu.on_gpu(x)?, gpu.on_gpu(wv)?);
             let r = t.shape.len();
@@ -930,34 +784,15 @@ pub(super) fn run(
             let g = g as usize;
             let sp = &t.shape[2..];
             let kernel = w.shape[2..].to_vec();
-            let (cout, st, dil, pb, out) = if op == "Conv" {
-                if w.shape[1] * g != cin || w.shape[0] % g != 0 {
-                    return Err(Error::op(op, "weight channels do not match input/group"));
-                }
-                let geo = cpu::nn::geometry(node, sp, kernel.clone(), false)?;
-                (
-                    w.shape[0],
-                    geo.strides,
-                    geo.dilations,
-                    geo.pad_begin,
-                    geo.out,
-                )
-            } else {
-                if w.shape[0] != cin {
-                    return Err(Error::op(op, "weight/input channel mismatch"));
-                }
-                let (st, dil, pb, out) = cpu::nn::conv_transpose_geometry(node, sp, &kernel)?;
-                if pb.iter().any(|&p| p < 0) {
-                    return Ok(None);
-                }
-                (
-                    w.shape[1] * g,
-                    st,
-                    dil,
-                    pb.iter().map(|&p| p as usize).collect(),
-                    out,
-                )
-            };
+            if w.shape[0] != cin {
+                return Err(Error::op(op, "weight/input channel mismatch"));
+            }
+            let (st, dil, pb, out) = cpu::nn::conv_transpose_geometry(node, sp, &kernel)?;
+            if pb.iter().any(|&p| p < 0) {
+                return Ok(None);
+            }
+            let pb: Vec<usize> = pb.iter().map(|&p| p as usize).collect();
+            let cout = w.shape[1] * g;
             let mut oshape = vec![nb, cout];
             oshape.extend(&out);
             ctx.limits.check_shape(&oshape, 4)?;
@@ -979,31 +814,9 @@ pub(super) fn run(
                     wd, n_out, nb, cin, cout, g, sp, &out, &kernel, &st, &dil, &pb
                 ));
                 words.push(bias.is_some() as u32);
-                let act = if fused {
-                    node.attr_s("activation", "")?
-                } else {
-                    String::new()
-                };
-                let (kind, p0, p1) = match act.as_str() {
-                    "" => (0u32, 0.0f32, 0.0f32),
-                    "Relu" => (1, 0.0, f32::INFINITY),
-                    "Clip" => (
-                        1,
-                        node.attr_f("activation_min", f32::NEG_INFINITY)?,
-                        node.attr_f("activation_max", f32::INFINITY)?,
-                    ),
-                    "LeakyRelu" => (2, node.attr_f("activation_alpha", 0.01)?, 0.0),
-                    a => return Err(Error::Unsupported(format!("fused activation {a}"))),
-                };
-                words.extend([kind, p0.to_bits(), p1.to_bits()]);
-                let pipe = if op == "Conv" {
-                    gpu.pipeline("conv", wgsl::conv)?
-                } else {
-                    gpu.pipeline("convT", wgsl::conv_transpose)?
-                };
-                let prm = gpu.words(&words)?;
+                let pipe = gpu.pipeline("convT", wgsl::conv_transpose)?;
                 let bbuf = bias.as_ref().map_or(w.buf.clone(), |b| b.buf.clone());
-                gpu.dispatch(&pipe, &prm, &[&t.buf, &w.buf, &bbuf, &buf], (gx, gy, 1))?;
+                gpu.dispatch(&pipe, &words, &[&t.buf, &w.buf, &bbuf, &buf], (gx, gy, 1))?;
             }
             one(GpuTensor { buf, shape: oshape })
         }
@@ -1058,8 +871,7 @@ pub(super) fn run(
                 words.extend(pe);
                 words.push((node.attr_i("p", 2)? as f32).to_bits());
                 let pipe = gpu.pipeline("pool", wgsl::pool)?;
-                let prm = gpu.words(&words)?;
-                gpu.dispatch(&pipe, &prm, &[&t.buf, &buf], (gx, gy, 1))?;
+                gpu.dispatch(&pipe, &words, &[&t.buf, &buf], (gx, gy, 1))?;
             }
             one(GpuTensor { buf, shape: oshape })
         }

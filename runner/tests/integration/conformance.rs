@@ -35,11 +35,20 @@ fn cases() -> Option<HashMap<String, Case>> {
 }
 
 fn check(backend: &mut dyn Backend, cases: &HashMap<String, Case>) {
+    check_some(backend, cases, |_| true);
+}
+
+/// Runs the allow-listed cases of `backend` whose names `select` keeps.
+fn check_some(
+    backend: &mut dyn Backend,
+    cases: &HashMap<String, Case>,
+    select: impl Fn(&str) -> bool,
+) {
     let name = backend.name();
     let mut failures = Vec::new();
     let mut ran = 0;
     for (case, backends) in allow_list() {
-        if !backends.iter().any(|b| b == name) {
+        if !backends.iter().any(|b| b == name) || !select(&case) {
             continue;
         }
         let Some(c) = cases.get(&case) else {
@@ -71,13 +80,11 @@ fn cpu_allow_list() {
 }
 
 #[cfg(feature = "wgpu")]
-#[test]
-fn wgpu_allow_list() {
-    let Some(cases) = cases() else { return };
+fn gpu() -> Option<runner::gpu::GpuBackend> {
     match runner::gpu::GpuBackend::new() {
-        Ok(mut gpu) => {
+        Ok(gpu) => {
             eprintln!("wgpu adapter: {}", gpu.adapter_name());
-            check(&mut gpu, &cases);
+            Some(gpu)
         }
         Err(e) => {
             assert!(
@@ -85,6 +92,37 @@ fn wgpu_allow_list() {
                 "RUNNER_REQUIRE_WGPU=1 but no adapter: {e}"
             );
             eprintln!("no wgpu adapter ({e}): skipping the wgpu allow-list");
+            None
         }
     }
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_allow_list() {
+    let Some(cases) = cases() else { return };
+    if let Some(mut gpu) = gpu() {
+        check(&mut gpu, &cases);
+    }
+}
+
+/// The adapter picks one GEMM kernel family; the cases that reach GEMM run
+/// on the other one too, so both stay correct whatever adapter runs here.
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_allow_list_other_gemm_kernels() {
+    use runner::gpu::GemmKernels;
+    let Some(cases) = cases() else { return };
+    let Some(mut gpu) = gpu() else { return };
+    let other = match gpu.gemm_kernels() {
+        GemmKernels::Tiled => GemmKernels::Blocked,
+        GemmKernels::Blocked => GemmKernels::Tiled,
+    };
+    eprintln!("GEMM cases on the {other:?} kernels");
+    gpu.set_gemm_kernels(other);
+    check_some(&mut gpu, &cases, |case| {
+        ["gemm", "matmul", "conv", "attention", "zoo-light"]
+            .iter()
+            .any(|k| case.contains(k))
+    });
 }
