@@ -150,7 +150,7 @@ impl GpuBackend {
         // as one vec4: A along K, B along N.
         let (_, n, k) = mnk;
         let a_vec = csa == 1 && rsa % 4 == 0 && k % 4 == 0 && offsets.iter().all(|o| o.0 % 4 == 0);
-        let b_vec = csb == 1 && rsb % 4 == 0 && n % 4 == 0 && offsets.iter().all(|o| o.1 % 4 == 0);
+        let b_vec = csb == 1 && rsb % 4 == 0 && rsb >= n && offsets.iter().all(|o| o.1 % 4 == 0);
         let buf = self.gemm(
             Source::Matrix,
             a,
@@ -282,6 +282,34 @@ impl GpuBackend {
         )
     }
 
+    /// A convolution's B operand as `[batch, K, N]` matrices (see
+    /// `gemm_wgsl::im2col`); `words` are the conv parameter words.
+    fn im2col(
+        &mut self,
+        x: &GpuTensor,
+        (m, n, k): (usize, usize, usize),
+        batch: usize,
+        words: &[u32],
+    ) -> Result<GpuTensor> {
+        let n4 = n.next_multiple_of(4);
+        let total = batch * k * n4;
+        if total > u32::MAX as usize {
+            return Err(Error::Limit("im2col matrix exceeds 2^32 elements".into()));
+        }
+        let buf = self.alloc(total)?;
+        let (gx, gy, width) = self.grid(total)?;
+        let mut prm = vec![0u32; gemm_wgsl::COMMON_WORDS];
+        prm[..3].copy_from_slice(&[m as u32, n as u32, k as u32]);
+        prm.extend_from_slice(words);
+        prm.extend([width, total as u32, n4 as u32]);
+        let pipe = self.pipeline("im2col", gemm_wgsl::im2col)?;
+        self.dispatch(&pipe, &prm, &[&x.buf, &buf], (gx, gy, 1))?;
+        Ok(GpuTensor {
+            buf,
+            shape: vec![batch, k, n4],
+        })
+    }
+
     /// Conv (1-3 spatial dims, groups, bias, fused activation) as an
     /// implicit GEMM; a 1×1, stride-1, unpadded, ungrouped one is a plain
     /// GEMM of the weights with each image.
@@ -362,12 +390,30 @@ impl GpuBackend {
                 None => return Ok(None),
             }
         }
+        let batch = nb * g;
+        if self.gemm_kernels == GemmKernels::Blocked {
+            match self.im2col(x, (m, n, k), batch, &words) {
+                Ok(col) => {
+                    let n4 = col.shape[2];
+                    let offsets: Vec<_> = (0..batch)
+                        .map(|bi| ((bi % g) * m * k, bi * k * n4, (bi % g) * m))
+                        .collect();
+                    let out =
+                        self.gemm_matrix(w, &col, (m, n, k), (k, 1, n4, 1), &ep, &offsets, oshape);
+                    self.release(col);
+                    return out.map(Some);
+                }
+                // Too large to materialise: read B through the index arithmetic.
+                Err(Error::Limit(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let buf = self.gemm(
             Source::Conv,
             w,
             x,
             (m, n, k),
-            nb * g,
+            batch,
             &ep,
             &words,
             (false, false),

@@ -120,6 +120,36 @@ fn prelude(src: Source, a_vec: bool, b_vec: bool) -> String {
     s
 }
 
+/// Materialises a convolution's B operand (im2col) as a row-major
+/// `[batch entry, K, N4]` matrix, zero in the padding, so the matrix
+/// kernels read it four values at a time; rows are padded with zeros from
+/// N to N4, a multiple of 4. Conv parameter words as above, then [31] the
+/// grid row width in threads, [32] the element count and [33] N4.
+pub fn im2col() -> String {
+    let mut s = String::from(
+        "@group(0) @binding(0) var<storage, read> prm: array<u32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+",
+    );
+    s += CONV_LOAD_B;
+    s += r#"
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.y * prm[31] + gid.x;
+    if (i >= prm[32]) { return; }
+    let N4 = prm[33]; let K = prm[2];
+    let col = i % N4; let t = i / N4;
+    if (col >= prm[1]) { out[i] = 0.0; return; }
+    let k = t % K; let bi = t / K;
+    let G = prm[11]; let cg = prm[12] / G;
+    let img = prm[13] * prm[14] * prm[15];
+    out[i] = load_b(((bi / G) * prm[12] + (bi % G) * cg) * img, k, col);
+}
+"#;
+    s
+}
+
 /// Side of the square output tile of the workgroup-memory kernel.
 pub const TILE: u32 = 16;
 
@@ -175,7 +205,8 @@ pub struct Blocked {
     /// A read as vec4 along K (row-major A, K and row offsets multiples of
     /// 4; K advances 4 at a time). Matrix source only.
     pub a_vec: bool,
-    /// B read as vec4 along N (row-major B, N and offsets multiples of 4).
+    /// B read as vec4 along N (row-major B whose row stride and offsets
+    /// are multiples of 4; a row may be padded past N).
     /// Matrix source only.
     pub b_vec: bool,
 }
@@ -217,10 +248,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     };
     match src {
         Source::Matrix => {
+            s += "    let rsb = prm[13];\n";
             if b_vec {
-                // Columns in groups of 4, the group start clamped (N % 4 == 0).
+                // Columns in groups of 4, the group start clamped to the row
+                // (rows hold a multiple of 4 values, N or padded past it).
                 for q in 0..tn / 4 {
-                    s += &format!("    let cb{q} = off.y + min(c0 + {}u, N - 4u);\n", 4 * q);
+                    s += &format!("    let cb{q} = off.y + min(c0 + {}u, rsb - 4u);\n", 4 * q);
                 }
             } else {
                 for j in 0..tn {
@@ -241,7 +274,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                     }
                 }
             };
-            s += "    let rsb = prm[13];\n";
             if a_vec {
                 s += "    for (var k = 0u; k < K; k = k + 4u) {\n";
                 for i in 0..tm {

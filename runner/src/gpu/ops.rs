@@ -154,6 +154,53 @@ impl GpuBackend {
         })
     }
 
+    /// Concat whose inputs are whole blocks of the output (every dimension
+    /// before the axis is 1, as for channels of one image): buffer copies
+    /// instead of an index map. `None` leaves other cases, and the errors of
+    /// mismatched shapes, to the general path.
+    fn concat_contiguous(
+        &mut self,
+        node: &Node,
+        ins: &[Option<GVal>],
+    ) -> Result<Option<GpuTensor>> {
+        let vals: Vec<&GVal> = ins.iter().flatten().collect();
+        let Some(first) = vals.first() else {
+            return Ok(None);
+        };
+        if vals.len() != ins.len() || !vals.iter().all(|v| v.is_f32()) {
+            return Ok(None);
+        }
+        let rank = first.shape().len() as i64;
+        let axis = node.attr_i("axis", 0)?;
+        if rank == 0 || !(-rank..rank).contains(&axis) {
+            return Ok(None);
+        }
+        let axis = axis.rem_euclid(rank) as usize;
+        let mut shape = first.shape().to_vec();
+        shape[axis] = 0;
+        for v in &vals {
+            let s = v.shape();
+            let others_match = s.len() == shape.len()
+                && s.iter()
+                    .zip(&shape)
+                    .enumerate()
+                    .all(|(d, (a, b))| d == axis || a == b);
+            if !others_match {
+                return Ok(None);
+            }
+            shape[axis] += s[axis];
+        }
+        if shape[..axis].iter().product::<usize>() != 1 {
+            return Ok(None);
+        }
+        let parts: Vec<GpuTensor> = vals.iter().map(|v| self.on_gpu(v)).collect::<Result<_>>()?;
+        let refs: Vec<&GpuTensor> = parts.iter().collect();
+        Ok(Some(GpuTensor {
+            buf: self.concat_buffers(&refs)?,
+            shape,
+        }))
+    }
+
     /// Runs a data-movement op by evaluating the CPU kernel on tensors of
     /// element indices, then gathering on the GPU with that index map.
     fn index_mapped(
@@ -876,6 +923,9 @@ pub(super) fn run<'m>(
             one(GpuTensor { buf, shape: oshape })
         }
         "Concat" => {
+            if let Some(t) = gpu.concat_contiguous(node, ins)? {
+                return one(t);
+            }
             let data: Vec<usize> = (0..ins.len()).collect();
             gpu.index_mapped(ctx, node, ins, &data, 0.0)
         }
