@@ -312,7 +312,9 @@ impl GpuBackend {
 
     /// Conv (1-3 spatial dims, groups, bias, fused activation) as an
     /// implicit GEMM; a 1×1, stride-1, unpadded, ungrouped one is a plain
-    /// GEMM of the weights with each image.
+    /// GEMM of the weights with each image. The other ones, on the blocked
+    /// kernels, read a materialised im2col matrix whose rows are padded
+    /// for vec4 reads.
     pub(super) fn conv(
         &mut self,
         ctx: &Ctx,

@@ -201,6 +201,57 @@ impl GpuBackend {
         }))
     }
 
+    /// Gather of float data with indices known on the host (an embedding
+    /// lookup): the kernel reads the indices directly, where an index map
+    /// would be as large as the table. `None` leaves out-of-range indices,
+    /// and their error, to the general path.
+    fn gather_host_indices(
+        &mut self,
+        node: &Node,
+        ins: &[Option<GVal>],
+    ) -> Result<Option<GpuTensor>> {
+        let (Some(Some(data)), Some(Some(indices))) = (ins.first(), ins.get(1)) else {
+            return Ok(None);
+        };
+        let (true, Some(indices)) = (data.is_f32(), indices.host()) else {
+            return Ok(None);
+        };
+        let shape = data.shape();
+        let rank = shape.len() as i64;
+        let axis = node.attr_i("axis", 0)?;
+        if rank == 0 || !(-rank..rank).contains(&axis) {
+            return Ok(None);
+        }
+        let axis = axis.rem_euclid(rank) as usize;
+        let d = shape[axis];
+        let mut idx = Vec::with_capacity(indices.len());
+        for i in indices.to_i64s("Gather")? {
+            let i = if i < 0 { i + d as i64 } else { i };
+            if !(0..d as i64).contains(&i) {
+                return Ok(None);
+            }
+            idx.push(i as u32);
+        }
+        let inner: usize = shape[axis + 1..].iter().product();
+        let mut out_shape = shape[..axis].to_vec();
+        out_shape.extend(&indices.shape);
+        out_shape.extend(&shape[axis + 1..]);
+        let n = numel(&out_shape);
+        let x = self.on_gpu(data)?;
+        let out = self.alloc(n)?;
+        if n > 0 {
+            let idx = self.words(&idx)?;
+            let (gx, gy, w) = self.grid(n)?;
+            let prm = [w, n as u32, inner as u32, indices.len() as u32, d as u32];
+            let pipe = self.pipeline("gather-rows", wgsl::gather_rows)?;
+            self.dispatch(&pipe, &prm, &[&x.buf, &idx, &out], (gx, gy, 1))?;
+        }
+        Ok(Some(GpuTensor {
+            buf: out,
+            shape: out_shape,
+        }))
+    }
+
     /// Runs a data-movement op by evaluating the CPU kernel on tensors of
     /// element indices, then gathering on the GPU with that index map.
     fn index_mapped(
@@ -943,10 +994,14 @@ pub(super) fn run<'m>(
         "Resize" if node.attr_s("mode", "nearest")? == "nearest" => {
             gpu.index_mapped(ctx, node, ins, &[0], 0.0)
         }
-        "Transpose" | "Slice" | "Gather" | "GatherElements" | "GatherND" | "Expand" | "Tile"
-        | "Split" | "DepthToSpace" | "SpaceToDepth" | "Trilu" => {
+        "Gather" => {
+            if let Some(t) = gpu.gather_host_indices(node, ins)? {
+                return one(t);
+            }
             gpu.index_mapped(ctx, node, ins, &[0], 0.0)
         }
+        "Transpose" | "Slice" | "GatherElements" | "GatherND" | "Expand" | "Tile" | "Split"
+        | "DepthToSpace" | "SpaceToDepth" | "Trilu" => gpu.index_mapped(ctx, node, ins, &[0], 0.0),
         _ => Ok(None),
     }
 }

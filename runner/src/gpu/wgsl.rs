@@ -71,6 +71,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (i >= prm[1]) { return; }
 "#;
 
+/// Gather along one axis with the indices as a u32 array (already made
+/// non-negative). `prm`: [width, n, inner, index count, axis length].
+pub fn gather_rows() -> String {
+    format!(
+        "{HEADER}
+@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(2) var<storage, read> idx: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+{ELEM_MAIN}
+    let inner = prm[2]; let q = prm[3];
+    let r = i % inner; let t = i / inner;
+    out[i] = xs[((t / q) * prm[4] + idx[t % q]) * inner + r];
+}}
+"
+    )
+}
+
 /// Unary element-wise kernel computing `expr` of `x`.
 pub fn unary(expr: &str) -> String {
     format!(
