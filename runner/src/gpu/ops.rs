@@ -968,7 +968,7 @@ pub(super) fn run<'m>(
                 pe.extend((0..k).map(|i| pads.get(i + k).copied().unwrap_or(0).max(0) as u32));
                 words.extend(pe);
                 words.push((node.attr_i("p", 2)? as f32).to_bits());
-                let pipe = gpu.pipeline("pool", wgsl::pool)?;
+                let pipe = gpu.pipeline(&format!("pool-{kind}"), || wgsl::pool(kind))?;
                 gpu.dispatch(&pipe, &words, &[&t.buf, &buf], (gx, gy, 1))?;
             }
             one(GpuTensor { buf, shape: oshape })

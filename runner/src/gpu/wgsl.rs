@@ -338,15 +338,30 @@ pub fn conv_transpose() -> String {
     )
 }
 
-/// Max/average/Lp pooling. Extra words: prm[24] kind (0 max, 1 avg, 2 lp),
-/// prm[25] count_include_pad, prm[26..29] end pads, prm[29] p.
-pub fn pool() -> String {
+/// Max/average/Lp pooling, `kind` 0, 1 or 2 (also in prm[24]). Extra
+/// words: prm[25] count_include_pad, prm[26..29] end pads, prm[29] p.
+pub fn pool(kind: u32) -> String {
+    // One kernel per kind, so a max pool does no sums and an average no
+    // powers in its inner loop.
+    let step = match kind {
+        0 => "if (!seen || v > best) { best = v; seen = true; }",
+        2 => "acc = acc + pow(abs(v), p);",
+        _ => "acc = acc + v; cnt = cnt + 1u;",
+    };
+    let count_pad = match kind {
+        1 => "if (in_pad) { pcnt = pcnt + 1u; }",
+        _ => "",
+    };
+    let result = match kind {
+        0 => "out[i] = best;",
+        2 => "out[i] = pow(acc, 1.0 / p);",
+        _ => "if (prm[25] == 1u) { out[i] = acc / f32(max(pcnt, 1u)); } else { out[i] = acc / f32(max(cnt, 1u)); }",
+    };
     format!(
         "{HEADER}
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 {ELEM_MAIN}{GEOM}
-    let kind = prm[24];
     let p = bitcast<f32>(prm[29]);
     var best = -F32_MAX;
     var seen = false;
@@ -360,19 +375,14 @@ pub fn pool() -> String {
             for (var kw = 0u; kw < KW; kw = kw + 1u) {{
                 let iw = i32(ow * SW + kw * DW) - PW;
                 let in_pad = id >= -PD && id < i32(ID + prm[26]) && ih >= -PH && ih < i32(IH + prm[27]) && iw >= -PW && iw < i32(IW + prm[28]);
-                if (in_pad) {{ pcnt = pcnt + 1u; }}
+                {count_pad}
                 if (id < 0 || id >= i32(ID) || ih < 0 || ih >= i32(IH) || iw < 0 || iw >= i32(IW)) {{ continue; }}
                 let v = xs[(((n * Cout + co) * ID + u32(id)) * IH + u32(ih)) * IW + u32(iw)];
-                if (!seen || v > best) {{ best = v; seen = true; }}
-                if (kind == 2u) {{ acc = acc + pow(abs(v), p); }} else {{ acc = acc + v; }}
-                cnt = cnt + 1u;
+                {step}
             }}
         }}
     }}
-    if (kind == 0u) {{ out[i] = best; }}
-    else if (kind == 2u) {{ out[i] = pow(acc, 1.0 / p); }}
-    else if (prm[25] == 1u) {{ out[i] = acc / f32(max(pcnt, 1u)); }}
-    else {{ out[i] = acc / f32(max(cnt, 1u)); }}
+    {result}
 }}
 "
     )
