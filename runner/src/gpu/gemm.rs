@@ -282,8 +282,9 @@ impl GpuBackend {
         )
     }
 
-    /// A convolution's B operand as `[batch, K, N]` matrices (see
-    /// `gemm_wgsl::im2col`); `words` are the conv parameter words.
+    /// A convolution's B operand as `[batch, K, N4]` matrices, rows padded
+    /// with zeros from N to a multiple of 4 (see `gemm_wgsl::im2col`);
+    /// `words` are the conv parameter words.
     fn im2col(
         &mut self,
         x: &GpuTensor,
