@@ -407,6 +407,144 @@ mod avx2 {
     }
 }
 
+/// The micro-kernel for x86-64 CPUs with AVX-512F: the AVX2 kernel's 6-row
+/// tile at twice the width (6x32: 12 accumulators in zmm registers, 2 loads
+/// and 6 broadcasts per 12 FMAs of 16 lanes), with mask registers for the
+/// last columns of N.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    pub(super) struct Avx512;
+
+    pub(super) fn available() -> bool {
+        std::is_x86_feature_detected!("avx512f")
+    }
+
+    /// Columns per tile: two 16-lane vectors.
+    const NR: usize = 32;
+
+    impl super::packed::Kernel for Avx512 {
+        const MR: usize = 6;
+        const NR: usize = NR;
+        const KC: usize = 256;
+        const MC: usize = 144;
+        const NC: usize = 512;
+
+        unsafe fn tile(
+            kc: usize,
+            a: *const f32,
+            a_strides: (usize, usize),
+            b: *const f32,
+            c: *mut f32,
+            rsc: usize,
+            alpha: f32,
+            beta: f32,
+            size: (usize, usize),
+            bias: Option<*const f32>,
+            clamp: Option<(f32, f32)>,
+        ) {
+            kernel(kc, a, a_strides, b, c, rsc, alpha, beta, size, bias, clamp)
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn kernel(
+        kc: usize,
+        a: *const f32,
+        (ars, aks): (usize, usize),
+        b: *const f32,
+        c: *mut f32,
+        rsc: usize,
+        alpha: f32,
+        beta: f32,
+        (mr, nr): (usize, usize),
+        bias: Option<*const f32>,
+        clamp: Option<(f32, f32)>,
+    ) {
+        // Named accumulators, as in the AVX2 kernel, so they stay in registers.
+        let z = _mm512_setzero_ps();
+        let (mut c00, mut c01, mut c10, mut c11, mut c20, mut c21) = (z, z, z, z, z, z);
+        let (mut c30, mut c31, mut c40, mut c41, mut c50, mut c51) = (z, z, z, z, z, z);
+        let (a0, a1, a2) = (a, a.add(ars), a.add(2 * ars));
+        let (a3, a4, a5) = (a.add(3 * ars), a.add(4 * ars), a.add(5 * ars));
+        let mut b = b;
+        let mut off = 0usize;
+        for _ in 0..kc {
+            let b0 = _mm512_loadu_ps(b);
+            let b1 = _mm512_loadu_ps(b.add(16));
+            let x = _mm512_set1_ps(*a0.add(off));
+            c00 = _mm512_fmadd_ps(x, b0, c00);
+            c01 = _mm512_fmadd_ps(x, b1, c01);
+            let x = _mm512_set1_ps(*a1.add(off));
+            c10 = _mm512_fmadd_ps(x, b0, c10);
+            c11 = _mm512_fmadd_ps(x, b1, c11);
+            let x = _mm512_set1_ps(*a2.add(off));
+            c20 = _mm512_fmadd_ps(x, b0, c20);
+            c21 = _mm512_fmadd_ps(x, b1, c21);
+            let x = _mm512_set1_ps(*a3.add(off));
+            c30 = _mm512_fmadd_ps(x, b0, c30);
+            c31 = _mm512_fmadd_ps(x, b1, c31);
+            let x = _mm512_set1_ps(*a4.add(off));
+            c40 = _mm512_fmadd_ps(x, b0, c40);
+            c41 = _mm512_fmadd_ps(x, b1, c41);
+            let x = _mm512_set1_ps(*a5.add(off));
+            c50 = _mm512_fmadd_ps(x, b0, c50);
+            c51 = _mm512_fmadd_ps(x, b1, c51);
+            off += aks;
+            b = b.add(NR);
+        }
+        let mut acc = [
+            [c00, c01],
+            [c10, c11],
+            [c20, c21],
+            [c30, c31],
+            [c40, c41],
+            [c50, c51],
+        ];
+        let va = _mm512_set1_ps(alpha);
+        for (r, row) in acc.iter_mut().enumerate().take(mr) {
+            for v in row.iter_mut() {
+                if alpha != 1.0 {
+                    *v = _mm512_mul_ps(*v, va);
+                }
+                if let Some(b) = bias {
+                    *v = _mm512_add_ps(*v, _mm512_set1_ps(*b.add(r)));
+                }
+            }
+        }
+        // Rows beyond `mr` are skipped, columns beyond `nr` masked off.
+        let vb = _mm512_set1_ps(beta);
+        let masks: [__mmask16; 2] = [0, 1].map(|h| {
+            let cols = nr.saturating_sub(16 * h).min(16);
+            ((1u32 << cols) - 1) as __mmask16
+        });
+        for (r, row) in acc.iter().enumerate().take(mr) {
+            let cp = c.add(r * rsc);
+            for (h, &v) in row.iter().enumerate() {
+                let (p, mask) = (cp.add(16 * h), masks[h]);
+                if mask == 0 {
+                    continue;
+                }
+                let mut v = v;
+                if beta != 0.0 {
+                    let old = _mm512_maskz_loadu_ps(mask, p);
+                    v = if beta == 1.0 {
+                        _mm512_add_ps(v, old)
+                    } else {
+                        _mm512_fmadd_ps(vb, old, v)
+                    };
+                }
+                if let Some((lo, hi)) = clamp {
+                    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+                }
+                _mm512_mask_storeu_ps(p, mask, v);
+            }
+        }
+    }
+}
+
 /// The micro-kernel for wasm SIMD128 (no FMA there: a multiply and an add
 /// per step): a 4x8 register tile, 8 accumulators plus 2 B vectors and a
 /// broadcast, which fits the 16 vector registers engines map wasm onto
@@ -538,6 +676,10 @@ unsafe fn raw_sgemm(
     rsc: usize,
     ep: Epilogue,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        return packed::sgemm::<avx512::Avx512>(m, k, n, alpha, a, sa, b, sb, beta, c, rsc, ep);
+    }
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
         return packed::sgemm::<avx2::Avx2>(m, k, n, alpha, a, sa, b, sb, beta, c, rsc, ep);
@@ -1052,7 +1194,26 @@ pub fn einsum(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
 #[cfg(test)]
 mod tests {
     use super::packed::{self, Kernel};
+    #[cfg(target_arch = "x86_64")]
+    use super::{avx2, avx512};
     use super::{par_sgemm, par_sgemm_ep, Epilogue};
+
+    /// The packed driver instantiated for one kernel.
+    #[cfg(target_arch = "x86_64")]
+    type SgemmFn = unsafe fn(
+        usize,
+        usize,
+        usize,
+        f32,
+        *const f32,
+        (usize, usize),
+        *const f32,
+        (usize, usize),
+        f32,
+        *mut f32,
+        usize,
+        Epilogue,
+    );
 
     /// Uniform values in [-1, 1] from a fixed xorshift seed.
     fn rng() -> impl FnMut() -> f32 {
@@ -1252,6 +1413,43 @@ mod tests {
                 let mut c = c0.clone();
                 par_sgemm_ep(1, m, k, n, alpha, &a, sa, &b, sb, beta, &mut c, ep);
                 check("target", dims, alpha, (&a, sa), (&b, sb), beta, &c0, ep, &c);
+                // Every x86 kernel this CPU can run, not only the one chosen.
+                #[cfg(target_arch = "x86_64")]
+                for (name, available, run) in [
+                    (
+                        "avx2",
+                        avx2::available(),
+                        packed::sgemm::<avx2::Avx2> as SgemmFn,
+                    ),
+                    (
+                        "avx512",
+                        avx512::available(),
+                        packed::sgemm::<avx512::Avx512>,
+                    ),
+                ] {
+                    if !available {
+                        continue;
+                    }
+                    let mut c = c0.clone();
+                    // SAFETY: as above, and the CPU has the kernel's features.
+                    unsafe {
+                        run(
+                            m,
+                            k,
+                            n,
+                            alpha,
+                            a.as_ptr(),
+                            sa,
+                            b.as_ptr(),
+                            sb,
+                            beta,
+                            c.as_mut_ptr(),
+                            n,
+                            ep,
+                        )
+                    };
+                    check(name, dims, alpha, (&a, sa), (&b, sb), beta, &c0, ep, &c);
+                }
             }
         }
     }
