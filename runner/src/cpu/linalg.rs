@@ -1038,30 +1038,53 @@ pub fn matmul_add(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec
     matmul_bias(ctx, node, ins, Some(b))
 }
 
-pub fn gemm(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
-    let a = req(node, ins, 0)?;
-    let b = req(node, ins, 1)?;
-    if a.rank() != 2 || b.rank() != 2 {
+/// A Gemm node's attributes and the product's dimensions, for both backends.
+pub(crate) struct GemmShape {
+    pub ta: bool,
+    pub tb: bool,
+    pub alpha: f32,
+    pub beta: f32,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+}
+
+/// Reads Gemm's attributes and checks the operand shapes `a` and `b`.
+pub(crate) fn gemm_shape(ctx: &Ctx, node: &Node, a: &[usize], b: &[usize]) -> Result<GemmShape> {
+    if a.len() != 2 || b.len() != 2 {
         return Err(Error::op("Gemm", "A and B must be 2-D"));
     }
     let ta = node.attr_i("transA", 0)? != 0;
     let tb = node.attr_i("transB", 0)? != 0;
-    let alpha = node.attr_f("alpha", 1.0)?;
-    let beta = node.attr_f("beta", 1.0)?;
-    let (m, k) = if ta {
-        (a.shape[1], a.shape[0])
-    } else {
-        (a.shape[0], a.shape[1])
-    };
-    let (k2, n) = if tb {
-        (b.shape[1], b.shape[0])
-    } else {
-        (b.shape[0], b.shape[1])
-    };
+    let (m, k) = if ta { (a[1], a[0]) } else { (a[0], a[1]) };
+    let (k2, n) = if tb { (b[1], b[0]) } else { (b[0], b[1]) };
     if k != k2 {
         return Err(Error::op("Gemm", "inner dimensions differ"));
     }
     ctx.limits.check_shape(&[m, n], 4)?;
+    Ok(GemmShape {
+        ta,
+        tb,
+        alpha: node.attr_f("alpha", 1.0)?,
+        beta: node.attr_f("beta", 1.0)?,
+        m,
+        k,
+        n,
+    })
+}
+
+pub fn gemm(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
+    let a = req(node, ins, 0)?;
+    let b = req(node, ins, 1)?;
+    let GemmShape {
+        ta,
+        tb,
+        alpha,
+        beta,
+        m,
+        k,
+        n,
+    } = gemm_shape(ctx, node, &a.shape, &b.shape)?;
     let mut c = match opt(ins, 2) {
         Some(ct) if beta != 0.0 => {
             let sh = broadcast_shapes("Gemm", &[&ct.shape, &[m, n]])?;

@@ -230,28 +230,15 @@ impl GpuBackend {
         b: &GpuTensor,
         c: Option<&GVal>,
     ) -> Result<GpuTensor> {
-        if a.shape.len() != 2 || b.shape.len() != 2 {
-            return Err(Error::op("Gemm", "A and B must be 2-D"));
-        }
-        let (ta, tb) = (
-            node.attr_i("transA", 0)? != 0,
-            node.attr_i("transB", 0)? != 0,
-        );
-        let (alpha, beta) = (node.attr_f("alpha", 1.0)?, node.attr_f("beta", 1.0)?);
-        let (m, k) = if ta {
-            (a.shape[1], a.shape[0])
-        } else {
-            (a.shape[0], a.shape[1])
-        };
-        let (k2, n) = if tb {
-            (b.shape[1], b.shape[0])
-        } else {
-            (b.shape[0], b.shape[1])
-        };
-        if k != k2 {
-            return Err(Error::op("Gemm", "inner dimensions differ"));
-        }
-        ctx.limits.check_shape(&[m, n], 4)?;
+        let cpu::linalg::GemmShape {
+            ta,
+            tb,
+            alpha,
+            beta,
+            m,
+            k,
+            n,
+        } = cpu::linalg::gemm_shape(ctx, node, &a.shape, &b.shape)?;
         let ct = match c {
             Some(cv) if beta != 0.0 => {
                 let ct = self.on_gpu(cv)?;
