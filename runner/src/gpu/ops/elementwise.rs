@@ -150,27 +150,6 @@ impl GpuBackend {
     }
 }
 
-/// Whether `op` is one of this family's.
-pub(super) fn handles(op: &str) -> bool {
-    crate::cpu::elementwise::UNARY_OPS.contains(&op)
-        || matches!(
-            op,
-            "Clip"
-                | "Add"
-                | "Sub"
-                | "Mul"
-                | "Div"
-                | "Pow"
-                | "Mod"
-                | "Max"
-                | "Min"
-                | "Sum"
-                | "Mean"
-                | "PRelu"
-                | "Where"
-        )
-}
-
 pub(super) fn run<'m>(
     gpu: &mut GpuBackend,
     ctx: &Ctx,

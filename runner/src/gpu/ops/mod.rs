@@ -62,19 +62,31 @@ pub(super) fn run<'m>(
     if !(node.domain.is_empty() || node.domain == "ai.onnx" || fused) {
         return Ok(None);
     }
-    let op = node.op_type.as_str();
     if ins.first().and_then(|v| v.as_ref()).is_none() {
         return Ok(None);
     }
     // Everything past the metadata ops computes float32 data.
     let f32_data = ins.iter().flatten().next().is_some_and(GVal::is_f32);
-    match op {
-        _ if movement::handles_metadata(op) => movement::metadata(gpu, ctx, node, ins),
-        _ if !f32_data => Ok(None),
-        _ if elementwise::handles(op) => elementwise::run(gpu, ctx, node, ins),
-        _ if nn::handles(op) => nn::run(gpu, ctx, node, ins, fused),
-        _ if fused => Ok(None),
-        _ if reduce::handles(op) => reduce::run(gpu, ctx, node, ins),
-        _ => movement::run(gpu, ctx, node, ins),
+    // Each family answers `Ok(None)` for ops that are not its own, so the
+    // families are tried in turn, in the order the rules below need.
+    if let Some(outs) = movement::metadata(gpu, ctx, node, ins)? {
+        return Ok(Some(outs));
     }
+    if !f32_data {
+        return Ok(None);
+    }
+    if let Some(outs) = elementwise::run(gpu, ctx, node, ins)? {
+        return Ok(Some(outs));
+    }
+    if let Some(outs) = nn::run(gpu, ctx, node, ins, fused)? {
+        return Ok(Some(outs));
+    }
+    // Other fused nodes (`optimize`'s) have no GPU path.
+    if fused {
+        return Ok(None);
+    }
+    if let Some(outs) = reduce::run(gpu, ctx, node, ins)? {
+        return Ok(Some(outs));
+    }
+    movement::run(gpu, ctx, node, ins)
 }

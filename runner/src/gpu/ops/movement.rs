@@ -222,24 +222,8 @@ impl GpuBackend {
     }
 }
 
-/// Ops that only relabel a GPU tensor's shape or answer from it: no kernel.
-pub(super) fn handles_metadata(op: &str) -> bool {
-    matches!(
-        op,
-        "Reshape"
-            | "Flatten"
-            | "Squeeze"
-            | "Unsqueeze"
-            | "Identity"
-            | "Shape"
-            | "Size"
-            | "Dropout"
-            | "Cast"
-            | "CastLike"
-    )
-}
-
-/// A metadata-only op (see `handles_metadata`).
+/// An op that only relabels a GPU tensor's shape or answers from it (Reshape
+/// & co., Shape, Dropout, a Cast to float): no kernel.
 pub(super) fn metadata<'m>(
     gpu: &mut GpuBackend,
     ctx: &Ctx,

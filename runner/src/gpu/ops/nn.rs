@@ -53,21 +53,6 @@ impl GpuBackend {
     }
 }
 
-/// Whether `op` is one of this family's.
-pub(super) fn handles(op: &str) -> bool {
-    matches!(
-        op,
-        "MatMul"
-            | "MatMulAdd"
-            | "Gemm"
-            | "Conv"
-            | "ConvTranspose"
-            | "MaxPool"
-            | "AveragePool"
-            | "LpPool"
-    )
-}
-
 pub(super) fn run<'m>(
     gpu: &mut GpuBackend,
     ctx: &Ctx,

@@ -65,31 +65,6 @@ impl GpuBackend {
     }
 }
 
-/// Whether `op` is one of this family's.
-pub(super) fn handles(op: &str) -> bool {
-    matches!(
-        op,
-        "Softmax"
-            | "LogSoftmax"
-            | "Hardmax"
-            | "ReduceSum"
-            | "ReduceMean"
-            | "ReduceMax"
-            | "ReduceMin"
-            | "ReduceProd"
-            | "ReduceL1"
-            | "ReduceL2"
-            | "ReduceLogSum"
-            | "ReduceLogSumExp"
-            | "ReduceSumSquare"
-            | "GlobalAveragePool"
-            | "GlobalMaxPool"
-            | "LayerNormalization"
-            | "InstanceNormalization"
-            | "BatchNormalization"
-    )
-}
-
 pub(super) fn run<'m>(
     gpu: &mut GpuBackend,
     ctx: &Ctx,
