@@ -35,6 +35,17 @@ fn reduce_axes(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>], rank: usize) -> 
     Ok(v)
 }
 
+/// The output shape of a reduction over the dimensions marked in `red`:
+/// they become 1 with `keep`, else they are dropped. Both backends use it.
+pub(crate) fn reduced_shape(shape: &[usize], red: &[bool], keep: bool) -> Vec<usize> {
+    shape
+        .iter()
+        .zip(red)
+        .filter(|(_, &r)| keep || !r)
+        .map(|(&d, &r)| if r { 1 } else { d })
+        .collect()
+}
+
 pub fn reduce(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Tensor>> {
     let x = req(node, ins, 0)?;
     let op = node.op_type.as_str();
@@ -126,17 +137,7 @@ pub fn reduce(ctx: &Ctx, node: &Node, ins: &[Option<&Tensor>]) -> Result<Vec<Ten
     if count == 0 && op == "ReduceLogSumExp" {
         acc.iter_mut().for_each(|a| *a = f64::NEG_INFINITY);
     }
-    let shape = if keep {
-        kept
-    } else {
-        x.shape
-            .iter()
-            .zip(&red)
-            .filter(|(_, &r)| !r)
-            .map(|(&d, _)| d)
-            .collect()
-    };
-    let t = Tensor::new(shape, Data::F64(acc))?;
+    let t = Tensor::new(reduced_shape(&x.shape, &red, keep), Data::F64(acc))?;
     Ok(vec![cast_tensor(&t, x.dtype())])
 }
 

@@ -43,16 +43,7 @@ impl GpuBackend {
         cpu::shape::for_each_multi(&rshape, |m| {
             table.push(m.iter().zip(&st).map(|(i, s)| i * s).sum::<usize>() as u32)
         });
-        let shape = if keep {
-            kept
-        } else {
-            x.shape
-                .iter()
-                .zip(&red)
-                .filter(|(_, &rd)| !rd)
-                .map(|(&d, _)| d)
-                .collect()
-        };
+        let shape = cpu::reduce::reduced_shape(&x.shape, &red, keep);
         let out = self.alloc(n_out)?;
         if n_out > 0 {
             let pipe = self.pipeline("reduce", wgsl::reduce)?;
